@@ -1,0 +1,134 @@
+"""Where a run keeps its files, and how they are written.
+
+A run of ``params/<name>.yaml`` lives in ``runs/<name>/`` (DESIGN.md section 3)::
+
+    runs/<name>/notebooks/NN_*.ipynb   executed notebooks
+    runs/<name>/artifacts/             cohort, splits, tokenizer, models, predictions, tables
+    runs/<name>/metrics.csv            every number, long format
+    runs/<name>/html/index.html        the rendered book
+
+Every artifact is written atomically (a temporary file in the same folder, then ``os.replace``), so an interrupted
+run never leaves a half-written file that a later stage would mistake for a finished one. Stages that are expensive
+record a key (a hash of their parameters and inputs) beside their output; :func:`stage_is_fresh` tells whether the
+stored output still matches, which is how a second run with the same parameters reuses finished work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The folders and files of one run, from its run directory (``runs/<name>``)."""
+
+    root: Path
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | os.PathLike) -> RunPaths:
+        return cls(Path(run_dir))
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def html(self) -> Path:
+        return self.root / "html"
+
+    @property
+    def run_log(self) -> Path:
+        return self.root / "run_log.json"
+
+    def artifact(self, name: str) -> Path:
+        """Path of an artifact file; its folder is created on demand."""
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        return self.artifacts / name
+
+
+def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a table as Parquet, atomically; the same frame always gives the same bytes."""
+    return _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """Write a table as CSV, atomically."""
+    kwargs.setdefault("index", False)
+    return _atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Write JSON (sorted keys, so equal content gives equal bytes), atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+    return _atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes (the cohort's fingerprint in the book)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stage_key(**parts: Any) -> str:
+    """A short, stable hash of a stage's parameters and input fingerprints."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _key_path(output: Path) -> Path:
+    return output.with_name(output.name + ".key")
+
+
+def stage_is_fresh(output: str | os.PathLike, key: str) -> bool:
+    """True when ``output`` exists and was written by a stage with this key."""
+    output = Path(output)
+    key_file = _key_path(output)
+    return output.exists() and key_file.exists() and key_file.read_text().strip() == key
+
+
+def mark_stage(output: str | os.PathLike, key: str) -> None:
+    """Record the key of the stage that just wrote ``output`` (after the output itself is in place)."""
+    _atomic_write(_key_path(Path(output)), lambda tmp: tmp.write_text(key + "\n"))

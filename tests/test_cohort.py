@@ -1,0 +1,114 @@
+"""Cohort construction, Table 1 and hospital rates on small hand-made admissions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers import cohort as cohort_lib
+from helpers.artifacts import file_sha256, stage_is_fresh, stage_key, mark_stage, write_parquet
+from helpers.book import suppress_small_counts
+
+
+def _admissions():
+    base = dict(sex="F", insurance="Medicare", borough="Bronx", comorbidity_index=2, length_of_stay=3.0,
+                note_text="Patient admitted with pneumonia.")
+    rows = [
+        # id, patient, hospital, admit, discharge, age, died, readmitted
+        ("A1", "P1", "H1", "2020-01-01", "2020-01-05", 70, 0, 1),
+        ("A2", "P1", "H1", "2020-01-20", "2020-01-25", 70, 1, 0),   # in-hospital death
+        ("A3", "P2", "H1", "2020-03-01", "2020-03-02", 16, 0, 0),   # minor
+        ("A4", "P3", "H2", "2020-05-01", "2020-05-04", 50, 0, 0),
+        ("A5", "P4", "H2", "2020-06-01", "2020-06-03", 45, 0, 1),
+        ("A6", "P5", "H2", "2020-12-20", "2020-12-24", 60, 0, 0),   # too little follow-up
+        ("A7", "P6", "H2", "2021-01-10", "2021-01-12", 80, 0, 0),   # last admission: data end
+    ]
+    frame = pd.DataFrame(rows, columns=["admission_id", "patient_id", "hospital", "admit_date", "discharge_date",
+                                        "age", "died_in_hospital", "readmitted_30d"])
+    for key, value in base.items():
+        frame[key] = value
+    frame.loc[frame["admission_id"] == "A4", "note_text"] = "  "          # empty note
+    frame["admit_date"] = pd.to_datetime(frame["admit_date"])
+    frame["discharge_date"] = pd.to_datetime(frame["discharge_date"])
+    return frame
+
+
+def test_exclusion_steps_count_what_each_removes():
+    cohort, steps = cohort_lib.build_cohort(_admissions())
+    assert steps["excluded"].tolist() == [0, 1, 1, 1, 2]
+    assert steps["admissions"].tolist() == [7, 6, 5, 4, 2]
+    assert sorted(cohort["admission_id"]) == ["A1", "A5"]
+    assert cohort["words_per_note"].tolist() == [4, 4]
+    assert cohort["comorbidity_level"].tolist() == [2, 2]
+    assert cohort["age_group"].tolist() == ["60-79", "40-59"]
+
+
+def test_full_followup_can_be_switched_off():
+    cohort, steps = cohort_lib.build_cohort(_admissions(), require_full_followup=False)
+    assert len(steps) == 4
+    assert sorted(cohort["admission_id"]) == ["A1", "A5", "A6", "A7"]
+
+
+def test_hospital_rates_use_all_admissions_for_mortality_and_the_cohort_for_readmission():
+    admissions = _admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    rates = cohort_lib.hospital_rates(cohort, admissions).set_index("hospital")
+    assert rates.loc["H1", "mortality_rate"] == pytest.approx(1 / 3)
+    assert rates.loc["H2", "mortality_rate"] == 0
+    assert rates.loc["H1", "readmission_rate"] == 1.0           # A1 only
+    assert rates.loc["H2", "readmission_rate"] == pytest.approx(1 / 3)  # A5 of A5, A6, A7
+    # Wilson interval for 1 of 3 (hand computed with z = 1.96): 0.0615 to 0.7923
+    assert rates.loc["H2", "readmission_ci_low"] == pytest.approx(0.0615, abs=1e-3)
+    assert rates.loc["H2", "readmission_ci_high"] == pytest.approx(0.7923, abs=1e-3)
+
+
+def test_table_one_values():
+    admissions = _admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    table = cohort_lib.table_one(cohort, admissions)
+    assert list(table.columns) == ["H1", "H2", "Overall"]
+    assert table.loc["Admissions", "Overall"] == "4"
+    assert table.loc["Age, mean (SD)", "H1"].startswith("70.0")
+    assert table.loc["30-day readmission", "H2"] == "1 (33.3 %)"
+    assert table.loc["In-hospital mortality (all admissions)", "Overall"] == "1 (14.3 %)"
+
+
+def test_subgroup_summary_and_small_cell_suppression():
+    admissions = _admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    summary = cohort_lib.subgroup_summary(cohort)
+    hospital = summary[summary["group_var"] == "hospital"].set_index("group")
+    assert hospital.loc["H2", "admissions"] == 3 and hospital.loc["H2", "readmissions"] == 1
+    shown = suppress_small_counts(summary, ["admissions"], enabled=True)
+    assert (shown["admissions"] == "<11").all()
+    assert suppress_small_counts(summary, ["admissions"], enabled=False).equals(summary)
+    with pytest.raises(KeyError, match="nonexistent"):
+        suppress_small_counts(summary, ["nonexistent"], enabled=True)
+
+
+def test_example_note_never_shows_real_notes():
+    admissions = _admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    assert "pneumonia" not in cohort_lib.example_note(cohort, simulated=False)
+    assert "pneumonia" in cohort_lib.example_note(cohort, simulated=True)
+
+
+def test_bad_source_parameters_are_named():
+    with pytest.raises(ValueError, match="data_source"):
+        cohort_lib.load_source("excel")
+    with pytest.raises(ValueError, match="data_path"):
+        cohort_lib.load_source("file")
+
+
+def test_parquet_is_byte_stable_and_stage_keys(tmp_path):
+    cohort, _ = cohort_lib.build_cohort(_admissions())
+    a = file_sha256(write_parquet(cohort, tmp_path / "a.parquet"))
+    b = file_sha256(write_parquet(cohort.copy(), tmp_path / "b.parquet"))
+    assert a == b
+    key = stage_key(seed=1, n=10)
+    assert key == stage_key(n=10, seed=1) != stage_key(seed=2, n=10)
+    out = tmp_path / "a.parquet"
+    assert not stage_is_fresh(out, key)
+    mark_stage(out, key)
+    assert stage_is_fresh(out, key) and not stage_is_fresh(out, stage_key(seed=2))
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files

@@ -1,0 +1,64 @@
+"""House rules for the committed notebooks: narrative, literal parameters, no outputs, glue keys defined."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.runner import discover_notebooks, parameters_cell_defaults
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks_and_they_follow_the_naming():
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        assert re.fullmatch(r"\d\d_[a-z_]+\.ipynb", path.name), path.name
+    assert [nb.path.name for nb in discover_notebooks(ROOT)] == [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: a code cell has outputs; clear them before committing"
+            assert cell.execution_count is None, f"{path.name}: a code cell has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_literal_parameters_cell_with_run_dir_and_seed(path):
+    defaults = parameters_cell_defaults(path)
+    assert "run_dir" in defaults and "seed" in defaults
+    nb = nbformat.read(path, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    assert tagged == [first_code], "the parameters cell is the first code cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_function_or_class_definitions_and_no_absolute_paths(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
+        assert not defined, f"{path.name}: logic belongs in src/helpers/, not in a notebook cell:\n{cell.source}"
+        assert not re.search(r"['\"](/home|/work|/tmp|/Users|C:\\\\)", cell.source), f"absolute path in {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_glue_key_in_the_prose_is_computed_in_the_notebook(path):
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    used = set(re.findall(r"\{glue:(?:text|md)?\}`([^`:]+)(?::[^`]*)?`", prose))
+    defined = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']", code))
+    assert used, f"{path.name}: the prose uses no computed numbers"
+    assert used <= defined, f"{path.name}: glue keys used but never computed: {sorted(used - defined)}"
