@@ -69,8 +69,8 @@ def test_table_one_values():
     assert list(table.columns) == ["H1", "H2", "Overall"]
     assert table.loc["Admissions", "Overall"] == "4"
     assert table.loc["Age, mean (SD)", "H1"].startswith("70.0")
-    assert table.loc["30-day readmission", "H2"] == "1 (33.3 %)"
-    assert table.loc["In-hospital mortality (all admissions)", "Overall"] == "1 (14.3 %)"
+    assert table.loc["30-day readmission", "H2"] == "1 (33.3%)"
+    assert table.loc["In-hospital mortality (all admissions)", "Overall"] == "1 (14.3%)"
 
 
 def test_subgroup_summary_and_small_cell_suppression():
@@ -79,6 +79,7 @@ def test_subgroup_summary_and_small_cell_suppression():
     summary = cohort_lib.subgroup_summary(cohort)
     hospital = summary[summary["group_var"] == "hospital"].set_index("group")
     assert hospital.loc["H2", "admissions"] == 3 and hospital.loc["H2", "readmissions"] == 1
+    assert cohort_lib.prevalence_trend(summary, "hospital") == "falls from 100.0 % (H1) to 33.3 % (H2)"
     shown = suppress_small_counts(summary, ["admissions"], enabled=True)
     assert (shown["admissions"] == "<11").all()
     assert suppress_small_counts(summary, ["admissions"], enabled=False).equals(summary)

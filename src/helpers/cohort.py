@@ -9,6 +9,7 @@ each step removes, which is the cohort-construction table of chapter 1.
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ class SourceData:
     hospitals: pd.DataFrame | None
     simulated: bool
     description: str
+    config: Any = None
 
 
 def load_source(
@@ -42,13 +44,16 @@ def load_source(
     data_path: str = "",
     notes_path: str = "",
     column_map: dict[str, str] | None = None,
+    value_maps: dict[str, dict[str, str]] | None = None,
     site_column: str = "hospital",
 ) -> SourceData:
     """Load admissions from the chosen source.
 
     ``simulation`` holds extra simulator knobs by name (see ``helpers.simulator.simulation_knobs``);
     ``data_path`` is the user's file (``file``) or the MIMIC-IV ``hosp`` folder (``mimic``); ``notes_path`` the
-    MIMIC-IV-Note ``discharge`` table; ``site_column`` the column that plays the study's "hospital".
+    MIMIC-IV-Note ``discharge`` table; ``column_map`` renames the file's columns to the schema's and ``value_maps``
+    translates category spellings (see :mod:`helpers.loaders`); ``site_column`` the column that plays the study's
+    "hospital".
     """
     if data_source == "simulated":
         from helpers.simulator import SimulationConfig, simulate_health_system
@@ -67,13 +72,14 @@ def load_source(
         if site_column != "hospital":
             admissions = _use_site_column(admissions, site_column)
         return SourceData(admissions, system.oracle, system.hospitals, True,
-                          f"the simulated health system (seed {seed}, {len(admissions):,} admissions)")
+                          f"the simulated health system (seed {seed}, {len(admissions):,} admissions)", system.config)
     if data_source == "file":
         from helpers.loaders import load_admissions
 
         if not data_path:
             raise ValueError("parameter 'data_path' is empty: with data_source='file' give the CSV or Parquet file")
-        admissions = load_admissions(data_path, column_map=column_map or None, site_column=site_column)
+        admissions = load_admissions(data_path, column_map=column_map or None, value_maps=value_maps or None,
+                                     site_column=site_column)
         return SourceData(admissions, None, None, False, f"the file {data_path}")
     if data_source == "mimic":
         from helpers.mimic import load_mimic_iv
@@ -155,7 +161,7 @@ def _median_iqr(values: pd.Series, digits: int = 0) -> str:
 
 
 def _percent(mask: pd.Series) -> str:
-    return f"{int(mask.sum()):,} ({100 * mask.mean():.1f} %)"
+    return f"{int(mask.sum()):,} ({100 * mask.mean():.1f}%)"
 
 
 def table_one(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital") -> pd.DataFrame:
@@ -252,6 +258,22 @@ def subgroup_summary(cohort: pd.DataFrame, group_vars: tuple[str, ...] = GROUP_V
     return pd.DataFrame(rows)
 
 
+def prevalence_trend(summary: pd.DataFrame, group_var: str) -> str:
+    """How prevalence moves from the first to the last (ordered) group of ``group_var``, as a phrase for the prose."""
+    part = summary[summary["group_var"] == group_var]
+    first, last = part.iloc[0], part.iloc[-1]
+    verb = "rises" if last["prevalence"] > first["prevalence"] else "falls"
+    return (f"{verb} from {100 * first['prevalence']:.1f} % ({first['group']}) "
+            f"to {100 * last['prevalence']:.1f} % ({last['group']})")
+
+
+def format_subgroups(summary: pd.DataFrame) -> pd.DataFrame:
+    """The subgroup summary for reading: prevalence in percent, grouping and group as the index."""
+    out = summary.copy()
+    out["prevalence (%)"] = (100 * out.pop("prevalence")).round(1)
+    return out.set_index(["group_var", "group"])
+
+
 def example_note(cohort: pd.DataFrame, *, simulated: bool, seed: int = 0) -> str:
     """One discharge note to read, from the simulated data only (real notes are never shown in the book)."""
     if not simulated:
@@ -260,7 +282,50 @@ def example_note(cohort: pd.DataFrame, *, simulated: bool, seed: int = 0) -> str
     row = typical.sample(1, random_state=seed).iloc[0]
     header = (f"{row['admission_id']}, {row['hospital']}, discharged {pd.Timestamp(row['discharge_date']).date()}, "
               f"{row['words_per_note']} words")
-    return header + "\n\n" + str(row["note_text"])
+    # Wrap long lines for the page; the words and line breaks of the note are unchanged.
+    lines = [textwrap.fill(line, width=100) if line else "" for line in str(row["note_text"]).splitlines()]
+    return header + "\n\n" + "\n".join(lines)
+
+
+PROFILE_FIELDS = {
+    "kind": "kind of hospital",
+    "admission_share": "share of admissions",
+    "volume_growth": "yearly growth of admissions",
+    "female_share": "share female",
+    "medicare_share_65plus": "Medicare share, age 65+",
+    "chronic_burden": "chronic-disease burden",
+    "readmission_intercept": "hospital readmission term (log-odds)",
+    "mortality_intercept": "hospital mortality term (log-odds)",
+    "chronic_risk_weight": "weight of chronic-disease drivers",
+    "surgical_risk_weight": "weight of surgical drivers",
+    "complication_rate": "surgical complication rate",
+    "follow_up_rate": "follow-up appointment rate",
+    "note_style": "note template and dialect",
+    "note_filler_sentences": "narrative sentences per note",
+    "documentation_factor": "documentation factor",
+    "template_change_year": "year the template changes",
+}
+
+
+def hospital_profiles(hospitals: pd.DataFrame) -> pd.DataFrame:
+    """The simulator's hospital profiles as a readable table: one column per hospital, one row per mechanism."""
+    fields = [f for f in PROFILE_FIELDS if f in hospitals.columns]
+    table = hospitals.set_index("name")[fields].T
+    table.index = [PROFILE_FIELDS[f] for f in fields]
+    table.columns.name = None
+    return table
+
+
+def simulation_knob_table(config) -> pd.DataFrame:
+    """Every simulator knob: the value this run used, its default and what it models."""
+    from helpers.simulator import simulation_knobs
+
+    rows = []
+    for name, (_, default, doc) in simulation_knobs().items():
+        # shown as text so integers stay integers in a column that mixes them with fractions
+        rows.append({"knob": name, "this run": str(getattr(config, name)), "default": str(default),
+                     "what it models": doc})
+    return pd.DataFrame(rows).set_index("knob")
 
 
 def source_fingerprint(source: SourceData) -> str:

@@ -6,19 +6,18 @@ it and says what it means.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # the runner executes headless; figures are embedded as PNG
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
 
 def set_style() -> None:
+    """One look for every chapter's figures, and tables shown in full (no truncated text)."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_columns", 30)
 
 
 def hospital_rates(rates_long: pd.DataFrame) -> plt.Figure:
@@ -35,7 +34,7 @@ def hospital_rates(rates_long: pd.DataFrame) -> plt.Figure:
     ax.invert_yaxis()
     ax.set_xlabel("rate (%), 95 % Wilson CI")
     ax.set_ylabel("")
-    ax.legend(loc="lower right", frameon=True)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -57,8 +56,12 @@ def words_by_year(words: pd.DataFrame) -> plt.Figure:
 def subgroup_prevalence(summary: pd.DataFrame) -> plt.Figure:
     """Readmission prevalence of each subgroup, one panel per grouping, bar labels give the admissions."""
     group_vars = list(dict.fromkeys(summary["group_var"]))
-    fig, axes = plt.subplots(1, len(group_vars), figsize=(3.1 * len(group_vars), 3.4), sharey=True)
-    axes = np.atleast_1d(axes)
+    ncols = min(3, len(group_vars))
+    nrows = int(np.ceil(len(group_vars) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.3 * nrows), sharey=True, squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(group_vars):]:
+        ax.set_visible(False)
     for ax, var in zip(axes, group_vars):
         part = summary[summary["group_var"] == var]
         sns.barplot(data=part, x="group", y="prevalence", ax=ax, color=sns.color_palette("colorblind")[0])
@@ -68,6 +71,7 @@ def subgroup_prevalence(summary: pd.DataFrame) -> plt.Figure:
         ax.set_title(var.replace("_", " "), fontsize="medium")
         ax.set_xlabel("")
         ax.tick_params(axis="x", rotation=60, labelsize=8)
-    axes[0].set_ylabel("30-day readmission prevalence")
+    for row in range(nrows):
+        axes[row * ncols].set_ylabel("readmission prevalence")
     fig.tight_layout()
     return fig

@@ -100,3 +100,14 @@ def check_patient_separation(splits: pd.DataFrame) -> None:
     leaking = per_patient[per_patient > 1]
     if len(leaking):
         raise AssertionError(f"{len(leaking)} patients fall in two earlier splits, e.g. {list(leaking.index[:5])}")
+
+
+def split_table(summary: pd.DataFrame, value: str) -> pd.DataFrame:
+    """One count (``admissions`` or ``readmissions``) per hospital (rows) and split (columns), ``all`` last."""
+    table = summary.pivot(index="hospital", columns="split", values=value)
+    table = table[[s for s in SPLITS if s in table.columns]]
+    order = sorted(h for h in table.index if h != "all") + ["all"]
+    table = table.loc[order]
+    table.columns.name = None
+    table.index.name = f"{value} by hospital"
+    return table
