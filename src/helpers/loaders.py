@@ -1,0 +1,522 @@
+"""Using your own data: load an admissions file into the study's schema.
+
+The study reads one table with one row per hospital admission. Any CSV (``.csv`` or ``.csv.gz``) or Parquet
+(``.parquet`` or ``.pq``) export can be used once its columns carry the names below, either in the file itself or
+through a ``column_map`` that renames them at load time. The file is checked once, when it is loaded: every problem
+found (missing columns, values that cannot be read, impossible dates, duplicate ids, empty notes, unknown
+categories) is reported together in one :class:`DataValidationError` that names the column, the problem, the first
+offending data rows (row 1 is the first row after the header) and how to fix it. Nothing is written anywhere while
+loading; the caller saves the table only after it passed validation.
+
+Columns
+-------
+
+===================== ======== =====================================================================================
+column                required meaning and accepted values
+===================== ======== =====================================================================================
+``admission_id``      yes      unique id of the admission (read as text, so ``007`` stays ``007``)
+``patient_id``        yes      id of the patient; bootstrap confidence intervals resample patients
+``hospital``          yes      the site; any other column can play this part (``site_column``)
+``admit_date``        yes      admission date or date-time in ISO form, e.g. ``2019-03-04`` or ``2019-03-04 13:20``;
+                               other layouts need ``date_format`` (e.g. ``%d/%m/%Y``)
+``discharge_date``    yes      discharge date or date-time, not before ``admit_date``
+``age``               yes      age in years at admission, a number from 0 to 120
+``sex``               yes      ``F`` or ``M`` (upper or lower case)
+``insurance``         yes      Medicare, Medicaid, Private, Self-pay or Unspecified; empty means Unspecified
+``borough``           no       Manhattan, Brooklyn, Queens, Bronx, Staten Island, Long Island or Other;
+                               filled with ``Other`` when the column is absent or a value is empty
+``comorbidity_index`` yes      Charlson-like index, a whole number 0 or more
+``comorbidity_level`` no       1 to 4; derived from ``comorbidity_index`` when absent (0 / 1-2 / 3-4 / 5+)
+``length_of_stay``    no       days in hospital; derived from the two dates when absent
+``died_in_hospital``  yes      0 or 1 (also ``True``/``False``, ``"0"``/``"1"``, ``"true"``/``"false"``)
+``note_text``         yes      the discharge note; must not be empty
+``readmitted_30d``    yes      the label, 0 or 1 as above; must be 0 when ``died_in_hospital`` is 1
+===================== ======== =====================================================================================
+
+Columns that are not in this list are kept unchanged, so they can serve as the site axis or in the feature
+analysis. Category values are matched ignoring case and surrounding spaces; other spellings can be translated with
+``value_maps``, e.g. ``{"insurance": {"Commercial": "Private"}, "sex": {"Female": "F", "Male": "M"}}``.
+
+Example
+-------
+
+A file ``my_export.csv`` whose column names differ from the schema::
+
+    encounter,mrn,site,admitted,discharged,age_years,sex,payer,charlson,died,text,readmit30
+    E1,P1,North,2020-01-03,2020-01-07,71,F,Medicare,3,0,"Admitted for CHF exacerbation ...",1
+    E2,P1,North,2020-01-20,2020-01-22,71,F,Medicare,3,0,"Readmitted with dyspnea ...",0
+    E3,P2,South,2020-02-11,2020-02-12,45,M,Commercial,0,0,"Elective knee replacement ...",0
+
+is loaded with::
+
+    from helpers.loaders import load_admissions
+    admissions = load_admissions(
+        "my_export.csv",
+        column_map={"encounter": "admission_id", "mrn": "patient_id", "site": "hospital",
+                    "admitted": "admit_date", "discharged": "discharge_date", "age_years": "age",
+                    "payer": "insurance", "charlson": "comorbidity_index", "died": "died_in_hospital",
+                    "text": "note_text", "readmit30": "readmitted_30d"},
+        value_maps={"insurance": {"Commercial": "Private"}},
+    )
+
+To compare groups other than hospitals (a single-centre dataset, for instance), name the grouping column as the
+site: ``load_admissions(path, column_map=..., site_column="admission_location")`` copies that column's values
+into ``hospital`` and keeps the original column; a ``hospital`` column already in the file is kept as
+``hospital_in_file``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.schema import (
+    ADMISSION_COLUMNS,
+    BOROUGHS,
+    INSURANCE_CATEGORIES,
+    REQUIRED_COLUMNS,
+    SEX_CATEGORIES,
+    comorbidity_level,
+)
+
+MAX_ROWS_LISTED = 5
+"""How many offending row numbers an error message lists before saying how many more there are."""
+
+MAX_PLAUSIBLE_AGE = 120
+
+CSV_SUFFIXES = (".csv", ".csv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+CATEGORY_VALUES = {"sex": SEX_CATEGORIES, "insurance": INSURANCE_CATEGORIES, "borough": BOROUGHS}
+FILL_FOR_MISSING_CATEGORY = {"insurance": "Unspecified", "borough": "Other"}
+
+_TRUE_STRINGS = {"1", "1.0", "true"}
+_FALSE_STRINGS = {"0", "0.0", "false"}
+
+
+@dataclass
+class Problem:
+    """One validation finding: which column, what is wrong, where (0-based positions) and how to fix it."""
+
+    column: str
+    problem: str
+    fix: str
+    positions: list[int] = field(default_factory=list)
+    examples: list[object] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[int]:
+        """Data row numbers as the user sees them in the file: 1 is the first row after the header."""
+        return [p + 1 for p in self.positions]
+
+    def describe(self) -> str:
+        text = f"column '{self.column}': {self.problem}"
+        if self.positions:
+            text += f" ({_describe_rows(self.rows, self.examples)})"
+        return f"{text}. Fix: {self.fix}"
+
+
+class DataValidationError(ValueError):
+    """Raised when admission data do not fit the schema; ``problems`` lists every finding, the message all of them.
+
+    Each line of the message names the column, the problem, the first offending data rows (1-based, row 1 is the
+    first row after the header, as a spreadsheet shows it minus the header line) and the fix.
+    """
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        lines = [f"{source}: {count} found; nothing was loaded."]
+        lines += [f"- {p.describe()}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def _describe_rows(rows: list[int], examples: list[object]) -> str:
+    shown = rows[:MAX_ROWS_LISTED]
+    label = "data row" if len(rows) == 1 else "data rows"
+    text = f"{len(rows)} {label}: " + ", ".join(str(r) for r in shown)
+    if examples:
+        text += " with values " + ", ".join(repr(e) for e in examples[:MAX_ROWS_LISTED])
+    if len(rows) > MAX_ROWS_LISTED:
+        text += f", and {len(rows) - MAX_ROWS_LISTED} more"
+    return text
+
+
+def _positions(mask: pd.Series | np.ndarray) -> list[int]:
+    return np.flatnonzero(np.asarray(mask, dtype=bool)).tolist()
+
+
+def _read_table(path: Path, id_columns_in_file: list[str]) -> pd.DataFrame:
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        # ids and notes are read as text: numeric inference would turn "007" into 7 and ids into floats once a
+        # value is missing.
+        return pd.read_csv(path, dtype={c: str for c in id_columns_in_file})
+    if name.endswith(PARQUET_SUFFIXES):
+        return pd.read_parquet(path)
+    raise ValueError(
+        f"path '{path}': unknown file type. Fix: give a CSV file ({', '.join(CSV_SUFFIXES)}) or a Parquet file "
+        f"({', '.join(PARQUET_SUFFIXES)}); rename the file if it has one of these formats under another name."
+    )
+
+
+def load_admissions(
+    path: str | Path,
+    column_map: dict[str, str] | None = None,
+    site_column: str = "hospital",
+    date_format: str | None = None,
+    *,
+    value_maps: dict[str, dict[str, str]] | None = None,
+    require_notes: bool = True,
+) -> pd.DataFrame:
+    """Read a CSV or Parquet admissions export, rename its columns and validate it against the schema.
+
+    ``column_map`` maps the file's names to schema names (``{"their_name": "schema_name"}``); ``site_column`` names
+    the column (after renaming) that plays the study's ``hospital`` axis; ``date_format`` is passed to
+    :func:`pandas.to_datetime` for both date columns (default: ISO 8601 only, so that 03/04 is never guessed);
+    ``value_maps`` translates
+    category spellings per column before checking them; ``require_notes=False`` accepts empty notes (for
+    descriptive analyses only; the language model needs notes). Returns the validated copy described in
+    :func:`validate_admissions`; raises :class:`DataValidationError` listing every problem. Writes nothing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path '{path}': no such file. Fix: check the path and that the file exists.")
+    column_map = dict(column_map or {})
+    inverse_map = {schema_name: their_name for their_name, schema_name in column_map.items()}
+    id_like = ["admission_id", "patient_id", "note_text"]
+    raw = _read_table(path, [inverse_map.get(c, c) for c in id_like])
+    frame = apply_column_map(raw, column_map, source=str(path))
+    frame = use_site_column(frame, site_column, source=str(path))
+    if value_maps:
+        frame = apply_value_maps(frame, value_maps, source=str(path))
+    return validate_admissions(frame, source=str(path), date_format=date_format, require_notes=require_notes)
+
+
+def apply_column_map(frame: pd.DataFrame, column_map: dict[str, str], source: str = "data") -> pd.DataFrame:
+    """Rename columns ``{"their_name": "schema_name"}``, refusing names absent from the data and name collisions."""
+    problems = []
+    present = [str(c) for c in frame.columns]
+    for their_name, schema_name in column_map.items():
+        if their_name not in present:
+            close = difflib.get_close_matches(their_name, present, n=3, cutoff=0.6)
+            hint = f" Close matches in the data: {close}." if close else ""
+            problems.append(Problem(
+                their_name, f"is named in column_map (-> '{schema_name}') but is not in the data",
+                f"use one of the data's column names as the key.{hint} The data has: {present}"))
+    targets = list(column_map.values())
+    for schema_name in sorted({t for t in targets if targets.count(t) > 1}):
+        sources = [k for k, v in column_map.items() if v == schema_name]
+        problems.append(Problem(schema_name, f"column_map maps several columns onto it: {sources}",
+                                "map exactly one column onto each schema name"))
+    for their_name, schema_name in column_map.items():
+        if schema_name in present and schema_name not in column_map and schema_name != their_name:
+            problems.append(Problem(
+                schema_name, f"is already in the data, and column_map also maps '{their_name}' onto it",
+                f"drop or rename the existing '{schema_name}' column first, or leave '{their_name}' out of "
+                "column_map"))
+    if problems:
+        raise DataValidationError(source, problems)
+    return frame.rename(columns=column_map)
+
+
+def use_site_column(frame: pd.DataFrame, site_column: str, source: str = "data") -> pd.DataFrame:
+    """Copy ``site_column`` into ``hospital`` (as text), so that any grouping can serve as the study's site axis.
+
+    The source column is kept. A ``hospital`` column that was already there is kept as ``hospital_in_file``.
+    """
+    if site_column == "hospital":
+        return frame
+    if site_column not in frame.columns:
+        close = difflib.get_close_matches(site_column, [str(c) for c in frame.columns], n=3, cutoff=0.6)
+        raise DataValidationError(source, [Problem(
+            site_column, "was given as site_column but is not in the data (after column_map)",
+            f"name one of the columns {list(frame.columns)}" + (f"; close matches: {close}" if close else ""))])
+    out = frame.copy()
+    if "hospital" in out.columns:
+        out = out.rename(columns={"hospital": "hospital_in_file"})
+    site = out[site_column]
+    out["hospital"] = site.astype(str).where(site.notna(), None)
+    return out
+
+
+def apply_value_maps(frame: pd.DataFrame, value_maps: dict[str, dict[str, str]], source: str = "data") -> pd.DataFrame:
+    """Translate values per column (``{"insurance": {"Commercial": "Private"}}``); unmapped values stay as they are."""
+    missing = [c for c in value_maps if c not in frame.columns]
+    if missing:
+        raise DataValidationError(source, [Problem(
+            c, "is named in value_maps but is not in the data (after column_map)",
+            "use a column name of the data or of the schema") for c in missing])
+    out = frame.copy()
+    for column, mapping in value_maps.items():
+        out[column] = out[column].replace(mapping)
+    return out
+
+
+def validate_admissions(
+    df: pd.DataFrame,
+    source: str = "data",
+    *,
+    date_format: str | None = None,
+    require_notes: bool = True,
+) -> pd.DataFrame:
+    """Check an admissions table against the schema and return a coerced copy; raise listing every problem.
+
+    The copy has the schema columns first, in schema order, then the extra columns unchanged, and a fresh
+    0..n-1 index. Types: ids, hospital, categories and notes as text; dates as datetime64; age and length of stay
+    as float; comorbidity index and level, died_in_hospital and readmitted_30d as int64 (labels 0/1). Filled when
+    absent: ``borough`` (Other), ``insurance`` values (Unspecified), ``comorbidity_level`` (from the index via
+    :func:`helpers.schema.comorbidity_level`) and ``length_of_stay`` (discharge minus admission, in days).
+    Row numbers in messages count data rows from 1 in the order given. ``source`` names the data in messages.
+    """
+    out = df.reset_index(drop=True).copy()
+    out.columns = [str(c) for c in out.columns]
+    problems: list[Problem] = []
+
+    missing = [c for c in REQUIRED_COLUMNS if c not in out.columns]
+    if missing:
+        extras = [c for c in out.columns if c not in ADMISSION_COLUMNS]
+        for name in missing:
+            close = _close_names(name, extras)
+            hint = f" Close matches in the data: {close}; rename with column_map={{'{close[0]}': '{name}'}}." \
+                if close else ""
+            problems.append(Problem(
+                name, "required column is missing",
+                f"add it, or map your column onto it with column_map.{hint} Expected columns: "
+                f"{list(ADMISSION_COLUMNS)} (optional: borough, comorbidity_level, length_of_stay)"))
+
+    def present(name: str) -> bool:
+        return name in out.columns
+
+    for name in ("admission_id", "patient_id", "hospital"):
+        if present(name):
+            out[name], found = _as_text(out[name], name)
+            problems += found
+    if present("admission_id"):
+        problems += _duplicate_ids(out["admission_id"])
+
+    for name in ("admit_date", "discharge_date"):
+        if present(name):
+            out[name], found = _as_dates(out[name], name, date_format)
+            problems += found
+    if present("admit_date") and present("discharge_date"):
+        before = out["discharge_date"] < out["admit_date"]
+        if before.any():
+            positions = _positions(before)
+            problems.append(Problem(
+                "discharge_date", "is before admit_date", "check the two dates of these rows (swapped columns?)",
+                positions, [f"{out['admit_date'][p]} -> {out['discharge_date'][p]}" for p in positions]))
+
+    if present("age"):
+        out["age"], found = _as_numbers(out["age"], "age", "the age in years at admission as a number")
+        problems += found
+        negative = out["age"] < 0
+        if negative.any():
+            positions = _positions(negative)
+            problems.append(Problem("age", "is negative", "give the age in years at admission, 0 or more",
+                                    positions, out["age"].iloc[positions].tolist()))
+        too_old = out["age"] > MAX_PLAUSIBLE_AGE
+        if too_old.any():
+            positions = _positions(too_old)
+            problems.append(Problem(
+                "age", f"is above {MAX_PLAUSIBLE_AGE}", "give the age in years (not months or days) at admission",
+                positions, out["age"].iloc[positions].tolist()))
+
+    for name, allowed in CATEGORY_VALUES.items():
+        if present(name):
+            out[name], found = _as_category(out[name], name, allowed)
+            problems += found
+        elif name == "borough":
+            out["borough"] = "Other"
+
+    if present("comorbidity_index"):
+        out["comorbidity_index"], found = _as_whole_numbers(out["comorbidity_index"], "comorbidity_index",
+                                                            minimum=0)
+        problems += found
+    if present("comorbidity_level"):
+        out["comorbidity_level"], found = _as_whole_numbers(out["comorbidity_level"], "comorbidity_level",
+                                                            minimum=1, maximum=4)
+        problems += found
+    elif present("comorbidity_index") and not any(p.column == "comorbidity_index" for p in problems):
+        out["comorbidity_level"] = comorbidity_level(out["comorbidity_index"]).astype("int64")
+
+    if present("length_of_stay"):
+        out["length_of_stay"], found = _as_numbers(out["length_of_stay"], "length_of_stay",
+                                                   "the length of stay in days as a number, or drop the column "
+                                                   "to derive it from the dates")
+        problems += found
+        negative = out["length_of_stay"] < 0
+        if negative.any():
+            positions = _positions(negative)
+            problems.append(Problem("length_of_stay", "is negative", "give the stay in days, 0 or more",
+                                    positions, out["length_of_stay"].iloc[positions].tolist()))
+    elif present("admit_date") and present("discharge_date"):
+        out["length_of_stay"] = (out["discharge_date"] - out["admit_date"]) / pd.Timedelta(days=1)
+
+    for name in ("died_in_hospital", "readmitted_30d"):
+        if present(name):
+            out[name], found = _as_binary(out[name], name)
+            problems += found
+    label_problems = [p for p in problems if p.column in ("died_in_hospital", "readmitted_30d")]
+    if present("died_in_hospital") and present("readmitted_30d") and not label_problems:
+        impossible = (out["died_in_hospital"] == 1) & (out["readmitted_30d"] == 1)
+        if impossible.any():
+            problems.append(Problem(
+                "readmitted_30d", "is 1 although died_in_hospital is 1 (a patient who died in hospital cannot be "
+                "readmitted)", "set readmitted_30d to 0 for in-hospital deaths, or correct died_in_hospital",
+                _positions(impossible)))
+
+    if present("note_text"):
+        text = out["note_text"]
+        empty = text.isna() | text.astype(str).str.strip().eq("")
+        out["note_text"] = text.where(text.notna(), "").astype(str)
+        if require_notes and empty.any():
+            problems.append(Problem(
+                "note_text", "is empty or missing", "give each admission its discharge note, or drop these "
+                "admissions before loading", _positions(empty)))
+
+    if problems:
+        raise DataValidationError(source, problems)
+    ordered = [c for c in ADMISSION_COLUMNS if c in out.columns]
+    return out[ordered + [c for c in out.columns if c not in ADMISSION_COLUMNS]]
+
+
+def _close_names(name: str, candidates: list[str]) -> list[str]:
+    """Column names that look like ``name``, ignoring case, spaces and dashes ("Admit Date" ~ "admit_date")."""
+    normal = {c.lower().replace(" ", "_").replace("-", "_"): c for c in candidates}
+    hits = difflib.get_close_matches(name, list(normal), n=3, cutoff=0.6)
+    return [normal[h] for h in hits]
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    """True where a value is missing or a text of only spaces."""
+    blank = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        blank |= values.astype("string").str.strip().eq("").fillna(True).astype(bool)
+    return blank
+
+
+def _missing_problem(values: pd.Series, name: str, fix: str) -> list[Problem]:
+    missing = _blank(values)
+    if missing.any():
+        return [Problem(name, "has missing values", fix, _positions(missing))]
+    return []
+
+
+def _as_text(values: pd.Series, name: str) -> tuple[pd.Series, list[Problem]]:
+    """Ids and names as stripped text; whole floats (an integer column with gaps) lose their '.0'."""
+    problems = _missing_problem(values, name, "give every row a value")
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == np.round(whole)).all():
+            values = values.astype("Int64")
+    text = values.astype("string").str.strip()
+    return text.astype(object).where(text.notna(), None), problems
+
+
+def _duplicate_ids(ids: pd.Series) -> list[Problem]:
+    duplicated = ids.notna() & ids.duplicated(keep=False)
+    if not duplicated.any():
+        return []
+    positions = _positions(duplicated)
+    repeated = list(dict.fromkeys(ids.iloc[positions]))
+    shown = ", ".join(repr(i) for i in repeated[:MAX_ROWS_LISTED])
+    more = f" and {len(repeated) - MAX_ROWS_LISTED} more" if len(repeated) > MAX_ROWS_LISTED else ""
+    return [Problem("admission_id", f"has duplicate ids {shown}{more}",
+                    "give each admission one row with its own id", positions)]
+
+
+def _as_dates(values: pd.Series, name: str, date_format: str | None) -> tuple[pd.Series, list[Problem]]:
+    problems = _missing_problem(values, name, "give every admission its date")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values, problems
+    given = values.notna() & values.astype(str).str.strip().ne("")
+    # Without a format only ISO 8601 is read (2019-03-04, 2019-03-04 13:20, ...): guessing would read 03/04/2019
+    # as March or April depending on the first row, silently.
+    parsed = pd.to_datetime(values.where(given, None), format=date_format or "ISO8601", errors="coerce")
+    bad = given & parsed.isna()
+    if bad.any():
+        positions = _positions(bad)
+        fix = ("write dates as YYYY-MM-DD (optionally with HH:MM), or pass date_format for other layouts (e.g. "
+               "'%d/%m/%Y')")
+        problems.append(Problem(name, "has dates that cannot be read" +
+                                (f" with date_format={date_format!r}" if date_format else ""),
+                                fix, positions, values.iloc[positions].tolist()))
+    return parsed, problems
+
+
+def _as_numbers(values: pd.Series, name: str, fix: str) -> tuple[pd.Series, list[Problem]]:
+    problems = _missing_problem(values, name, f"give {fix}")
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype(float)
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    given = values.notna() & values.astype(str).str.strip().ne("")
+    bad = given & numbers.isna()
+    if bad.any():
+        positions = _positions(bad)
+        problems.append(Problem(name, "has values that are not numbers", f"write {fix}", positions,
+                                values.iloc[positions].tolist()))
+    return numbers, problems
+
+
+def _as_whole_numbers(values: pd.Series, name: str, minimum: int, maximum: int | None = None
+                      ) -> tuple[pd.Series, list[Problem]]:
+    span = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+    numbers, problems = _as_numbers(values, name, f"a whole number {span}")
+    fractional = numbers.notna() & (numbers != np.round(numbers))
+    out_of_range = numbers.notna() & ((numbers < minimum) | ((numbers > maximum) if maximum is not None else False))
+    for mask, what in ((fractional, "has values that are not whole numbers"),
+                       (out_of_range & ~fractional, f"has values outside {span}")):
+        if mask.any():
+            positions = _positions(mask)
+            problems.append(Problem(name, what, f"give a whole number {span}", positions,
+                                    numbers.iloc[positions].tolist()))
+    if problems:
+        return numbers, problems
+    return numbers.astype("int64"), problems
+
+
+def _as_binary(values: pd.Series, name: str) -> tuple[pd.Series, list[Problem]]:
+    fix = "use 0 or 1 (True/False and the texts '0'/'1'/'true'/'false' are accepted too)"
+    problems = _missing_problem(values, name, fix)
+    given = ~_blank(values)
+    # One text path for every dtype: bools print as 'True', ints as '1', floats as '1.0'.
+    as_text = values.astype(str).str.strip().str.lower()
+    lookup = {**{t: 1.0 for t in _TRUE_STRINGS}, **{t: 0.0 for t in _FALSE_STRINGS}}
+    converted = as_text.map(lookup).astype(float).where(given)
+    bad = given & converted.isna()
+    if bad.any():
+        positions = _positions(bad)
+        problems.append(Problem(name, "has values that are not 0 or 1", fix, positions,
+                                values.iloc[positions].tolist()))
+    if problems:
+        return converted, problems
+    return converted.astype("int64"), problems
+
+
+def _as_category(values: pd.Series, name: str, allowed: list[str]) -> tuple[pd.Series, list[Problem]]:
+    """Match values to ``allowed`` ignoring case and surrounding spaces; fill or refuse empty ones."""
+    canonical = {a.lower(): a for a in allowed}
+    stripped = values.astype("string").str.strip()
+    empty = _blank(values)
+    matched = stripped.str.lower().map(canonical).astype(object)
+    problems = []
+    if name in FILL_FOR_MISSING_CATEGORY:
+        matched = matched.where(~empty, FILL_FOR_MISSING_CATEGORY[name])
+    elif empty.any():
+        problems.append(Problem(name, "has missing values", f"give one of {allowed} for every row",
+                                _positions(empty)))
+    unknown = ~empty & matched.isna()
+    if unknown.any():
+        positions = _positions(unknown)
+        strange = sorted(set(stripped.iloc[positions]))
+        example_fix = f"value_maps={{'{name}': {{'{strange[0]}': '{allowed[-1]}'}}}}"
+        problems.append(Problem(
+            name, f"has values outside the categories {allowed}: {strange}",
+            f"translate them with value_maps, e.g. {example_fix}", positions))
+    return matched, problems
