@@ -113,3 +113,22 @@ def test_parquet_is_byte_stable_and_stage_keys(tmp_path):
     mark_stage(out, key)
     assert stage_is_fresh(out, key) and not stage_is_fresh(out, stage_key(seed=2))
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def _cohort_file_hash(tmp_path, seed, name):
+    source = cohort_lib.load_source("simulated", seed=seed, n_admissions=1500)
+    cohort, _ = cohort_lib.build_cohort(source.admissions)
+    return file_sha256(write_parquet(cohort, tmp_path / f"{name}.parquet"))
+
+
+def test_same_seed_gives_the_same_cohort_file_and_another_seed_a_different_one(tmp_path):
+    first = _cohort_file_hash(tmp_path, 0, "first")
+    again = _cohort_file_hash(tmp_path, 0, "again")
+    other = _cohort_file_hash(tmp_path, 1, "other")
+    assert first == again
+    assert first != other
+
+
+def test_unknown_simulation_knob_is_named():
+    with pytest.raises(ValueError, match="unknown knob.*'frailty_share'.*unrecorded_risk_share"):
+        cohort_lib.load_source("simulated", n_admissions=500, simulation={"frailty_share": 0.2})
