@@ -130,3 +130,44 @@ def test_bad_inputs_are_named(data):
         bl.fit_tfidf_lr(missing_note, validation)
     with pytest.raises(ValueError, match="C_grid must hold positive numbers"):
         bl.fit_tfidf_lr(train, validation, C_grid=(0.0, 1.0))
+
+
+def test_oracle_predictions_follow_the_contract_and_refuse_a_foreign_oracle():
+    from helpers.baselines import oracle_predictions
+
+    data = pd.DataFrame({
+        "admission_id": ["a", "b", "c"], "patient_id": ["p", "p", "q"], "hospital": ["H1"] * 3,
+        "split": ["train", "random_test", "temporal_test"], "readmitted_30d": [0, 1, 0],
+    })
+    oracle = pd.DataFrame({"admission_id": ["a", "b", "c"], "true_probability": [0.1, 0.7, 0.2]})
+    table = oracle_predictions(oracle, data)
+    assert list(table["admission_id"]) == ["b", "c"]  # training admissions are not predicted
+    assert list(table["y_score"]) == [0.7, 0.2] and list(table["y_true"]) == [1, 0]
+    assert set(table["model"]) == {"oracle"}
+    with pytest.raises(ValueError, match="another run"):
+        oracle_predictions(oracle[oracle["admission_id"] != "c"], data)
+    with pytest.raises(ValueError, match="true_probability"):
+        oracle_predictions(oracle.rename(columns={"true_probability": "p"}), data)
+
+
+def test_tfidf_stage_is_reused_when_inputs_match_and_refit_when_they_change(tmp_path):
+    from helpers.baselines import run_tfidf_stage
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(240):
+        label = int(rng.random() < 0.3)
+        words = " ".join(rng.choice(["pain", "fever", "cough", "rest", "walk"], size=20))
+        rows.append({"admission_id": f"A{i}", "patient_id": f"P{i}", "hospital": "H1",
+                     "note_text": words + (" sepsis" if label else ""), "readmitted_30d": label,
+                     "split": ["train", "train", "train", "validation", "random_test", "temporal_test"][i % 6]})
+    data = pd.DataFrame(rows)
+    model, predictions, reused = run_tfidf_stage(data, tmp_path, seed=0, C_grid=(1.0,))
+    assert not reused and set(predictions["split"]) == {"validation", "random_test", "temporal_test"}
+    _, again, reused_again = run_tfidf_stage(data, tmp_path, seed=0, C_grid=(1.0,))
+    assert reused_again
+    assert np.allclose(again["y_score"], predictions["y_score"])
+    changed = data.copy()
+    changed.loc[0, "note_text"] += " extra"
+    _, _, reused_changed = run_tfidf_stage(changed, tmp_path, seed=0, C_grid=(1.0,))
+    assert not reused_changed

@@ -425,3 +425,23 @@ def test_evaluate_then_write_round_trip(tmp_path):
     ev.write_metrics(tmp_path, rows, notebook="02_clinicllm")
     back = ev.read_metrics(tmp_path)
     pd.testing.assert_frame_equal(back, rows.reset_index(drop=True), check_dtype=False)
+
+
+def test_display_helpers():
+    from helpers.evaluation import describe_difference, format_estimate, lookup, metrics_display
+
+    assert format_estimate(0.73612, 0.70149, 0.77051) == "0.736 (0.701-0.771)"
+    assert format_estimate(float("nan"), 0.1, 0.2) == "n/a"
+    assert format_estimate(0.5, float("nan"), float("nan")) == "0.500"
+    assert describe_difference(0.70, 0.75) == "0.050 lower"
+    assert describe_difference(0.80, 0.75) == "0.050 higher"
+    assert describe_difference(0.75, 0.75) == "the same"
+    rows = pd.DataFrame({
+        "experiment": ["global", "global", "oracle"], "split": ["random_test", "temporal_test", "temporal_test"],
+        "metric": ["auroc"] * 3, "value": [0.7, 0.65, 0.8], "ci_low": [0.6, 0.6, 0.75], "ci_high": [0.8, 0.7, 0.85],
+    })
+    assert lookup(rows, experiment="oracle", split="temporal_test")["value"] == 0.8
+    with pytest.raises(KeyError, match="found 2"):
+        lookup(rows, experiment="global")
+    table = metrics_display(rows)
+    assert table.loc["global", ("temporal_test", "auroc")] == "0.650 (0.600-0.700)"

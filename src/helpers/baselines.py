@@ -13,6 +13,7 @@ is never trained on, so its AUROC stays an honest selection score.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -233,3 +234,58 @@ def load_tfidf(path: str | os.PathLike) -> TfidfBaseline:
     if not isinstance(model, TfidfBaseline):
         raise TypeError(f"{source} holds a {type(model).__name__}, not a TfidfBaseline.")
     return model
+
+
+def run_tfidf_stage(data: pd.DataFrame, out_dir: str | os.PathLike, *, seed: int = 0,
+                    **fit_options) -> tuple[TfidfBaseline, pd.DataFrame, bool]:
+    """Fit (or reuse) the TF-IDF baseline on the study frame's train split, selecting C on validation.
+
+    ``data`` is the chapter's frame (cohort joined with its splits). The fitted model is cached under ``out_dir``,
+    keyed by the training and validation notes and labels and the fit options, so a second run with the same
+    inputs loads it. Returns the model, its predictions for validation and both tests, and whether it was reused.
+    """
+    from helpers.artifacts import mark_stage, stage_is_fresh, stage_key
+
+    train = data[data["split"] == "train"]
+    validation = data[data["split"] == "validation"]
+    hashed = pd.util.hash_pandas_object(
+        pd.concat([train, validation])[["admission_id", "note_text", "readmitted_30d"]], index=False
+    )
+    key = stage_key(stage="tfidf_lr", data=hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest(), seed=seed,
+                    options={k: list(v) if isinstance(v, tuple) else v for k, v in fit_options.items()})
+    path = Path(out_dir) / "tfidf_lr.joblib"
+    reused = stage_is_fresh(path, key)
+    if reused:
+        model = load_tfidf(path)
+    else:
+        model = fit_tfidf_lr(train, validation, seed=seed, **fit_options)
+        save_tfidf(model, path)
+        mark_stage(path, key)
+    frames = {split: data[data["split"] == split] for split in ("validation", "random_test", "temporal_test")}
+    return model, tfidf_predictions(model, frames), reused
+
+
+def oracle_predictions(oracle: pd.DataFrame, data: pd.DataFrame,
+                       splits: Sequence[str] = ("validation", "random_test", "temporal_test")) -> pd.DataFrame:
+    """The simulator's true readmission probabilities as a predictions table (model ``oracle``).
+
+    Only for simulated data: no model reads this table; its AUROC on the same admissions is the ceiling for any
+    model.
+    """
+    needed = {"admission_id", "true_probability"}
+    if not needed <= set(oracle.columns):
+        raise ValueError(f"the oracle table needs columns {sorted(needed)}; it has {list(oracle.columns)}")
+    part = data[data["split"].isin(list(splits))]
+    merged = part.merge(oracle[["admission_id", "true_probability"]], on="admission_id", how="left",
+                        validate="one_to_one")
+    if merged["true_probability"].isna().any():
+        raise ValueError("some test admissions have no oracle probability: the oracle table is from another run")
+    return pd.DataFrame({
+        "admission_id": merged["admission_id"].to_numpy(),
+        "patient_id": merged["patient_id"].to_numpy(),
+        "hospital": merged["hospital"].to_numpy(),
+        "split": merged["split"].astype(str).to_numpy(),
+        "model": "oracle",
+        "y_true": merged["readmitted_30d"].astype(int).to_numpy(),
+        "y_score": merged["true_probability"].astype(float).to_numpy(),
+    })[PREDICTION_COLUMNS]

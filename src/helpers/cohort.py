@@ -332,3 +332,15 @@ def source_fingerprint(source: SourceData) -> str:
     """A stable hash of a source's admissions, used to key the stages that read them."""
     hashed = pd.util.hash_pandas_object(source.admissions, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def study_frame(cohort: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
+    """The cohort joined with its split assignment: what the model chapters read."""
+    frame = cohort.merge(splits[["admission_id", "split"]], on="admission_id", how="inner", validate="one_to_one")
+    if len(frame) != len(cohort):
+        raise ValueError(
+            f"{len(cohort) - len(frame)} cohort admissions have no split: cohort.parquet and splits.parquet come "
+            "from different runs; re-run chapter 1"
+        )
+    frame["split"] = frame["split"].astype(str)
+    return frame

@@ -804,3 +804,44 @@ def write_metrics(run_dir: str | os.PathLike, rows: pd.DataFrame, *, notebook: s
         Path(temp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def format_estimate(value: float, low: float, high: float, digits: int = 3) -> str:
+    """'0.736 (0.701-0.770)', or 'n/a' for a NaN estimate."""
+    if not np.isfinite(value):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def metrics_display(rows: pd.DataFrame, *, index: Sequence[str] = ("experiment",),
+                    columns: Sequence[str] = ("split", "metric"), digits: int = 3) -> pd.DataFrame:
+    """Metric rows as a readable table: each cell 'value (95 % CI)'."""
+    shown = rows.copy()
+    shown["estimate"] = [format_estimate(v, lo, hi, digits)
+                         for v, lo, hi in zip(shown["value"], shown["ci_low"], shown["ci_high"])]
+    table = shown.pivot_table(index=list(index), columns=list(columns), values="estimate", aggfunc="first",
+                              sort=False)
+    return table
+
+
+def lookup(rows: pd.DataFrame, **filters) -> pd.Series:
+    """The one metric row matching ``filters`` (e.g. experiment='global', split='temporal_test', metric='auroc')."""
+    mask = np.ones(len(rows), dtype=bool)
+    for column, value in filters.items():
+        mask &= (rows[column].astype(str) == str(value)).to_numpy()
+    found = rows[mask]
+    if len(found) != 1:
+        raise KeyError(f"expected one metric row for {filters}, found {len(found)}")
+    return found.iloc[0]
+
+
+def describe_difference(value: float, reference: float, digits: int = 3) -> str:
+    """'0.021 lower' / '0.015 higher' / 'the same' for value compared with reference."""
+    diff = value - reference
+    if not np.isfinite(diff):
+        return "not measurable"
+    if round(abs(diff), digits) == 0:
+        return "the same"
+    return f"{abs(diff):.{digits}f} {'higher' if diff > 0 else 'lower'}"

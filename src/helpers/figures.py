@@ -75,3 +75,75 @@ def subgroup_prevalence(summary: pd.DataFrame) -> plt.Figure:
         axes[row * ncols].set_ylabel("readmission prevalence")
     fig.tight_layout()
     return fig
+
+
+def roc_curves(curves: pd.DataFrame, aurocs: pd.DataFrame | None = None) -> plt.Figure:
+    """ROC curves, one panel per split, one line per model.
+
+    ``curves`` has columns split, model, fpr, tpr (from :func:`helpers.evaluation.roc_curve_table`); ``aurocs``
+    (metric rows with split, experiment, value) adds each curve's AUROC to its legend label, matching the curve's
+    model to the rows' experiment.
+    """
+    splits = list(dict.fromkeys(curves["split"]))
+    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4.4), squeeze=False)
+    palette = dict(zip(dict.fromkeys(curves["model"]), sns.color_palette("colorblind")))
+    for ax, split in zip(axes[0], splits):
+        for model, part in curves[curves["split"] == split].groupby("model", sort=False):
+            label = model
+            if aurocs is not None:
+                match = aurocs[(aurocs["split"] == split) & (aurocs["experiment"] == model)]
+                if len(match):
+                    label = f"{model} (AUROC {match['value'].iloc[0]:.3f})"
+            ax.plot(part["fpr"], part["tpr"], color=palette[model], label=label)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+        ax.set_title(split.replace("_", " "))
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.legend(loc="lower right", fontsize="small")
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    return fig
+
+
+def calibration_curves(bins: pd.DataFrame) -> plt.Figure:
+    """Reliability diagrams: observed readmission rate against mean predicted probability per bin."""
+    splits = list(dict.fromkeys(bins["split"]))
+    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4.4), squeeze=False)
+    palette = dict(zip(dict.fromkeys(bins["model"]), sns.color_palette("colorblind")))
+    top = float(max(bins["mean_pred"].max(), bins["frac_pos"].max())) * 1.05
+    for ax, split in zip(axes[0], splits):
+        for model, part in bins[bins["split"] == split].groupby("model", sort=False):
+            ax.plot(part["mean_pred"], part["frac_pos"], marker="o", color=palette[model], label=model)
+        ax.plot([0, top], [0, top], color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_title(split.replace("_", " "))
+        ax.set_xlabel("mean predicted probability (decile bins)")
+        ax.set_ylabel("observed readmission rate")
+        ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(pretrain: pd.DataFrame, finetune: pd.DataFrame) -> plt.Figure:
+    """Masked-language-model loss during pretraining; training loss and validation AUROC during fine-tuning."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    if len(pretrain):
+        axes[0].plot(pretrain["step"], pretrain["train_loss"])
+    axes[0].set_title("pretraining: MLM loss")
+    axes[0].set_xlabel("step")
+    loss = finetune.dropna(subset=["train_loss"]) if "train_loss" in finetune else finetune.iloc[0:0]
+    axes[1].plot(loss["step"], loss["train_loss"])
+    axes[1].set_title("fine-tuning: training loss")
+    axes[1].set_xlabel("step")
+    evals = finetune.dropna(subset=["eval_auroc"]) if "eval_auroc" in finetune else finetune.iloc[0:0]
+    axes[2].plot(evals["step"], evals["eval_auroc"], marker="o")
+    if "best" in evals and evals["best"].astype(bool).any():
+        best = evals[evals["best"].astype(bool)]
+        axes[2].scatter(best["step"], best["eval_auroc"], s=120, facecolors="none", edgecolors="red",
+                        label="kept (best validation AUROC)")
+        axes[2].legend(loc="lower right", fontsize="small")
+    axes[2].set_title("fine-tuning: validation AUROC")
+    axes[2].set_xlabel("step")
+    fig.tight_layout()
+    return fig

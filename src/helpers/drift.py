@@ -1,0 +1,89 @@
+"""What changes between the years a model learns from and the year it is deployed in.
+
+The temporal test comes from the future: its notes may use words the training notes never did (a renamed template
+section, a newer drug), its patients may differ, and its base rate may have moved. These measures put numbers on
+that shift, so the chapter can say what drives the gap between the random and the temporal test in this data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+_WORD = re.compile(r"[a-z][a-z\-]+")
+
+
+def _word_counts(texts: Iterable[str]) -> Counter:
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(_WORD.findall(text.lower()))
+    return counts
+
+
+def vocabulary_shift(train_texts: Iterable[str], test_texts: Iterable[str], *, min_count: int = 1) -> dict[str, float]:
+    """Share of the test notes' words (tokens and distinct types) never seen in the training notes.
+
+    Words are lower-cased alphabetic runs; a word counts as seen when it occurs at least ``min_count`` times in
+    training.
+    """
+    train = _word_counts(train_texts)
+    test = _word_counts(test_texts)
+    seen = {w for w, c in train.items() if c >= min_count}
+    total = sum(test.values())
+    unseen_tokens = sum(c for w, c in test.items() if w not in seen)
+    return {
+        "test_words": int(total),
+        "unseen_word_share": unseen_tokens / total if total else float("nan"),
+        "unseen_type_share": (sum(1 for w in test if w not in seen) / len(test)) if test else float("nan"),
+    }
+
+
+def emerging_terms(early_texts: Iterable[str], late_texts: Iterable[str], *, top: int = 10,
+                   min_late_share: float = 0.01) -> pd.DataFrame:
+    """Words whose share of notes changed most between two sets of notes (late minus early), both directions.
+
+    ``min_late_share`` drops words too rare to matter. Returns word, share of early notes, share of late notes.
+    """
+    early = list(early_texts)
+    late = list(late_texts)
+    early_docs = Counter(w for text in early for w in set(_WORD.findall(text.lower())))
+    late_docs = Counter(w for text in late for w in set(_WORD.findall(text.lower())))
+    words = set(early_docs) | set(late_docs)
+    rows = [{"word": w, "early_share": early_docs[w] / max(1, len(early)),
+             "late_share": late_docs[w] / max(1, len(late))} for w in words]
+    table = pd.DataFrame(rows)
+    table = table[(table["late_share"] >= min_late_share) | (table["early_share"] >= min_late_share)]
+    table["change"] = table["late_share"] - table["early_share"]
+    rising = table.sort_values("change", ascending=False).head(top)
+    falling = table.sort_values("change").head(top)
+    out = pd.concat([rising.assign(direction="more frequent late"), falling.assign(direction="less frequent late")])
+    return out.reset_index(drop=True)
+
+
+def split_shift_table(data: pd.DataFrame) -> pd.DataFrame:
+    """Per split: admissions, readmission prevalence, mean age, share with comorbidity level 4, words per note."""
+    rows = []
+    for split, part in data.groupby("split", observed=True, sort=False):
+        rows.append({
+            "split": split,
+            "admissions": len(part),
+            "prevalence (%)": 100 * part["readmitted_30d"].mean(),
+            "mean age": part["age"].mean() if "age" in part else np.nan,
+            "comorbidity level 4 (%)": 100 * (part["comorbidity_level"] == 4).mean()
+            if "comorbidity_level" in part else np.nan,
+            "median words per note": part["note_text"].str.split().str.len().median(),
+        })
+    return pd.DataFrame(rows).set_index("split").round(1)
+
+
+def format_terms(terms: pd.DataFrame) -> pd.DataFrame:
+    """The emerging-terms table for reading: shares of notes in percent, one row per word."""
+    out = terms.copy()
+    out["training notes (%)"] = (100 * out.pop("early_share")).round(1)
+    out["test-year notes (%)"] = (100 * out.pop("late_share")).round(1)
+    out = out.drop(columns="change")
+    return out.set_index(["direction", "word"])
