@@ -1,0 +1,318 @@
+"""Training speed of ClinicLLM against a plain Trainer set-up, with one ablation line per speed-up, and chapter time.
+
+Throughput is real (non-padding) tokens per second of ``Trainer.train()``, counted in the collator, on the same
+model (same initial weights), the same notes and the same number of optimizer steps:
+
+* plain: every note padded to ``max_length`` up front, random batches, float32, the stock heads (the MLM head
+  projects every position onto the whole vocabulary), PyTorch's default threads;
+* project: dynamic padding (``DataCollatorWithPadding`` / the MLM collator, to a multiple of 8), length-grouped
+  batches (``train_sampling_strategy='group_by_length'``), MLM logits only at masked positions, bfloat16 autocast
+  in training where the processor has native bfloat16, threads set to the cores.
+
+Each configuration runs ``--repeats`` times, interleaved with the others, and its best run counts (the machine is
+shared, so the best run is the least disturbed one). Prints ``finetune_speedup: X`` and ``pretrain_speedup: Y``,
+ablation lines, prediction throughput, and the whole chapter (tokenizer, pretraining, fine-tuning, predictions) at
+smoke size in a separate process (wall time and peak memory). ``--chapter-admissions 25000`` times the full size.
+
+Usage: ``.venv/bin/python benchmarks/bench_training.py [--admissions 3000] [--steps 30] [--max-length 128]
+[--chapter-admissions 3000] [--no-chapter]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import Trainer, default_data_collator
+from transformers.trainer_callback import PrinterCallback
+
+from helpers import clinicllm
+from helpers.clinicllm import (
+    ClinicLLMConfig,
+    DataCollatorForLanguageModeling,
+    DataCollatorWithPadding,
+    build_mlm_model,
+    encode_notes,
+    train_tokenizer,
+)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def study_notes(n_admissions: int, seed: int = 0) -> pd.DataFrame:
+    """The simulated health system's cohort with splits (or, without the simulator, notes generated here)."""
+    try:
+        from helpers.simulator import simulate_health_system
+        from helpers.splits import assign_splits
+    except ImportError:
+        return _fallback_notes(n_admissions, seed)
+    admissions = simulate_health_system(n_admissions=n_admissions, seed=seed).admissions
+    cohort = admissions[admissions["died_in_hospital"] == 0].reset_index(drop=True)
+    last_year = int(pd.to_datetime(cohort["discharge_date"]).dt.year.max())
+    splits = assign_splits(cohort, temporal_test_year=last_year, seed=seed)
+    return cohort.merge(splits[["admission_id", "split"]], on="admission_id")
+
+
+def _fallback_notes(n: int, seed: int) -> pd.DataFrame:
+    """Notes of log-normal length (median ~360 words, like discharge summaries) with a planted risk word."""
+    rng = np.random.default_rng(seed)
+    vocabulary = np.array([f"term{i}" for i in range(3000)])
+    weights = 1 / np.arange(1, len(vocabulary) + 1)
+    weights /= weights.sum()
+    labels = (rng.random(n) < 0.12).astype(int)
+    lengths = np.clip(rng.lognormal(np.log(360), 0.45, n).astype(int), 60, 3000)
+    notes = []
+    for label, length in zip(labels, lengths):
+        words = list(vocabulary[rng.choice(len(vocabulary), size=length, p=weights)])
+        if rng.random() < (0.6 if label else 0.1):
+            words.insert(int(rng.integers(0, 40)), "decompensated")
+        notes.append(" ".join(words))
+    split = rng.choice(["train", "validation", "random_test", "temporal_test"], size=n, p=[0.7, 0.1, 0.1, 0.1])
+    return pd.DataFrame({"admission_id": np.arange(n), "patient_id": np.arange(n), "hospital": "H1",
+                         "note_text": notes, "readmitted_30d": labels, "split": split})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Measurement
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class CountingCollator:
+    """Wraps a collator and counts the real (attention-mask) tokens of every batch it builds."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.tokens = 0
+
+    def __call__(self, features):
+        batch = self.inner(features)
+        self.tokens += int(batch["attention_mask"].sum())
+        return batch
+
+
+def plain_padded(tokenizer, texts: list[str], max_length: int, labels=None) -> list[dict]:
+    """The plain set-up's data: every note tokenized and padded to max_length, with its attention mask."""
+    encoded = tokenizer(texts, truncation=True, max_length=max_length, padding="max_length",
+                        return_token_type_ids=False)
+    rows = []
+    for i in range(len(texts)):
+        row = {"input_ids": encoded["input_ids"][i], "attention_mask": encoded["attention_mask"][i]}
+        if labels is not None:
+            row["labels"] = int(labels[i])
+        rows.append(row)
+    return rows
+
+
+class PlainDataset(torch.utils.data.Dataset):
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+
+def timed_train(model, dataset, collator, config: ClinicLLMConfig, steps: int, batch_size: int, *, grouped: bool,
+                bf16: bool, threads: int, out: Path, learning_rate: float, plain: bool = False) -> tuple[float, int]:
+    """Train ``steps`` optimizer steps; returns (real tokens per second, real tokens).
+
+    ``plain`` uses the stock ``transformers.Trainer`` (no bfloat16); otherwise the project's trainer.
+    """
+    torch.set_num_threads(threads)
+    counting = CountingCollator(collator)
+    args = clinicllm._training_arguments(
+        config, out, per_device_train_batch_size=batch_size, max_steps=steps, learning_rate=learning_rate,
+        logging_steps=steps, train_sampling_strategy="group_by_length" if grouped else "random",
+    )
+    if plain:
+        trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=counting)
+        trainer.remove_callback(PrinterCallback)
+    else:
+        trainer = clinicllm._make_trainer(ClinicLLMConfig(**{**config.to_dict(), "bf16": bf16}), model=model,
+                                          args=args, train_dataset=dataset, data_collator=counting)
+    started = time.perf_counter()
+    trainer.train()
+    elapsed = time.perf_counter() - started
+    return counting.tokens / elapsed, counting.tokens
+
+
+def best_of(repeats: int, runs: dict) -> dict[str, tuple[float, int]]:
+    """Run every configuration ``repeats`` times, interleaved, and keep each one's fastest run."""
+    best: dict[str, tuple[float, int]] = {}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            result = run()
+            if name not in best or result[0] > best[name][0]:
+                best[name] = result
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--admissions", type=int, default=3000, help="simulated admissions whose notes are used")
+    parser.add_argument("--steps", type=int, default=30, help="optimizer steps per measured run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-length", type=int, default=None, help="token limit (default: the tiny preset's)")
+    parser.add_argument("--chapter-admissions", type=int, default=3000)
+    parser.add_argument("--no-chapter", action="store_true")
+    parser.add_argument("--chapter-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.chapter_only:
+        chapter(args.chapter_admissions)
+        return
+
+    overrides = {"max_length": args.max_length} if args.max_length else {}
+    config = ClinicLLMConfig(**overrides).resolved()
+    default_threads = torch.get_num_threads()   # PyTorch's own choice, before configure_threads
+    threads = clinicllm.configure_threads(None)
+    notes = study_notes(args.admissions)
+    texts = notes["note_text"].tolist()
+    labels = notes["readmitted_30d"].to_numpy()
+    workdir = Path(tempfile.mkdtemp(prefix="bench_training_"))
+    tokenizer = train_tokenizer(texts, config.vocab_size, workdir / "tokenizer")
+    report = clinicllm.tokenization_report(tokenizer, texts, config.max_length)
+    print(f"data: {len(texts)} notes, median {report['words_per_note_median']:.0f} words / "
+          f"{report['tokens_per_note_median']:.0f} tokens, {100 * report['share_truncated']:.0f} % longer than "
+          f"max_length {config.max_length}; model {config.num_layers} x {config.hidden_size}, vocabulary "
+          f"{len(tokenizer)}; {threads} threads; bf16 native: {config.bf16}; {args.steps} steps, best of "
+          f"{args.repeats}")
+
+    # One initial model for every run, saved once.
+    init_dir = workdir / "init"
+    build_mlm_model(config, tokenizer).save_pretrained(init_dir)
+    tokenizer.save_pretrained(init_dir)
+
+    def mlm_model(masked_only: bool, kernel: str = "sdpa"):
+        cls = clinicllm.MaskedPositionsBertForMaskedLM if masked_only else clinicllm.BertForMaskedLM
+        with clinicllm._quiet_transformers():
+            return cls.from_pretrained(str(init_dir), local_files_only=True, attn_implementation=kernel)
+
+    def classifier(cls_only: bool = False, kernel: str = "sdpa"):
+        torch.manual_seed(config.seed)
+        cls = clinicllm.ClsOnlyLastLayerBertForSequenceClassification if cls_only \
+            else clinicllm.BertForSequenceClassification
+        with clinicllm._quiet_transformers():
+            return cls.from_pretrained(str(init_dir), num_labels=2, local_files_only=True, attn_implementation=kernel)
+
+    plain_rows = plain_padded(tokenizer, texts, config.max_length, labels)
+    plain_cls = PlainDataset(plain_rows)
+    plain_mlm = PlainDataset([{k: v for k, v in row.items() if k != "labels"} for row in plain_rows])
+    dynamic_cls = encode_notes(tokenizer, texts, config.max_length, labels=labels)
+    dynamic_mlm = encode_notes(tokenizer, texts, config.max_length, with_special_tokens_mask=True)
+    pad_collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
+
+    def mlm_collator():
+        return DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm_probability=config.mlm_probability,
+                                               pad_to_multiple_of=8, seed=config.seed)
+
+    bf16 = bool(config.bf16)
+    ft_lr, pt_lr = config.finetune_learning_rate, config.pretrain_learning_rate
+    fb, pb = config.finetune_batch_size, config.pretrain_batch_size
+
+    kernel = config.attention_kernel
+
+    def ft(dataset, collator, grouped, use_bf16, cls_only=False, kernel="sdpa", n_threads=threads, plain=False):
+        return lambda: timed_train(classifier(cls_only, kernel), dataset, collator, config, args.steps, fb,
+                                   grouped=grouped, bf16=use_bf16, threads=n_threads, out=workdir / "ft",
+                                   learning_rate=ft_lr, plain=plain)
+
+    def pt(masked_only, dataset, grouped, use_bf16, kernel="sdpa", n_threads=threads, plain=False):
+        return lambda: timed_train(mlm_model(masked_only, kernel), dataset, mlm_collator(), config, args.steps, pb,
+                                   grouped=grouped, bf16=use_bf16, threads=n_threads, out=workdir / "pt",
+                                   learning_rate=pt_lr, plain=plain)
+
+    finetune = best_of(args.repeats, {
+        "plain": ft(plain_cls, default_data_collator, False, False, n_threads=default_threads, plain=True),
+        "dynamic padding + length grouping only": ft(dynamic_cls, pad_collator, True, False),
+        "[CLS]-only last layer only": ft(plain_cls, default_data_collator, False, False, cls_only=True),
+        "bf16 autocast only (sdpa)": ft(plain_cls, default_data_collator, False, bf16),
+        f"bf16 autocast + {kernel} attention": ft(plain_cls, default_data_collator, False, bf16, kernel=kernel),
+        "project": ft(dynamic_cls, pad_collator, True, bf16, cls_only=True, kernel=kernel),
+    })
+    pretrain = best_of(args.repeats, {
+        "plain": pt(False, plain_mlm, False, False, n_threads=default_threads, plain=True),
+        "dynamic padding + length grouping only": pt(False, dynamic_mlm, True, False),
+        "masked positions only (head + last layer)": pt(True, plain_mlm, False, False),
+        "bf16 autocast only (sdpa)": pt(False, plain_mlm, False, bf16),
+        f"bf16 autocast + {kernel} attention": pt(False, plain_mlm, False, bf16, kernel=kernel),
+        "project": pt(True, dynamic_mlm, True, bf16, kernel=kernel),
+    })
+    one_thread = timed_train(classifier(True, kernel), dynamic_cls, pad_collator, config, args.steps, fb,
+                             grouped=True, bf16=bf16, threads=1, out=workdir / "ft", learning_rate=ft_lr)
+    torch.set_num_threads(threads)
+
+    def report_block(name: str, results: dict[str, tuple[float, int]]) -> float:
+        plain = results["plain"][0]
+        for label, (rate, tokens) in results.items():
+            print(f"{name} {label}: {rate:,.0f} tokens/s ({tokens:,} tokens) x{rate / plain:.2f}")
+        return results["project"][0] / plain
+
+    finetune_speedup = report_block("finetune", finetune)
+    pretrain_speedup = report_block("pretrain", pretrain)
+    print(f"finetune threads: {one_thread[0]:,.0f} tokens/s with 1 thread (torchrun's OMP_NUM_THREADS=1) vs "
+          f"{finetune['project'][0]:,.0f} with {threads} (configure_threads): "
+          f"x{finetune['project'][0] / one_thread[0]:.2f}")
+    prediction_lines(tokenizer, texts, config, classifier, plain_cls, workdir)
+    print(f"finetune_speedup: {finetune_speedup:.2f}")
+    print(f"pretrain_speedup: {pretrain_speedup:.2f}")
+    if not args.no_chapter:
+        completed = subprocess.run([sys.executable, __file__, "--chapter-only", "--chapter-admissions",
+                                    str(args.chapter_admissions)], capture_output=True, text=True)
+        lines = [line for line in completed.stdout.splitlines() if line.startswith("chapter")]
+        print("\n".join(lines) if lines else completed.stderr[-2000:])
+
+
+def prediction_lines(tokenizer, texts, config, classifier, plain_dataset, workdir: Path) -> None:
+    """Scoring throughput: Trainer.predict on padded notes vs predict_scores (inference_mode, length-sorted,
+    [CLS]-only last layer)."""
+    model = classifier()
+    model_dir = workdir / "classifier"
+    model.save_pretrained(model_dir)
+    frame = pd.DataFrame({"note_text": texts})
+    real_tokens = sum(len(ids) for ids in encode_notes(tokenizer, texts, config.max_length).input_ids)
+    args = clinicllm._training_arguments(config, workdir / "predict", per_device_eval_batch_size=config.eval_batch_size)
+    trainer = Trainer(model=model, args=args)
+    started = time.perf_counter()
+    trainer.predict(plain_dataset)
+    plain = real_tokens / (time.perf_counter() - started)
+    started = time.perf_counter()
+    clinicllm.predict_scores(model_dir, tokenizer, frame, config)
+    project = real_tokens / (time.perf_counter() - started)
+    print(f"predict plain (Trainer.predict, padded): {plain:,.0f} tokens/s; project (predict_scores): "
+          f"{project:,.0f} tokens/s x{project / plain:.2f}")
+
+
+def chapter(n_admissions: int) -> None:
+    """The whole chapter at the tiny preset, in this (fresh) process: wall time, stage times, peak memory."""
+    from sklearn.metrics import roc_auc_score
+
+    notes = study_notes(n_admissions)
+    with tempfile.TemporaryDirectory(prefix="bench_chapter_") as out:
+        started = time.perf_counter()
+        result = clinicllm.run_clinicllm(notes, ClinicLLMConfig(), out)
+        elapsed = time.perf_counter() - started
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    aurocs = {split: round(roc_auc_score(part["y_true"], part["y_score"]), 3)
+              for split, part in result.predictions.groupby("split")}
+    stages = {k: round(v, 1) for k, v in result.timings.items()}
+    print(f"chapter_seconds_{len(notes)}_admissions: {elapsed:.1f}")
+    print(f"chapter stages (s): {json.dumps(stages)}")
+    print(f"chapter peak memory: {peak_gb:.2f} GB; AUROC {json.dumps(aurocs)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""ClinicLLM: tokenizer, MLM loss, fine-tuning, early stopping, caching and the torchrun entry point.
+
+Everything runs at toy size on synthetic notes made here: filler words plus a planted keyword that marks most
+readmitted admissions, so a model that learns anything at all beats AUROC 0.5 clearly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
+
+from helpers import clinicllm
+from helpers.clinicllm import (
+    ClinicLLMConfig,
+    ClsOnlyLastLayerBertForSequenceClassification,
+    MaskedPositionsBertForMaskedLM,
+    encode_notes,
+    finetune_classifier,
+    load_tokenizer,
+    pretrain_mlm,
+    run_clinicllm,
+    tokenization_report,
+    train_tokenizer,
+)
+
+FILLER = (
+    "patient admitted stable vitals reviewed labs normal follow clinic discharged home medication continued "
+    "tolerated diet ambulating pain controlled plan discussed family nursing"
+).split()
+SIGNAL = "hyperkalemia"
+TRAIN_ONLY_WORD = "quokkamab"       # appears only in training notes
+TEST_ONLY_WORD = "zebrafloxacin"    # appears only in test notes, as often as the word above
+
+
+def planted_notes(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Synthetic admissions: 30 % readmitted; the signal word (twice) is in 85 % of readmitted and 10 % of other
+    notes, so the word alone ranks admissions with an expected AUROC of 0.5 * (1 + 0.85 - 0.10) = 0.875."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < 0.3).astype(int)
+    position = np.arange(n) % 10
+    split = np.select([position < 6, position < 8, position == 8], ["train", "validation", "random_test"],
+                      "temporal_test")
+    notes = []
+    for label, part in zip(labels, split):
+        words = list(rng.choice(FILLER, size=int(rng.integers(10, 30))))
+        if rng.random() < (0.85 if label else 0.10):
+            for _ in range(2):
+                words.insert(int(rng.integers(0, len(words))), SIGNAL)
+        marker = TRAIN_ONLY_WORD if part == "train" else TEST_ONLY_WORD if part != "validation" else None
+        if marker and rng.random() < 0.5:
+            words.append(marker)
+        notes.append(" ".join(words))
+    return pd.DataFrame({
+        "admission_id": [f"a{i}" for i in range(n)],
+        "patient_id": [f"p{i // 2}" for i in range(n)],
+        "hospital": np.where(np.arange(n) % 3 == 0, "H1", "H2"),
+        "note_text": notes,
+        "readmitted_30d": labels,
+        "split": split,
+    })
+
+
+def toy_config(**changes) -> ClinicLLMConfig:
+    """A model small enough to train in about a second on a CPU, with settings that learn the planted word."""
+    values = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64,
+                  pretrain_max_steps=5, pretrain_batch_size=32, finetune_epochs=4, finetune_learning_rate=5e-3,
+                  finetune_batch_size=16, evals_per_epoch=1, early_stopping_patience=None, logging_steps=5,
+                  bf16=False, seed=0)
+    values.update(changes)
+    return ClinicLLMConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    data = planted_notes()
+    out = tmp_path_factory.mktemp("clinicllm")
+    result = run_clinicllm(data, toy_config(), out)
+    return data, out, result
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Configuration
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"preset": "huge"}, "preset"),
+    ({"preset": "pretrained"}, "pretrained_path"),
+    ({"pretrained_path": "/some/dir"}, "pretrained_path"),
+    ({"hidden_size": 100, "num_heads": 3}, "hidden_size"),
+    ({"mlm_probability": 1.5}, "mlm_probability"),
+    ({"finetune_learning_rate": 0.0}, "finetune_learning_rate"),
+    ({"finetune_batch_size": 0}, "finetune_batch_size"),
+    ({"max_length": 4}, "max_length"),
+    ({"preset": "base", "max_length": 1024}, "max_length"),
+    ({"attention_dropout": 1.0}, "attention_dropout"),
+    ({"early_stopping_patience": 0}, "early_stopping_patience"),
+    ({"warmup_ratio": 1.0}, "warmup_ratio"),
+    ({"seed": -1}, "seed"),
+    ({"finetune_epochs": 0}, "finetune_epochs"),
+])
+def test_config_rejects_bad_values_naming_the_field(changes, field):
+    with pytest.raises(ValueError, match=field):
+        ClinicLLMConfig(**changes)
+
+
+def test_config_from_dict_names_unknown_fields():
+    with pytest.raises(ValueError, match="hidden_sise"):
+        ClinicLLMConfig.from_dict({"hidden_sise": 64})
+
+
+def test_pretrained_preset_checks_the_checkpoint_directory(tmp_path):
+    with pytest.raises(ValueError, match="config.json"):
+        ClinicLLMConfig(preset="pretrained", pretrained_path=str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "max_position_embeddings": 128}))
+    with pytest.raises(ValueError, match="max_length"):
+        ClinicLLMConfig(preset="pretrained", pretrained_path=str(tmp_path), max_length=256)
+    config = ClinicLLMConfig(preset="pretrained", pretrained_path=str(tmp_path), max_length=128)
+    assert config.resolved().max_length == 128
+
+
+def test_presets_fill_unset_fields_and_keep_overrides():
+    base = ClinicLLMConfig(preset="base").resolved()
+    assert (base.hidden_size, base.num_layers, base.num_heads, base.intermediate_size) == (768, 12, 12, 3072)
+    assert (base.vocab_size, base.max_length, base.finetune_learning_rate) == (50000, 512, 2e-5)
+    tiny = ClinicLLMConfig(num_layers=3).resolved()
+    assert tiny.num_layers == 3
+    assert tiny.hidden_size == clinicllm.PRESET_DEFAULTS["tiny"]["hidden_size"]
+    assert isinstance(tiny.bf16, bool)
+
+
+def test_every_config_field_belongs_to_a_stage_key_or_is_declared_harmless():
+    # A field missing from every stage key would not re-run anything when changed: a silent stale cache.
+    covered = set(clinicllm.TOKENIZER_FIELDS + clinicllm.PRETRAIN_FIELDS + clinicllm.FINETUNE_FIELDS
+                  + clinicllm.PREDICT_FIELDS + clinicllm.DATA_SELECTION_FIELDS + clinicllm.SPEED_ONLY_FIELDS)
+    assert {f.name for f in dataclasses.fields(ClinicLLMConfig)} <= covered
+
+
+@pytest.mark.parametrize("n, batch, epochs, cap, expected", [
+    (100, 10, 2.0, None, 20),     # epochs decide
+    (100, 10, 2.0, 7, 7),         # the cap shortens
+    (100, 10, 2.0, 500, 20),      # a large cap never lengthens (unlike the Trainer's max_steps)
+    (101, 10, 0.5, None, 6),      # 11 batches per epoch, half of them rounded up
+])
+def test_planned_steps(n, batch, epochs, cap, expected):
+    assert clinicllm._planned_steps(n, batch, epochs, cap) == expected
+
+
+def test_study_frame_validation_names_the_column():
+    data = planted_notes(50)
+    with pytest.raises(ValueError, match="note_text"):
+        clinicllm.validate_study_frame(data.drop(columns="note_text"))
+    bad = data.copy()
+    bad.loc[3, "split"] = "test"
+    with pytest.raises(ValueError, match="split"):
+        clinicllm.validate_study_frame(bad)
+    bad = data.copy()
+    bad.loc[5, "note_text"] = "  "
+    with pytest.raises(ValueError, match="a5"):
+        clinicllm.validate_study_frame(bad)
+    bad = data.copy()
+    bad.loc[7, "readmitted_30d"] = 2
+    with pytest.raises(ValueError, match="readmitted_30d"):
+        clinicllm.validate_study_frame(bad)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tokenizer
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def word_tokenizer(tmp_path_factory):
+    """A tokenizer whose vocabulary holds the four words below whole, so 1 word = 1 token."""
+    texts = ["alpha beta gamma delta"] * 50
+    return train_tokenizer(texts, 200, tmp_path_factory.mktemp("tok") / "tokenizer")
+
+
+def test_tokenizer_adds_cls_and_sep_and_keeps_frequent_words_whole(word_tokenizer):
+    ids = word_tokenizer("Alpha beta")["input_ids"]
+    assert word_tokenizer.convert_ids_to_tokens(ids) == ["[CLS]", "alpha", "beta", "[SEP]"]
+    assert word_tokenizer.pad_token == "[PAD]" and word_tokenizer.mask_token == "[MASK]"
+
+
+def test_tokenization_report_on_a_hand_made_case(word_tokenizer):
+    # 1, 2, 3 and 4 words -> 3, 4, 5 and 6 tokens with [CLS] and [SEP]; a limit of 4 cuts the last two notes.
+    notes = ["alpha", "alpha beta", "alpha beta gamma", "alpha beta gamma delta"]
+    report = tokenization_report(word_tokenizer, notes, max_length=4)
+    assert report["n_notes"] == 4
+    assert report["share_truncated"] == 0.5
+    assert report["tokens_per_note_median"] == 4.5
+    assert (report["tokens_per_note_q1"], report["tokens_per_note_q3"]) == (3.75, 5.25)
+    assert report["mean_share_of_tokens_kept"] == pytest.approx((1 + 1 + 4 / 5 + 4 / 6) / 4)
+    assert report["words_per_note_median"] == 2.5
+    assert report["vocab_size"] == len(word_tokenizer)
+
+
+def test_head_shortcut_gives_the_same_tokens_as_full_tokenization(word_tokenizer):
+    notes = ["alpha\tbeta\n\ngamma " * 30, "delta", "  alpha   beta  ", "\u200b " * 40 + "gamma delta " * 20,
+             "alpha,beta;gamma " * 20]
+    for max_length in (4, 16, 64):
+        shortcut = encode_notes(word_tokenizer, notes, max_length).input_ids
+        full = word_tokenizer(notes, truncation=True, max_length=max_length)["input_ids"]
+        assert shortcut == full
+
+
+def test_tokenizer_is_trained_on_training_notes_only(study):
+    _, _, result = study
+    vocabulary = load_tokenizer(result.tokenizer_dir).get_vocab()
+    assert TRAIN_ONLY_WORD in vocabulary          # positive control: same frequency, but in training notes
+    assert TEST_ONLY_WORD not in vocabulary
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# MLM loss at masked positions only
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_masked_only_loss_equals_full_vocabulary_loss(attention):
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=40, attn_implementation=attention)
+    model = MaskedPositionsBertForMaskedLM(config).eval()
+    input_ids = torch.randint(5, 97, (3, 40))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[2, 30:] = 0
+    labels = torch.where(torch.rand(3, 40) < 0.15, input_ids, torch.full_like(input_ids, -100))
+    labels[2, 30:] = -100
+    fast = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    fast.loss.backward()
+    fast_grad = model.bert.embeddings.word_embeddings.weight.grad.clone()
+    model.zero_grad()
+    full = BertForMaskedLM.forward(model, input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    full.loss.backward()
+    full_grad = model.bert.embeddings.word_embeddings.weight.grad
+    counts = (labels != -100).sum(dim=1)
+    assert int(counts.sum()) > 5 and counts.min() != counts.max()   # rows with different numbers of masks
+    assert abs(fast.loss.item() - full.loss.item()) < 1e-5
+    assert torch.allclose(fast.logits, full.logits[labels != -100], atol=1e-5)
+    assert torch.allclose(fast_grad, full_grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_cls_only_last_layer_gives_the_stock_classifier_logits_loss_and_gradients(attention):
+    torch.manual_seed(1)
+    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=40, num_labels=2,
+                        attn_implementation=attention)
+    model = ClsOnlyLastLayerBertForSequenceClassification(config).eval()
+    input_ids = torch.randint(5, 97, (4, 40))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[1, 25:] = 0
+    attention_mask[3, 10:] = 0
+    labels = torch.tensor([0, 1, 1, 0])
+    fast = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    fast.loss.backward()
+    fast_grad = model.bert.encoder.layer[0].attention.self.query.weight.grad.clone()
+    model.zero_grad()
+    stock = BertForSequenceClassification.forward(model, input_ids=input_ids, attention_mask=attention_mask,
+                                                  labels=labels)
+    stock.loss.backward()
+    stock_grad = model.bert.encoder.layer[0].attention.self.query.weight.grad
+    assert torch.allclose(fast.logits, stock.logits, atol=1e-5)
+    assert abs(fast.loss.item() - stock.loss.item()) < 1e-5
+    assert torch.allclose(fast_grad, stock_grad, atol=1e-6)
+    assert fast.logits[0, 0] != fast.logits[1, 0]   # not a degenerate case
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The pipeline
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_fine_tuning_learns_the_planted_signal(study):
+    _, _, result = study
+    validation = result.predictions[result.predictions["split"] == "validation"]
+    auroc = roc_auc_score(validation["y_true"], validation["y_score"])
+    assert auroc > 0.75
+    assert result.best_validation_auroc == pytest.approx(auroc, abs=1e-6)   # selection metric = scored model
+
+
+def test_predictions_table_columns_rows_and_labels(study):
+    data, _, result = study
+    table = result.predictions
+    assert list(table.columns) == clinicllm.PREDICTION_COLUMNS
+    expected = data[data["split"] != "train"]
+    assert len(table) == len(expected)
+    assert set(table["split"]) == {"validation", "random_test", "temporal_test"}
+    assert (table["model"] == "clinicllm").all()
+    merged = table.merge(expected, on="admission_id")
+    assert (merged["y_true"] == merged["readmitted_30d"]).all()
+    assert (merged["patient_id_x"] == merged["patient_id_y"]).all()
+    assert table["y_score"].between(0, 1).all() and table["y_score"].nunique() > 10
+
+
+def test_histories_report_and_saved_configuration(study):
+    data, out, result = study
+    assert len(result.pretrain_history) == 1 and result.pretrain_history["train_loss"].notna().all()
+    evals = result.finetune_history[result.finetune_history["kind"] == "eval"]
+    assert len(evals) == 4 and evals["eval_auroc"].between(0, 1).all()   # 4 epochs, one evaluation each
+    assert evals["best"].sum() == 1
+    train_notes = data.loc[data["split"] == "train", "note_text"]
+    assert result.tokenization_report["n_notes"] == len(train_notes)
+    assert set(result.tokenization_report["by_split"]) == {"train", "validation", "random_test", "temporal_test"}
+    saved = json.loads((result.model_dir / clinicllm.CONFIG_FILE).read_text())
+    assert saved == result.config.to_dict() and saved["hidden_size"] == 32
+    assert set(result.timings) >= {"tokenizer", "pretrain", "finetune", "predictions", "total"}
+    leftovers = [p.name for p in Path(out).iterdir() if p.name.startswith(".")]
+    assert leftovers == []   # no temporary or partial folders left behind
+
+
+def test_second_run_reuses_every_stage_and_a_finetune_change_reruns_only_finetuning(study):
+    data, out, first = study
+    pretrained_mtime = (first.pretrained_dir / "config.json").stat().st_mtime_ns
+    again = run_clinicllm(data, toy_config(), out)
+    assert all(again.reused.values())
+    assert again.timings["finetune"] < 1.0
+    pd.testing.assert_frame_equal(again.predictions, first.predictions)
+
+    changed = run_clinicllm(data, toy_config(finetune_learning_rate=4e-3), out)
+    assert changed.reused == {"tokenizer": True, "tokenization": True, "pretrain": True, "finetune": False,
+                              "predictions": False}
+    assert changed.pretrained_dir == first.pretrained_dir
+    assert (first.pretrained_dir / "config.json").stat().st_mtime_ns == pretrained_mtime
+    assert changed.model_dir != first.model_dir
+
+
+def test_early_stopping_really_stops(study, tmp_path):
+    # Every validation note is the same text, so every model scores them alike and the validation AUROC is 0.5 at
+    # every evaluation: it can never improve. With patience 1 training must end at the second evaluation.
+    data, _, result = study
+    train = data[data["split"] == "train"]
+    validation = data[data["split"] == "validation"].assign(note_text="patient admitted stable")
+    config = toy_config(finetune_epochs=20, evals_per_epoch=2, early_stopping_patience=1)
+    tokenizer = load_tokenizer(result.tokenizer_dir)
+    _, history = finetune_classifier(result.pretrained_dir, tokenizer, train, validation, config, tmp_path / "ft")
+    evals = history[history["kind"] == "eval"]
+    assert evals["eval_auroc"].tolist() == [0.5, 0.5]
+    steps_per_epoch = int(np.ceil(len(train) / 16))
+    eval_every = int(np.ceil(steps_per_epoch / 2))
+    assert evals["step"].tolist() == [eval_every, 2 * eval_every]
+    assert history["step"].max() == 2 * eval_every < 20 * steps_per_epoch
+    assert history.loc[history["best"], "step"].tolist() == [eval_every]
+
+
+def test_pretrain_mlm_writes_a_portable_checkpoint(study, tmp_path):
+    data, _, result = study
+    tokenizer = load_tokenizer(result.tokenizer_dir)
+    model_dir, history = pretrain_mlm(tokenizer, data["note_text"].head(64).tolist(),
+                                      toy_config(pretrain_epochs=2, pretrain_max_steps=3, logging_steps=1),
+                                      tmp_path / "mlm")
+    stored = json.loads((model_dir / "config.json").read_text())
+    assert stored["architectures"] == ["BertForMaskedLM"]
+    assert history["step"].tolist() == [1, 2, 3]
+    reloaded = BertForMaskedLM.from_pretrained(str(model_dir), local_files_only=True)   # stock class loads it
+    assert reloaded.config.hidden_size == 32
+    assert load_tokenizer(model_dir).get_vocab() == tokenizer.get_vocab()
+
+
+def test_chapter_tables(study):
+    _, _, result = study
+    model = ClsOnlyLastLayerBertForSequenceClassification.from_pretrained(str(result.model_dir), local_files_only=True)
+    assert clinicllm.parameter_count(result.model_dir) == sum(p.numel() for p in model.parameters())
+    settings = clinicllm.config_table(result.config)
+    assert settings.loc["hidden_size", "value"] == "32"
+    assert settings.loc["finetune_learning_rate", "affects"] == "fine-tuning"
+    assert "pretraining" in settings.loc["max_length", "affects"]
+    tokens = clinicllm.tokenization_table(result.tokenization_report)
+    assert list(tokens.index) == ["train", "validation", "random_test", "temporal_test"]
+    assert tokens.loc["validation", "n_notes"] == (result.predictions["split"] == "validation").sum()
+
+
+def test_trainer_takes_the_partial_last_layer_paths(study, tmp_path, monkeypatch):
+    # The speed-ups live in forward(); if the Trainer passed an argument that sends forward() down the stock path,
+    # training would silently lose them. Count the calls of the partial last layer during real training.
+    data, _, result = study
+    calls = []
+    original = clinicllm._last_layer_at
+    monkeypatch.setattr(clinicllm, "_last_layer_at",
+                        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+    tokenizer = load_tokenizer(result.tokenizer_dir)
+    texts = data["note_text"].head(64).tolist()
+    pretrain_mlm(tokenizer, texts, toy_config(pretrain_epochs=1, pretrain_max_steps=None), tmp_path / "mlm")
+    assert len(calls) == 2                       # 64 notes, batches of 32
+    train = data[data["split"] == "train"].head(32)
+    validation = data[data["split"] == "validation"].head(32)
+    finetune_classifier(result.pretrained_dir, tokenizer, train, validation, toy_config(finetune_epochs=1),
+                        tmp_path / "ft")
+    assert len(calls) == 2 + 2 + 1               # two training batches of 16, one evaluation batch
+
+
+def test_torchrun_two_processes_fine_tune_and_write_the_same_artifacts(study, tmp_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not installed")
+    data, _, result = study
+    data_path = tmp_path / "data.parquet"
+    data.to_parquet(data_path)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps({"max_length": 64, "finetune_max_steps": 4, "finetune_batch_size": 8,
+                                       "evals_per_epoch": 2, "finetune_learning_rate": 5e-3, "bf16": False,
+                                       "logging_steps": 2}))
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    completed = subprocess.run(
+        [torchrun, "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000), "-m",
+         "helpers.clinicllm", "finetune", "--data", str(data_path), "--config", str(config_path), "--out", str(out),
+         "--model", str(result.pretrained_dir)],
+        capture_output=True, text=True, timeout=240, env=env,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reused"]["finetune"] is False
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    assert len(predictions) == int((data["split"] != "train").sum())
+    assert predictions["y_score"].between(0, 1).all()
+    model_dir = Path(summary["model_dir"])
+    assert (model_dir / clinicllm.CONFIG_FILE).is_file() and (model_dir / "history.csv").is_file()
+    history = pd.read_csv(model_dir / "history.csv")
+    assert history["step"].max() == 4            # two processes, four optimizer steps in all
+    printed = json.loads(completed.stdout[completed.stdout.index("{"):])
+    assert printed["world_size"] == 2
