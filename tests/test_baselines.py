@@ -171,3 +171,23 @@ def test_tfidf_stage_is_reused_when_inputs_match_and_refit_when_they_change(tmp_
     changed.loc[0, "note_text"] += " extra"
     _, _, reused_changed = run_tfidf_stage(changed, tmp_path, seed=0, C_grid=(1.0,))
     assert not reused_changed
+
+
+def test_truncation_cost_measures_a_signal_written_late():
+    from helpers.baselines import first_words, fit_tfidf_lr, truncation_cost
+
+    assert first_words(pd.Series(["a b c d", "a"]), 2).tolist() == ["a b", "a"]
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(600):
+        label = int(rng.random() < 0.3)
+        filler = " ".join(rng.choice(["pain", "fever", "cough", "rest", "walk"], size=30))
+        rows.append({"admission_id": f"A{i}", "patient_id": f"P{i}", "hospital": "H1",
+                     "note_text": filler + (" sepsis" if label else " stable"), "readmitted_30d": label,
+                     "split": ["train", "train", "train", "validation", "random_test", "temporal_test"][i % 6]})
+    data = pd.DataFrame(rows)
+    model = fit_tfidf_lr(data[data["split"] == "train"], data[data["split"] == "validation"], C_grid=(1.0,))
+    table = truncation_cost(data, model, n_words=10)
+    assert (table["whole note"] > 0.95).all()          # the late keyword is read
+    assert (table["first 10 words"] < 0.7).all()       # cut off, only noise remains
+    assert table["cost of the cut"].min() > 0.25

@@ -68,3 +68,43 @@ def test_book_renders_the_data_chapter_with_tables_figures_and_computed_prose(sm
     assert "simulated health system" in intro
     status = (run_dir / "html" / "book" / "reproducibility.html").read_text()
     assert "01_data" in status and "transformers" in status
+
+
+def test_clinicllm_chapter_writes_the_metrics_contract(smoke_run):
+    run_dir, _ = smoke_run
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    contract = ["notebook", "experiment", "model", "split", "group_var", "group", "metric", "value", "ci_low",
+                "ci_high", "n", "n_pos", "seed"]
+    assert list(metrics.columns[: len(contract)]) == contract
+    chapter = metrics[(metrics["notebook"] == "02_clinicllm") & (metrics["group_var"] == "overall")]
+    for experiment in ("global", "tfidf_lr", "oracle"):
+        for split in ("random_test", "temporal_test"):
+            for metric in ("auroc", "auprc", "brier"):
+                row = chapter[(chapter["experiment"] == experiment) & (chapter["split"] == split)
+                              & (chapter["metric"] == metric)]
+                assert len(row) == 1, (experiment, split, metric)
+                row = row.iloc[0]
+                assert row["group"] == "all"
+                assert row["ci_low"] <= row["value"] <= row["ci_high"], (experiment, split, metric)
+    # the oracle's AUROC is recomputed here independently from the saved predictions
+    from sklearn.metrics import roc_auc_score
+
+    predictions = pd.read_parquet(run_dir / "artifacts" / "predictions_02_clinicllm.parquet")
+    oracle = predictions[(predictions["experiment"] == "oracle") & (predictions["split"] == "temporal_test")]
+    expected = roc_auc_score(oracle["y_true"], oracle["y_score"])
+    reported = chapter[(chapter["experiment"] == "oracle") & (chapter["split"] == "temporal_test")
+                       & (chapter["metric"] == "auroc")]["value"].iloc[0]
+    assert reported == pytest.approx(expected, abs=1e-9)
+    n_temporal = (pd.read_parquet(run_dir / "artifacts" / "splits.parquet")["split"] == "temporal_test").sum()
+    assert (chapter[chapter["split"] == "temporal_test"]["n"] == n_temporal).all()
+
+
+def test_clinicllm_page_renders_curves_and_numbers(smoke_run):
+    run_dir, _ = smoke_run
+    page = (run_dir / "html" / "notebooks" / "02_clinicllm.html").read_text()
+    assert len(re.findall(r"<img[^>]+src=\"[^\"]+\.png\"", page)) >= 3  # training, ROC and calibration curves
+    assert "glue:text" not in page
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    temporal = metrics[(metrics["experiment"] == "global") & (metrics["split"] == "temporal_test")
+                       & (metrics["metric"] == "auroc")].iloc[0]
+    assert f"{temporal['value']:.3f}" in page

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -141,7 +142,23 @@ def stage_book_sources(run_dir: str | os.PathLike, root: Path | None = None) -> 
         if key in toc:
             toc[key], dropped = _filter_toc(toc[key], exists)
     (staging / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    if dropped:
+        _unlink_dropped_pages(staging, dropped)
     return staging, dropped
+
+
+def _unlink_dropped_pages(staging: Path, dropped: list[str]) -> None:
+    """Turn links to chapters this run did not execute into plain text, so the book still builds."""
+    names = {Path(entry).name for entry in dropped}
+    pattern = re.compile(r"\{doc\}`([^`]+)`")
+
+    def replace(match: re.Match) -> str:
+        target = match.group(1)
+        return f"*{Path(target).name} (not run in this run)*" if Path(target).name in names else match.group(0)
+
+    for page in (staging / "book").glob("*.md"):
+        text = page.read_text()
+        page.write_text(pattern.sub(replace, text))
 
 
 def build_book(run_dir: str | os.PathLike, root: Path | None = None) -> Path:
