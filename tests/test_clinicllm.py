@@ -433,3 +433,24 @@ def test_torchrun_two_processes_fine_tune_and_write_the_same_artifacts(study, tm
     assert history["step"].max() == 4            # two processes, four optimizer steps in all
     printed = json.loads(completed.stdout[completed.stdout.index("{"):])
     assert printed["world_size"] == 2
+
+
+def test_a_local_checkpoint_skips_tokenizer_training_and_pretraining(study, tmp_path):
+    """preset 'pretrained': any local BERT checkpoint with its tokenizer is fine-tuned as it is."""
+    import shutil
+
+    data, _, result = study
+    checkpoint = tmp_path / "my-bert"
+    shutil.copytree(result.pretrained_dir, checkpoint)
+    clinicllm.load_tokenizer(result.tokenizer_dir).save_pretrained(str(checkpoint))
+    config = ClinicLLMConfig(preset="pretrained", pretrained_path=str(checkpoint), max_length=64,
+                             finetune_epochs=4, finetune_learning_rate=5e-3, finetune_batch_size=16,
+                             evals_per_epoch=1, early_stopping_patience=None, logging_steps=5, bf16=False, seed=0)
+    local = run_clinicllm(data, config, tmp_path / "out")
+    assert local.pretrain_history.empty  # no masked-language pretraining ran
+    assert not list((tmp_path / "out").glob("tokenizer-*")) and not list((tmp_path / "out").glob("mlm-*"))
+    # the architecture comes from the checkpoint: same parameters as the model it was saved from
+    assert clinicllm.parameter_count(local.model_dir) == clinicllm.parameter_count(result.model_dir)
+    assert len(local.predictions) == len(result.predictions)
+    validation = local.predictions[local.predictions["split"] == "validation"]
+    assert roc_auc_score(validation["y_true"], validation["y_score"]) > 0.75
