@@ -132,3 +132,13 @@ def test_same_seed_gives_the_same_cohort_file_and_another_seed_a_different_one(t
 def test_unknown_simulation_knob_is_named():
     with pytest.raises(ValueError, match="unknown knob.*'frailty_share'.*unrecorded_risk_share"):
         cohort_lib.load_source("simulated", n_admissions=500, simulation={"frailty_share": 0.2})
+
+
+def test_missing_upstream_artifact_names_the_notebook_to_run(tmp_path):
+    from helpers.artifacts import RunPaths
+
+    paths = RunPaths.from_run_dir(tmp_path / "runs" / "mine")
+    with pytest.raises(FileNotFoundError, match=r"written by notebook 01_data.*params/mine.yaml --only 01"):
+        paths.upstream("cohort.parquet", "01_data")
+    paths.artifact("cohort.parquet").write_text("x")
+    assert paths.upstream("cohort.parquet", "01_data").exists()

@@ -61,6 +61,16 @@ class RunPaths:
     def run_log(self) -> Path:
         return self.root / "run_log.json"
 
+    def upstream(self, name: str, producer: str) -> Path:
+        """Path of an artifact an earlier notebook wrote; a clear error says which notebook to run when it is missing."""
+        path = self.artifacts / name
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} does not exist: it is written by notebook {producer}. Run that notebook first, e.g. "
+                f"`clinicllm-study run params/{self.name}.yaml --only {producer.split('_')[0]}`"
+            )
+        return path
+
     def artifact(self, name: str) -> Path:
         """Path of an artifact file; its folder is created on demand."""
         self.artifacts.mkdir(parents=True, exist_ok=True)
