@@ -150,18 +150,24 @@ def test_oracle_predictions_follow_the_contract_and_refuse_a_foreign_oracle():
         oracle_predictions(oracle.rename(columns={"true_probability": "p"}), data)
 
 
+def _study_notes(n, *, filler_words, seed, negative_word):
+    """A study frame of noise notes whose label shows only in a last word ("sepsis"), spread over the four splits."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = int(rng.random() < 0.3)
+        filler = " ".join(rng.choice(["pain", "fever", "cough", "rest", "walk"], size=filler_words))
+        last = " sepsis" if label else (f" {negative_word}" if negative_word else "")
+        rows.append({"admission_id": f"A{i}", "patient_id": f"P{i}", "hospital": "H1", "note_text": filler + last,
+                     "readmitted_30d": label,
+                     "split": ["train", "train", "train", "validation", "random_test", "temporal_test"][i % 6]})
+    return pd.DataFrame(rows)
+
+
 def test_tfidf_stage_is_reused_when_inputs_match_and_refit_when_they_change(tmp_path):
     from helpers.baselines import run_tfidf_stage
 
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(240):
-        label = int(rng.random() < 0.3)
-        words = " ".join(rng.choice(["pain", "fever", "cough", "rest", "walk"], size=20))
-        rows.append({"admission_id": f"A{i}", "patient_id": f"P{i}", "hospital": "H1",
-                     "note_text": words + (" sepsis" if label else ""), "readmitted_30d": label,
-                     "split": ["train", "train", "train", "validation", "random_test", "temporal_test"][i % 6]})
-    data = pd.DataFrame(rows)
+    data = _study_notes(240, filler_words=20, seed=0, negative_word="")
     model, predictions, reused = run_tfidf_stage(data, tmp_path, seed=0, C_grid=(1.0,))
     assert not reused and set(predictions["split"]) == {"validation", "random_test", "temporal_test"}
     _, again, reused_again = run_tfidf_stage(data, tmp_path, seed=0, C_grid=(1.0,))
@@ -177,15 +183,7 @@ def test_truncation_cost_measures_a_signal_written_late():
     from helpers.baselines import first_words, fit_tfidf_lr, truncation_cost
 
     assert first_words(pd.Series(["a b c d", "a"]), 2).tolist() == ["a b", "a"]
-    rng = np.random.default_rng(1)
-    rows = []
-    for i in range(600):
-        label = int(rng.random() < 0.3)
-        filler = " ".join(rng.choice(["pain", "fever", "cough", "rest", "walk"], size=30))
-        rows.append({"admission_id": f"A{i}", "patient_id": f"P{i}", "hospital": "H1",
-                     "note_text": filler + (" sepsis" if label else " stable"), "readmitted_30d": label,
-                     "split": ["train", "train", "train", "validation", "random_test", "temporal_test"][i % 6]})
-    data = pd.DataFrame(rows)
+    data = _study_notes(600, filler_words=30, seed=1, negative_word="stable")
     model = fit_tfidf_lr(data[data["split"] == "train"], data[data["split"] == "validation"], C_grid=(1.0,))
     table = truncation_cost(data, model, n_words=10)
     assert (table["whole note"] > 0.95).all()          # the late keyword is read
