@@ -3,6 +3,8 @@ explicit resampling and normal theory, NaN reasons, and the metrics file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -407,8 +409,8 @@ def test_write_metrics_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
     path = ev.write_metrics(tmp_path, _rows("02_clinicllm"), notebook="02_clinicllm")
     before = path.read_bytes()
 
-    def half_written(self, stream, **kwargs):
-        stream.write("notebook,experiment\n02_clin")
+    def half_written(self, target, **kwargs):
+        Path(target).write_text("notebook,experiment\n02_clin")  # a partial file on disk, then the failure
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", half_written)

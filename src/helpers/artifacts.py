@@ -77,7 +77,8 @@ class RunPaths:
         return self.artifacts / name
 
 
-def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place; on failure remove it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -94,19 +95,19 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Pat
 
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a table as Parquet, atomically; the same frame always gives the same bytes."""
-    return _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
+    return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs: Any) -> Path:
     """Write a table as CSV, atomically."""
     kwargs.setdefault("index", False)
-    return _atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write JSON (sorted keys, so equal content gives equal bytes), atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True, default=str)
-    return _atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
+    return atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -141,4 +142,4 @@ def stage_is_fresh(output: str | os.PathLike, key: str) -> bool:
 
 def mark_stage(output: str | os.PathLike, key: str) -> None:
     """Record the key of the stage that just wrote ``output`` (after the output itself is in place)."""
-    _atomic_write(_key_path(Path(output)), lambda tmp: tmp.write_text(key + "\n"))
+    atomic_write(_key_path(Path(output)), lambda tmp: tmp.write_text(key + "\n"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,17 +211,9 @@ def save_tfidf(model: TfidfBaseline, path: str | os.PathLike) -> Path:
     """Write the fitted baseline with joblib, atomically (temporary file, then ``os.replace``)."""
     if not isinstance(model, TfidfBaseline):
         raise TypeError(f"model must be a TfidfBaseline, got {type(model).__name__}.")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
-        joblib.dump(model, temp_name)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
+    from helpers.artifacts import atomic_write
+
+    return atomic_write(path, lambda tmp: joblib.dump(model, tmp))
 
 
 def load_tfidf(path: str | os.PathLike) -> TfidfBaseline:

@@ -65,6 +65,7 @@ import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
+from helpers.artifacts import atomic_write  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -477,10 +478,7 @@ def _publish_dir(temp: Path, final: Path) -> Path:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    temp.write_text(text)
-    os.replace(temp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
@@ -498,13 +496,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _write_table_atomic(path: Path, frame: pd.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
     if path.suffix == ".parquet":
-        frame.to_parquet(temp, index=False)
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
     else:
-        frame.to_csv(temp, index=False)
-    os.replace(temp, path)
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def frame_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:

@@ -26,7 +26,6 @@ how many bootstrap resamples were kept. :func:`write_metrics` replaces one noteb
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -795,15 +794,9 @@ def write_metrics(run_dir: str | os.PathLike, rows: pd.DataFrame, *, notebook: s
     kept = existing[existing["notebook"] != notebook]
     combined = validate_metric_rows(pd.concat([kept, new_rows], ignore_index=True) if len(kept) else new_rows)
 
-    handle, temp_name = tempfile.mkstemp(prefix=".metrics.", suffix=".csv.tmp", dir=run_path)
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            combined.to_csv(stream, index=False, na_rep="")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    from helpers.artifacts import atomic_write
+
+    return atomic_write(path, lambda tmp: combined.to_csv(tmp, index=False, na_rep=""))
 
 
 def format_estimate(value: float, low: float, high: float, digits: int = 3) -> str:
