@@ -129,6 +129,14 @@ def stage_key(**parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def frame_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
+    """A hash of the given columns' values, row order included: the identity of a stage's input data."""
+    hashed = pd.util.hash_pandas_object(frame[columns].astype(str), index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(json.dumps(columns).encode())
+    return digest.hexdigest()[:16]
+
+
 def _key_path(output: Path) -> Path:
     return output.with_name(output.name + ".key")
 

@@ -13,7 +13,6 @@ is never trained on, so its AUROC stays an honest selection score.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -235,15 +234,13 @@ def run_tfidf_stage(data: pd.DataFrame, out_dir: str | os.PathLike, *, seed: int
     keyed by the training and validation notes and labels and the fit options, so a second run with the same
     inputs loads it. Returns the model, its predictions for validation and both tests, and whether it was reused.
     """
-    from helpers.artifacts import mark_stage, stage_is_fresh, stage_key
+    from helpers.artifacts import frame_fingerprint, mark_stage, stage_is_fresh, stage_key
 
     train = data[data["split"] == "train"]
     validation = data[data["split"] == "validation"]
-    hashed = pd.util.hash_pandas_object(
-        pd.concat([train, validation])[["admission_id", "note_text", "readmitted_30d"]], index=False
-    )
-    key = stage_key(stage="tfidf_lr", data=hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest(), seed=seed,
-                    options={k: list(v) if isinstance(v, tuple) else v for k, v in fit_options.items()})
+    inputs = pd.concat([train, validation])
+    key = stage_key(stage="tfidf_lr", data=frame_fingerprint(inputs, ["admission_id", "note_text", "readmitted_30d"]),
+                    seed=seed, options={k: list(v) if isinstance(v, tuple) else v for k, v in fit_options.items()})
     path = Path(out_dir) / "tfidf_lr.joblib"
     reused = stage_is_fresh(path, key)
     if reused:

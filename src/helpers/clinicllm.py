@@ -65,7 +65,9 @@ import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
-from helpers.artifacts import atomic_write  # noqa: E402
+from helpers.artifacts import atomic_write, frame_fingerprint, stage_key  # noqa: E402
+from helpers.evaluation import PREDICTION_COLUMNS  # noqa: E402
+from helpers.splits import SPLITS as SPLIT_NAMES  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -89,9 +91,7 @@ MODEL_NAME = "clinicllm"
 PRESETS = ("tiny", "base", "pretrained")
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 DATA_COLUMNS = ["admission_id", "patient_id", "hospital", "note_text", "readmitted_30d", "split"]
-SPLIT_NAMES = ("train", "validation", "random_test", "temporal_test")
 PREDICTED_SPLITS = ("validation", "random_test", "temporal_test")
-PREDICTION_COLUMNS = ["admission_id", "patient_id", "hospital", "split", "model", "y_true", "y_score"]
 CONFIG_FILE = "clinicllm_config.json"
 HISTORY_FILE = "history.csv"
 
@@ -502,25 +502,12 @@ def _write_table_atomic(path: Path, frame: pd.DataFrame) -> None:
         atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
-def frame_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
-    """A hash of the given columns' values, row order included: the identity of a stage's input data."""
-    hashed = pd.util.hash_pandas_object(frame[columns].astype(str), index=False).to_numpy()
-    digest = hashlib.sha256(hashed.tobytes())
-    digest.update(json.dumps(columns).encode())
-    return digest.hexdigest()[:16]
-
-
 def texts_fingerprint(texts: list[str]) -> str:
     digest = hashlib.sha256()
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()[:16]
-
-
-def _stage_key(**parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _config_part(config: ClinicLLMConfig, names: tuple[str, ...]) -> dict[str, Any]:
@@ -531,7 +518,7 @@ def _checkpoint_fingerprint(path: str) -> str:
     """Identity of a local checkpoint: its config and the names and sizes of its files."""
     root = Path(path)
     listing = sorted((p.name, p.stat().st_size) for p in root.iterdir() if p.is_file())
-    return _stage_key(config=(root / "config.json").read_text(), files=listing)
+    return stage_key(config=(root / "config.json").read_text(), files=listing)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1265,11 +1252,11 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
     # 1. Tokenizer (training notes only).
     t0 = time.perf_counter()
     if config.preset == "pretrained":
-        keys["tokenizer"] = _stage_key(checkpoint=_checkpoint_fingerprint(config.pretrained_path))
+        keys["tokenizer"] = stage_key(checkpoint=_checkpoint_fingerprint(config.pretrained_path))
         tokenizer_dir = Path(config.pretrained_path)
         reused["tokenizer"] = True
     else:
-        keys["tokenizer"] = _stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key)
+        keys["tokenizer"] = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key)
         tokenizer_dir = root / f"tokenizer-{keys['tokenizer']}"
         reused["tokenizer"] = tokenizer_dir.is_dir()
         if not reused["tokenizer"] and _is_main_process():
@@ -1280,7 +1267,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
 
     # 2. Tokenization report: the training notes, and the share truncated in every split.
     t0 = time.perf_counter()
-    keys["tokenization"] = _stage_key(tokenizer=keys["tokenizer"], max_length=config.max_length,
+    keys["tokenization"] = stage_key(tokenizer=keys["tokenizer"], max_length=config.max_length,
                                       notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]))
     report_path = root / f"tokenization-{keys['tokenization']}.json"
     reused["tokenization"] = report_path.is_file()
@@ -1309,7 +1296,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
         pretrain_history = pd.DataFrame(columns=["step", "epoch", "train_loss", "learning_rate"])
         reused["pretrain"] = True
     else:
-        keys["pretrain"] = _stage_key(tokenizer=keys["tokenizer"], fields=_config_part(config, PRETRAIN_FIELDS),
+        keys["pretrain"] = stage_key(tokenizer=keys["tokenizer"], fields=_config_part(config, PRETRAIN_FIELDS),
                                       seed=config.seed, texts=train_text_key)
         pretrained_dir = root / f"mlm-{keys['pretrain']}"
         reused["pretrain"] = pretrained_dir.is_dir()
@@ -1322,7 +1309,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
     # 4. Fine-tuning on train, selection on validation AUROC.
     t0 = time.perf_counter()
     label_columns = ["admission_id", "readmitted_30d", "note_text"]
-    keys["finetune"] = _stage_key(pretrain=keys["pretrain"], fields=_config_part(config, FINETUNE_FIELDS),
+    keys["finetune"] = stage_key(pretrain=keys["pretrain"], fields=_config_part(config, FINETUNE_FIELDS),
                                   seed=config.seed, train=frame_fingerprint(train, label_columns),
                                   validation=frame_fingerprint(selection, label_columns))
     model_dir = root / f"finetune-{keys['finetune']}"
@@ -1337,7 +1324,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
     # 5. Predictions for validation and both test splits.
     t0 = time.perf_counter()
     scored = frame[frame["split"].isin(PREDICTED_SPLITS)]
-    keys["predictions"] = _stage_key(finetune=keys["finetune"], fields=_config_part(config, PREDICT_FIELDS),
+    keys["predictions"] = stage_key(finetune=keys["finetune"], fields=_config_part(config, PREDICT_FIELDS),
                                      rows=frame_fingerprint(scored, ["admission_id", "patient_id", "hospital",
                                                                      "split", "readmitted_30d", "note_text"]))
     predictions_path = root / f"predictions-{keys['predictions']}.parquet"

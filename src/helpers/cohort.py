@@ -8,7 +8,6 @@ each step removes, which is the cohort-construction table of chapter 1.
 
 from __future__ import annotations
 
-import hashlib
 import textwrap
 from dataclasses import dataclass
 from typing import Any
@@ -326,12 +325,6 @@ def simulation_knob_table(config) -> pd.DataFrame:
         rows.append({"knob": name, "this run": str(getattr(config, name)), "default": str(default),
                      "what it models": doc})
     return pd.DataFrame(rows).set_index("knob")
-
-
-def source_fingerprint(source: SourceData) -> str:
-    """A stable hash of a source's admissions, used to key the stages that read them."""
-    hashed = pd.util.hash_pandas_object(source.admissions, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
 def study_frame(cohort: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.splits import SPLITS
+
 METRIC_COLUMNS: list[str] = [
     "notebook",
     "experiment",
@@ -52,7 +54,6 @@ NOTE_COLUMN = "note"
 METRICS_FILE_COLUMNS: list[str] = METRIC_COLUMNS + [NOTE_COLUMN]
 
 PREDICTION_COLUMNS: list[str] = ["admission_id", "patient_id", "hospital", "split", "model", "y_true", "y_score"]
-SPLITS: tuple[str, ...] = ("train", "validation", "random_test", "temporal_test")
 EVALUATION_SPLITS: tuple[str, ...] = ("validation", "random_test", "temporal_test")
 SUPPORTED_METRICS: tuple[str, ...] = ("auroc", "auprc", "brier")
 RANKING_METRICS: frozenset[str] = frozenset({"auroc", "auprc"})
