@@ -45,3 +45,11 @@ def test_split_shift_table_values():
     assert table.loc["train", "mean age"] == 70.0
     assert table.loc["temporal_test", "comorbidity level 4 (%)"] == 100.0
     assert table.loc["train", "median words per note"] == 2.0
+
+
+def test_vocabulary_shift_by_split_compares_each_split_with_training():
+    data = pd.DataFrame({"split": ["train", "random_test", "temporal_test"],
+                         "note_text": ["heart failure", "heart failure", "heart entresto"]})
+    table = drift.vocabulary_shift_by_split(data)
+    assert table.loc["random_test", "unseen_word_share"] == 0.0
+    assert table.loc["temporal_test", "unseen_word_share"] == pytest.approx(0.5)

@@ -447,3 +447,29 @@ def test_display_helpers():
         lookup(rows, experiment="global")
     table = metrics_display(rows)
     assert table.loc["global", ("temporal_test", "auroc")] == "0.650 (0.600-0.700)"
+
+
+def test_experiments_and_curves_cover_every_experiment_and_split():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(11)
+    predictions, _ = _predictions(rng, n=400)
+    both = pd.concat([predictions.assign(experiment="global"),
+                      predictions.assign(experiment="oracle", y_score=predictions["y_true"] * 0.5 + 0.25)])
+    splits = sorted(set(predictions["split"]) - {"train"})
+    rows = ev.evaluate_experiments(both, notebook="02_clinicllm", splits=splits, n_resamples=20)
+    auroc = rows[(rows["metric"] == "auroc") & (rows["group_var"] == "overall")]
+    assert set(auroc["experiment"]) == {"global", "oracle"}
+    assert (auroc[auroc["experiment"] == "oracle"]["value"] == 1.0).all()  # a perfectly separating score
+    part = predictions[predictions["split"] == splits[0]]
+    expected = roc_auc_score(part["y_true"], part["y_score"])
+    got = auroc[(auroc["experiment"] == "global") & (auroc["split"] == splits[0])]["value"].iloc[0]
+    assert got == pytest.approx(expected)
+    curves = ev.curves_by_experiment(both, "roc", splits=splits)
+    assert set(zip(curves["split"], curves["model"])) == {(s, e) for s in splits for e in ("global", "oracle")}
+    calibration = ev.curves_by_experiment(both, "calibration", splits=splits)
+    assert {"mean_pred", "frac_pos", "split", "model"} <= set(calibration.columns)
+    with pytest.raises(ValueError, match="'roc' or 'calibration'"):
+        ev.curves_by_experiment(both, "pr")
+    with pytest.raises(ValueError, match="experiment"):
+        ev.evaluate_experiments(predictions, notebook="02_clinicllm", splits=splits)

@@ -87,3 +87,10 @@ def format_terms(terms: pd.DataFrame) -> pd.DataFrame:
     out["test-year notes (%)"] = (100 * out.pop("late_share")).round(1)
     out = out.drop(columns="change")
     return out.set_index(["direction", "word"])
+
+
+def vocabulary_shift_by_split(data: pd.DataFrame, splits=("random_test", "temporal_test")) -> pd.DataFrame:
+    """:func:`vocabulary_shift` of each split's notes against the training notes, one row per split."""
+    train = data.loc[data["split"] == "train", "note_text"]
+    return pd.DataFrame({split: vocabulary_shift(train, data.loc[data["split"] == split, "note_text"])
+                         for split in splits}).T

@@ -839,3 +839,32 @@ def describe_difference(value: float, reference: float, digits: int = 3) -> str:
     if round(abs(diff), digits) == 0:
         return "the same"
     return f"{abs(diff):.{digits}f} {'higher' if diff > 0 else 'lower'}"
+
+
+def evaluate_experiments(predictions: pd.DataFrame, *, notebook: str, splits: Sequence[str],
+                         n_resamples: int = 1000, seed: int = 0, **options) -> pd.DataFrame:
+    """Metric rows for every experiment of a predictions table that has an ``experiment`` column."""
+    if "experiment" not in predictions.columns:
+        raise ValueError("predictions needs an 'experiment' column (e.g. global, tfidf_lr, oracle)")
+    return pd.concat([
+        evaluate_predictions(part, notebook=notebook, experiment=str(experiment), splits=splits,
+                             n_resamples=n_resamples, seed=seed, **options)
+        for experiment, part in predictions.groupby("experiment", sort=False)
+    ], ignore_index=True)
+
+
+def curves_by_experiment(predictions: pd.DataFrame, kind: str,
+                         splits: Sequence[str] = ("random_test", "temporal_test")) -> pd.DataFrame:
+    """ROC (``kind='roc'``) or calibration (``kind='calibration'``) tables for each split and experiment.
+
+    The result has the columns of :func:`roc_curve_table` or :func:`calibration_curve_table` plus ``split`` and
+    ``model`` (the experiment's name), ready for :func:`helpers.figures.roc_curves` or ``calibration_curves``.
+    """
+    builders = {"roc": roc_curve_table, "calibration": calibration_curve_table}
+    if kind not in builders:
+        raise ValueError(f"kind is {kind!r}; choose 'roc' or 'calibration'")
+    part = predictions[predictions["split"].isin(list(splits))]
+    return pd.concat([
+        builders[kind](group["y_true"], group["y_score"]).assign(split=split, model=experiment)
+        for (split, experiment), group in part.groupby(["split", "experiment"], sort=False)
+    ], ignore_index=True)
