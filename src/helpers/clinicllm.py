@@ -1153,6 +1153,117 @@ def predict_scores(model_dir: str | os.PathLike, tokenizer, frame: pd.DataFrame,
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Cached stages shared by every chapter that fine-tunes or scores (chapter 2's global model, chapter 4's learning
+# curve, chapter 5's local, augmented and cluster models): one code path, one cache rule.
+# --------------------------------------------------------------------------------------------------------------
+
+_LABEL_COLUMNS = ["admission_id", "readmitted_30d", "note_text"]
+_SCORED_COLUMNS = ["admission_id", "patient_id", "hospital", "split", "readmitted_30d", "note_text"]
+
+
+def finetune_stage(start_dir: str | os.PathLike, start_key: str, tokenizer, train: pd.DataFrame,
+                   selection: pd.DataFrame, config: ClinicLLMConfig, root: str | os.PathLike,
+                   *, name: str = "finetune") -> tuple[Path, pd.DataFrame, str, bool]:
+    """Fine-tune from ``start_dir`` on ``train``, selecting on ``selection``'s AUROC, cached in ``root``.
+
+    ``start_key`` identifies the starting checkpoint (a stage key of the pretraining or of an earlier
+    fine-tuning). The stage's key covers it, the fine-tuning fields of ``config``, the seed and fingerprints of
+    both frames, so the same call twice trains once; the model lives in ``root/<name>-<key>/``.
+    Returns (model dir, history, key, reused).
+    """
+    config = config.resolved()
+    key = stage_key(pretrain=start_key, fields=_config_part(config, FINETUNE_FIELDS), seed=config.seed,
+                    train=frame_fingerprint(train, _LABEL_COLUMNS),
+                    validation=frame_fingerprint(selection, _LABEL_COLUMNS))
+    model_dir = Path(root) / f"{name}-{key}"
+    if model_dir.is_dir():
+        return model_dir, pd.read_csv(model_dir / HISTORY_FILE), key, True
+    if _is_main_process():
+        model_dir.parent.mkdir(parents=True, exist_ok=True)
+    model_dir, history = finetune_classifier(start_dir, tokenizer, train, selection, config, model_dir)
+    return model_dir, history, key, False
+
+
+def prediction_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, frame: pd.DataFrame,
+                     config: ClinicLLMConfig, root: str | os.PathLike, *, name: str = "predictions",
+                     model_name: str = MODEL_NAME) -> tuple[pd.DataFrame, str, bool, Path]:
+    """Readmission scores of a fine-tuned model for every row of ``frame``, cached in ``root/<name>-<key>.parquet``.
+
+    ``frame`` needs admission_id, patient_id, hospital, split, readmitted_30d and note_text; the result has the
+    prediction columns (``evaluation.PREDICTION_COLUMNS``) in the frame's order. Returns (table, key, reused, path).
+    """
+    config = config.resolved()
+    key = stage_key(finetune=model_key, fields=_config_part(config, PREDICT_FIELDS),
+                    rows=frame_fingerprint(frame, _SCORED_COLUMNS))
+    path = Path(root) / f"{name}-{key}.parquet"
+    reused = path.is_file()
+    if not reused and _is_main_process():
+        table = frame[["admission_id", "patient_id", "hospital", "split"]].copy()
+        table["model"] = model_name
+        table["y_true"] = frame["readmitted_30d"].to_numpy()
+        table["y_score"] = predict_scores(model_dir, tokenizer, frame, config)
+        _write_table_atomic(path, table[PREDICTION_COLUMNS].reset_index(drop=True))
+    _barrier()
+    return pd.read_parquet(path), key, reused, path
+
+
+def note_embeddings(model_dir: str | os.PathLike, tokenizer, frame: pd.DataFrame,
+                    config: ClinicLLMConfig) -> np.ndarray:
+    """The [CLS] vector of the last encoder layer for each row's note (rows x hidden size, float32, frame order).
+
+    This is the representation the classification head reads, so admissions close in it are close for the model.
+    """
+    config = config.resolved()
+    if len(frame) == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with _quiet_transformers():
+        encoder = transformers.BertModel.from_pretrained(str(model_dir), local_files_only=True,
+                                                         attn_implementation=config.attention_kernel,
+                                                         add_pooling_layer=False)
+    encoder.to(device).eval()
+    encoded = encode_notes(tokenizer, frame["note_text"].tolist(), config.max_length)
+    lengths = np.array([len(ids) for ids in encoded.input_ids])
+    order = np.argsort(lengths, kind="stable")
+    vectors = np.empty((len(frame), encoder.config.hidden_size), dtype=np.float32)
+    pad_id = tokenizer.pad_token_id
+    with torch.inference_mode():
+        for start in range(0, len(order), config.eval_batch_size):
+            rows = order[start:start + config.eval_batch_size]
+            width = int(lengths[rows].max())
+            input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+            attention = torch.zeros((len(rows), width), dtype=torch.long)
+            for i, row in enumerate(rows):
+                ids = encoded.input_ids[row]
+                input_ids[i, :len(ids)] = torch.tensor(ids)
+                attention[i, :len(ids)] = 1
+            hidden = encoder(input_ids=input_ids.to(device), attention_mask=attention.to(device)).last_hidden_state
+            vectors[rows] = hidden[:, 0].float().cpu().numpy()
+    return vectors
+
+
+def embedding_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, frame: pd.DataFrame,
+                    config: ClinicLLMConfig, root: str | os.PathLike,
+                    *, name: str = "embeddings") -> tuple[pd.DataFrame, str, bool]:
+    """:func:`note_embeddings` for every row of ``frame``, cached in ``root/<name>-<key>.parquet``.
+
+    Returns (table with ``admission_id`` and columns ``e0 .. e{d-1}``, key, reused).
+    """
+    config = config.resolved()
+    key = stage_key(model=model_key, max_length=config.max_length,
+                    rows=frame_fingerprint(frame, ["admission_id", "note_text"]))
+    path = Path(root) / f"{name}-{key}.parquet"
+    reused = path.is_file()
+    if not reused and _is_main_process():
+        vectors = note_embeddings(model_dir, tokenizer, frame, config)
+        table = pd.DataFrame(vectors, columns=[f"e{i}" for i in range(vectors.shape[1])])
+        table.insert(0, "admission_id", frame["admission_id"].to_numpy())
+        _write_table_atomic(path, table)
+    _barrier()
+    return pd.read_parquet(path), key, reused
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The chapter pipeline
 # --------------------------------------------------------------------------------------------------------------
 
@@ -1308,35 +1419,15 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
 
     # 4. Fine-tuning on train, selection on validation AUROC.
     t0 = time.perf_counter()
-    label_columns = ["admission_id", "readmitted_30d", "note_text"]
-    keys["finetune"] = stage_key(pretrain=keys["pretrain"], fields=_config_part(config, FINETUNE_FIELDS),
-                                  seed=config.seed, train=frame_fingerprint(train, label_columns),
-                                  validation=frame_fingerprint(selection, label_columns))
-    model_dir = root / f"finetune-{keys['finetune']}"
-    reused["finetune"] = model_dir.is_dir()
-    if reused["finetune"]:
-        finetune_history = pd.read_csv(model_dir / HISTORY_FILE)
-    else:
-        model_dir, finetune_history = finetune_classifier(pretrained_dir, tokenizer, train, selection, config,
-                                                          model_dir)
+    model_dir, finetune_history, keys["finetune"], reused["finetune"] = finetune_stage(
+        pretrained_dir, keys["pretrain"], tokenizer, train, selection, config, root)
     timings["finetune"] = time.perf_counter() - t0
 
     # 5. Predictions for validation and both test splits.
     t0 = time.perf_counter()
     scored = frame[frame["split"].isin(PREDICTED_SPLITS)]
-    keys["predictions"] = stage_key(finetune=keys["finetune"], fields=_config_part(config, PREDICT_FIELDS),
-                                     rows=frame_fingerprint(scored, ["admission_id", "patient_id", "hospital",
-                                                                     "split", "readmitted_30d", "note_text"]))
-    predictions_path = root / f"predictions-{keys['predictions']}.parquet"
-    reused["predictions"] = predictions_path.is_file()
-    if not reused["predictions"] and _is_main_process():
-        table = scored[["admission_id", "patient_id", "hospital", "split"]].copy()
-        table["model"] = MODEL_NAME
-        table["y_true"] = scored["readmitted_30d"].to_numpy()
-        table["y_score"] = predict_scores(model_dir, tokenizer, scored, config)
-        _write_table_atomic(predictions_path, table[PREDICTION_COLUMNS].reset_index(drop=True))
-    _barrier()
-    predictions = pd.read_parquet(predictions_path)
+    predictions, keys["predictions"], reused["predictions"], predictions_path = prediction_stage(
+        model_dir, keys["finetune"], tokenizer, scored, config, root)
     timings["predictions"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 

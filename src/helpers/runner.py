@@ -33,6 +33,7 @@ from typing import Any
 import nbformat
 import yaml
 
+from helpers import progress
 from helpers.artifacts import RunPaths, write_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -289,6 +290,8 @@ def execute_plan(plan: RunPlan, log_output: bool = False) -> dict[str, float]:
     )
     timings: dict[str, float] = {}
     total = len(plan.notebooks)
+    # Kernels inherit the environment: long stages append their progress lines here (helpers.progress).
+    os.environ[progress.LOG_ENV] = str(paths.root / "log.txt")
     for i, nb in enumerate(plan.notebooks, start=1):
         output = paths.notebooks / nb.path.name
         print(f"[{i}/{total}] {nb.name}: running (parameters: {json.dumps(plan.parameters[nb.name], default=str)})",
