@@ -142,3 +142,98 @@ def test_missing_upstream_artifact_names_the_notebook_to_run(tmp_path):
         paths.upstream("cohort.parquet", "01_data")
     paths.artifact("cohort.parquet").write_text("x")
     assert paths.upstream("cohort.parquet", "01_data").exists()
+
+
+def _many_admissions(n_h1: int = 40, n_h2: int = 30) -> pd.DataFrame:
+    """Two hospitals, one patient per admission; H1 has 5 Medicaid patients, H2 12; 3 sex 'Unknown' in H1."""
+    rows = []
+    for hospital, n, medicaid in (("H1", n_h1, 5), ("H2", n_h2, 12)):
+        for i in range(n):
+            rows.append({
+                "admission_id": f"{hospital}-{i}", "patient_id": f"{hospital}-P{i}", "hospital": hospital,
+                "admit_date": pd.Timestamp("2020-01-01") + pd.Timedelta(days=i),
+                "discharge_date": pd.Timestamp("2020-01-03") + pd.Timedelta(days=i),
+                "age": 50 + i % 30, "sex": "Unknown" if (hospital == "H1" and i < 3) else ("F" if i % 2 else "M"),
+                "insurance": "Medicaid" if i < medicaid else "Medicare", "borough": "Bronx",
+                "comorbidity_index": 2, "length_of_stay": 2.0, "died_in_hospital": 0,
+                "note_text": "Discharged home.", "readmitted_30d": int(i % 4 == 0),
+            })
+    return pd.DataFrame(rows)
+
+
+def test_table_one_suppresses_cells_under_11_patients_and_their_complements():
+    admissions = _many_admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    plain = cohort_lib.table_one(cohort, admissions)
+    assert plain.loc["Insurance: Medicaid", "H1"] == "5 (12.5%)"
+    assert plain.loc["Sex: Unknown", "H1"] == "3 (7.5%)"       # unknown sex is a row of its own
+    assert "Sex: Other" not in plain.index                      # absent categories add no row
+    shown = cohort_lib.table_one(cohort, admissions, suppress=True)
+    # primary: 5 Medicaid patients at H1, 3 of unknown sex
+    assert shown.loc["Insurance: Medicaid", "H1"] == "<11"
+    assert shown.loc["Sex: Unknown", "H1"] == "<11"
+    # complementary: H1's Medicaid count would be Overall 17 - H2 12, so one more cell of that row is hidden
+    # (the smallest visible non-zero one: H2's 12), and H1's Medicare 35 = 40 - Medicaid is hidden too
+    assert shown.loc["Insurance: Medicaid", "H2"] == "<11"
+    assert shown.loc["Insurance: Medicare", "H1"] == "<11"
+    assert shown.loc["Admissions", "H1"] == "40" and shown.loc["Insurance: Private", "H1"] == "0 (0.0%)"
+    # every visible count is 0 or at least 11
+    for cell in shown.drop(index=[i for i in shown.index if "mean" in i or "median" in i]).to_numpy().ravel():
+        assert cell == "<11" or int(cell.split(" ")[0].replace(",", "")) in (0,) or \
+            int(cell.split(" ")[0].replace(",", "")) >= 11, cell
+
+
+def test_small_hospital_summaries_are_suppressed_too():
+    admissions = _many_admissions(n_h1=40, n_h2=8)
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    shown = cohort_lib.table_one(cohort, admissions, suppress=True)
+    assert shown.loc["Age, mean (SD)", "H2"] == "<11" and shown.loc["Admissions", "H2"] == "<11"
+    assert shown.loc["Age, mean (SD)", "H1"] != "<11"
+
+
+def test_exclusion_counts_rates_and_prose_counts_are_suppressed_on_real_data():
+    cohort, steps = cohort_lib.build_cohort(_admissions())
+    shown = cohort_lib.construction_table(steps, suppress=True)
+    assert shown["excluded"].tolist() == [0, "<11", "<11", "<11", "<11"]
+    assert cohort_lib.construction_table(steps, suppress=False).equals(steps)
+    assert cohort_lib.count_text(7, suppress=True) == "<11"
+    assert cohort_lib.count_text(0, suppress=True) == "0"
+    assert cohort_lib.count_text(1234, suppress=True) == "1,234"
+    assert cohort_lib.count_text(7, suppress=False) == "7"
+
+    admissions = _many_admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    rates = cohort_lib.hospital_rates(cohort, admissions)
+    # H1: 10 readmissions (i % 4 == 0 of 40) -> hidden; H2: 8 of 30 -> hidden too
+    long = cohort_lib.rates_long(rates, suppress=True)
+    assert long.loc[long["rate"] == "30-day readmission", "value"].isna().all()
+    assert not cohort_lib.rates_long(rates, suppress=False)["value"].isna().any()
+    table = cohort_lib.suppress_rates(rates, suppress=True).set_index("hospital")
+    assert table.loc["H1", "readmissions"] == "<11" and pd.isna(table.loc["H1", "readmission_rate"])
+    assert table.loc["H1", "cohort_admissions"] == 40
+
+
+def test_figures_leave_out_small_groups_on_real_data():
+    admissions = _many_admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    summary = cohort_lib.subgroup_summary(cohort)
+    shown = cohort_lib.subgroups_for_figure(summary, suppress=True)
+    assert ((shown["admissions"] >= 11) & ((shown["readmissions"] == 0) | (shown["readmissions"] >= 11))).all()
+    assert len(cohort_lib.subgroups_for_figure(summary, suppress=False)) == len(summary)
+    words = cohort_lib.words_by_hospital_year(cohort.assign(discharge_year=[2020] * 45 + [2021] * 25),
+                                              suppress=True)
+    assert (words["admissions"] >= 11).all()
+    assert cohort_lib.example_note_comment(simulated=False).startswith("This run reads real data, so no note")
+
+
+def test_subgroup_table_hides_prevalence_that_would_give_a_small_count_back():
+    admissions = _many_admissions()
+    cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
+    summary = cohort_lib.subgroup_summary(cohort)
+    shown = cohort_lib.format_subgroups(summary, suppress=True)
+    # H1: 40 admissions, 10 readmissions -> count and prevalence (25.0 %) hidden; 40 x 25 % would give 10 back
+    assert shown.loc[("hospital", "H1"), "readmissions"] == "<11"
+    assert shown.loc[("hospital", "H1"), "prevalence (%)"] == ""
+    assert shown.loc[("hospital", "H1"), "admissions"] == 40
+    plain = cohort_lib.format_subgroups(summary)
+    assert plain.loc[("hospital", "H1"), "prevalence (%)"] == 25.0

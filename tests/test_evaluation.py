@@ -71,7 +71,7 @@ def test_one_class_gives_nan_not_zero():
 @pytest.mark.parametrize(
     ("y", "s", "match"),
     [
-        ([0, 2, 1], [0.1, 0.2, 0.3], "y_true must hold only 0 and 1"),
+        ([0, 2, 1], [0.1, 0.2, 0.3], "column 'y_true' must hold only 0 or 1"),
         ([0, 1, 1], [0.1, np.nan, 0.3], "y_score has 1 missing"),
         ([0, 1, 1], [0.1, 0.3], "y_score has 2 values but y_true has 3"),
     ],

@@ -56,15 +56,16 @@ def test_csv_with_column_map_gives_schema_columns_and_derived_values(tmp_path):
     path.write_text(USER_CSV)
     df = load_admissions(path, column_map=USER_MAP, value_maps=USER_VALUES)
 
-    assert list(df.columns[:15]) == ["admission_id", "patient_id", "hospital", "admit_date", "discharge_date",
-                                     "age", "sex", "insurance", "borough", "comorbidity_index",
+    # borough is optional and absent from the file: it stays absent (no invented constant)
+    assert list(df.columns[:14]) == ["admission_id", "patient_id", "hospital", "admit_date", "discharge_date",
+                                     "age", "sex", "insurance", "comorbidity_index",
                                      "comorbidity_level", "length_of_stay", "died_in_hospital", "note_text",
                                      "readmitted_30d"]
+    assert "borough" not in df.columns
     assert df["admission_id"].tolist() == ["007", "008", "009", "010"]  # leading zeros kept: ids are text
     assert df["ward"].tolist() == ["A", "B", "A", "C"]  # extra column kept
     assert df["sex"].tolist() == ["F", "F", "M", "M"]  # 'f' matched ignoring case
     assert df["insurance"].tolist() == ["Medicare", "Medicare", "Private", "Unspecified"]  # mapped; empty filled
-    assert df["borough"].tolist() == ["Other"] * 4
     # Charlson 3 -> level 3 (3-4), 0 -> 1, 6 -> 4 (5+)
     assert df["comorbidity_level"].tolist() == [3, 3, 1, 4]
     # Jan 3 -> Jan 7 is 4 days; Jan 20 00:00 -> Jan 22 12:00 is 2.5 days
@@ -120,10 +121,18 @@ def test_integer_ids_from_parquet_become_text_without_decimals(tmp_path):
 def test_unknown_extension_and_missing_file_are_refused(tmp_path):
     path = tmp_path / "export.xlsx"
     path.write_text("x")
-    with pytest.raises(ValueError, match=r"path .*export\.xlsx.*unknown file type.*\.parquet"):
+    with pytest.raises(ValueError, match=r"'data_path': 'export\.xlsx' has an unknown file type.*\.parquet"):
         load_admissions(path)
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(FileNotFoundError, match=r"parameter 'data_path': '.*absent\.csv' does not exist\. Fix: "):
         load_admissions(tmp_path / "absent.csv")
+    # a near miss in the same folder is suggested; a missing folder is said
+    (tmp_path / "admissions.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(FileNotFoundError, match=r"Files with similar names there: \['admissions\.csv'\]"):
+        load_admissions(tmp_path / "admission.csv")
+    with pytest.raises(FileNotFoundError, match=r"Its folder '.*nowhere' does not exist either"):
+        load_admissions(tmp_path / "nowhere" / "x.csv")
+    with pytest.raises(FileNotFoundError, match="is a folder, not a file"):
+        load_admissions(tmp_path)
 
 
 def test_missing_column_names_it_and_suggests_the_close_match():
@@ -205,10 +214,13 @@ def test_labels_accept_booleans_and_digit_texts_and_refuse_other_values():
     bad["readmitted_30d"] = [1, 2, "yes please", 0, None]
     with pytest.raises(DataValidationError) as caught:
         validate_admissions(bad)
-    by_problem = {p.problem: p for p in caught.value.problems}
-    assert by_problem["has values that are not 0 or 1"].rows == [2, 3]
-    assert by_problem["has missing values"].rows == [5]
-    assert {p.column for p in caught.value.problems} == {"readmitted_30d"}
+    (problem,) = caught.value.problems
+    assert problem.column == "readmitted_30d" and problem.rows == [2, 3, 5]
+    assert problem.problem == "has values that are not 0 or 1 (2, 'yes please', and missing values)"
+    assert "Fix: recode it to 0 or 1" in str(caught.value)
+    # the same rule as every other 0/1 column of the study (helpers.contracts.parse_binary)
+    from helpers.contracts import parse_binary
+    assert parse_binary(bad["readmitted_30d"])[1].tolist() == [False, True, True, False, True]
 
 
 def test_readmission_after_in_hospital_death_is_refused():
@@ -236,23 +248,43 @@ def test_empty_notes_are_refused_unless_notes_are_optional():
     assert validate_admissions(df, require_notes=False)["note_text"].tolist()[:3] == ["   ", "note two", ""]
 
 
-def test_categories_outside_the_schema_are_named_and_value_maps_fix_them(tmp_path):
+def test_unknown_and_other_categories_are_kept_as_their_own_category(tmp_path):
     df = good_frame()
-    df["insurance"] = ["Medicare", "BlueCross", "Private", "Medicaid", "BlueCross"]
+    df["sex"] = ["F", "Unknown", "female", "X", None]
+    df["insurance"] = ["Medicare", "BlueCross", "self pay", "not recorded", "BlueCross"]
     df["borough"] = ["Manhattan", "Brooklyn", "Jersey City", "queens ", None]
-    with pytest.raises(DataValidationError) as caught:
-        validate_admissions(df)
-    by_column = {p.column: p for p in caught.value.problems}
-    assert by_column["insurance"].rows == [2, 5] and "['BlueCross']" in by_column["insurance"].problem
-    assert by_column["borough"].rows == [3] and "['Jersey City']" in by_column["borough"].problem
-    assert "value_maps" in str(caught.value)
+    parsed = validate_admissions(df)
+    # own categories: never moved onto another real value, no row refused
+    assert parsed["sex"].tolist() == ["F", "Unknown", "F", "Other", "Unknown"]
+    assert parsed["insurance"].tolist() == ["Medicare", "Other", "Self-pay", "Unspecified", "Other"]
+    assert parsed["borough"].tolist() == ["Manhattan", "Brooklyn", "Other", "Queens", "Unknown"]
+    notes = parsed.attrs["category_notes"]
+    assert "column 'sex': 1 row (1 empty) is kept as its own category 'Unknown'" in notes
+    assert "column 'sex': 1 row (values 'X') is kept as its own category 'Other'" in notes
+    assert "column 'insurance': 2 rows (values 'BlueCross') are kept as their own category 'Other'" in notes
 
+    # value_maps still translate a synonym the user knows, before the rule applies
     path = tmp_path / "cats.csv"
     df.to_csv(path, index=False)
-    fixed = load_admissions(path, value_maps={"insurance": {"BlueCross": "Private"},
-                                              "borough": {"Jersey City": "Other"}})
-    assert fixed["insurance"].tolist() == ["Medicare", "Private", "Private", "Medicaid", "Private"]
-    assert fixed["borough"].tolist() == ["Manhattan", "Brooklyn", "Other", "Queens", "Other"]
+    fixed = load_admissions(path, value_maps={"insurance": {"BlueCross": "Private"}})
+    assert fixed["insurance"].tolist() == ["Medicare", "Private", "Self-pay", "Unspecified", "Private"]
+
+
+def test_no_message_suggests_mapping_a_value_onto_another_real_value(tmp_path):
+    """issue 9: a loader once advised value_maps={'sex': {'Unknown': 'M'}}, which falsifies the data."""
+    import re
+
+    df = good_frame()
+    df["sex"] = ["Unknown", "F", "M", "X", "F"]
+    df["insurance"] = ["Tricare", "Medicare", "Private", "Medicaid", "Self-pay"]
+    df["readmitted_30d"] = [1, 0, 0, 0, 7]  # one real problem, so that a message is produced
+    df.loc[0, "admit_date"] = "yesterday"
+    with pytest.raises(DataValidationError) as caught:
+        validate_admissions(df)
+    message = str(caught.value)
+    assert {p.column for p in caught.value.problems} == {"readmitted_30d", "admit_date"}
+    assert not re.search(r"value_maps\s*=\s*\{", message)
+    assert "'M'" not in message and "'F'" not in message
 
 
 def test_comorbidity_index_must_be_a_whole_number_of_zero_or_more():
@@ -267,7 +299,7 @@ def test_comorbidity_index_must_be_a_whole_number_of_zero_or_more():
 def test_all_problems_are_reported_together_and_long_row_lists_are_cut():
     df = pd.concat([good_frame()] * 2, ignore_index=True)
     df["admission_id"] = [f"a{i}" for i in range(10)]
-    df["sex"] = "unknown"
+    df["age"] = None
     df = df.drop(columns=["hospital"])
     with pytest.raises(DataValidationError) as caught:
         validate_admissions(df, source="big.csv")
@@ -307,3 +339,71 @@ def test_nothing_is_written_when_validation_fails(tmp_path):
     after = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
     assert after == before
     assert sorted(os.listdir(".")) == cwd_before
+
+
+def _export_text(sep: str = ",") -> str:
+    frame = good_frame()
+    frame.loc[0, "hospital"] = "Hôpital Nord"
+    return frame.to_csv(index=False, sep=sep)
+
+
+def test_latin1_csv_is_refused_with_the_encoding_fix_and_read_with_csv_options(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export_text().encode("latin-1"))
+    with pytest.raises(ValueError) as caught:
+        load_admissions(path)
+    assert str(caught.value) == (
+        "parameter 'data_path': the file 'export.csv' is not utf-8 text (byte 0xf4 on line 2 cannot be read as "
+        "utf-8). Fix: give its encoding with the parameter csv_options, e.g. csv_options: {encoding: latin-1} "
+        "(Western European exports; cp1252 for Windows exports), or save the file as UTF-8.")
+    loaded = load_admissions(path, csv_options={"encoding": "latin-1"})
+    assert loaded["hospital"].iloc[0] == "Hôpital Nord"
+
+
+def test_semicolon_csv_is_refused_with_the_separator_fix_and_read_with_csv_options(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(_export_text(sep=";"), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"seems to separate its columns with ';', not ','.*Fix: give the separator "
+                                         r"with the parameter csv_options, e.g. csv_options: \{sep: ';'\}"):
+        load_admissions(path)
+    tabbed = tmp_path / "export_tab.csv"
+    tabbed.write_text(_export_text(sep="\t"), encoding="utf-8")
+    with pytest.raises(ValueError, match=r'with tabs, not.*csv_options: \{sep: "\\t"\}'):
+        load_admissions(tabbed)
+    assert len(load_admissions(path, csv_options={"sep": ";"})) == 5
+    # a UTF-8 file with a byte-order mark (Excel's "CSV UTF-8") needs nothing
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(_export_text().encode("utf-8-sig"))
+    assert load_admissions(bom, csv_options={"encoding": "utf-8-sig"})["admission_id"].iloc[0] == "a1"
+
+
+def test_csv_options_are_checked(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(_export_text())
+    with pytest.raises(ValueError, match=r"'csv_options' has unknown key\(s\) \['delimeter'\]"):
+        load_admissions(path, csv_options={"delimeter": ";"})
+    with pytest.raises(ValueError, match=r"encoding 'latin-9x' is not an encoding Python knows"):
+        load_admissions(path, csv_options={"encoding": "latin-9x"})
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match=r"the file 'empty.csv' is empty"):
+        load_admissions(empty)
+
+
+def test_notes_that_are_not_text_are_refused_without_showing_them(tmp_path):
+    df = good_frame()
+    df["note_text"] = pd.Series(["note one", 12345, "note three", 3.5, "---"], dtype=object)
+    with pytest.raises(DataValidationError) as caught:
+        validate_admissions(df)
+    by_problem = {p.problem: p for p in caught.value.problems}
+    not_text = by_problem["holds values that are not text (of type float, int)"]
+    assert not_text.rows == [2, 4] and not_text.examples == []  # note values are never printed
+    assert by_problem["has notes without a single letter (only digits or punctuation)"].rows == [5]
+    assert "12345" not in str(caught.value)
+
+    # the same from a Parquet file whose note column is numeric (a wrong column mapped onto note_text)
+    numeric = good_frame().assign(note_text=[1, 2, 3, 4, 5])
+    path = tmp_path / "numeric.parquet"
+    numeric.to_parquet(path)
+    with pytest.raises(DataValidationError, match=r"column 'note_text': holds values that are not text \(of type int"):
+        load_admissions(path)

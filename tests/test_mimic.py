@@ -76,9 +76,11 @@ def test_age_sex_insurance_stay_and_site(demo):
     # 2180-05-06 22:23 -> 2180-05-07 17:15 is 18 h 52 min
     assert flags_of(demo, [22595853], "length_of_stay")[0] == pytest.approx((18 + 52 / 60) / 24)
     # demo insurance: Medicare 104, Medicaid 22, Other 149 (MIMIC v2.2 has no Private)
-    assert demo["insurance"].value_counts().to_dict() == {"Unspecified": 149, "Medicare": 104, "Medicaid": 22}
-    assert (demo.loc[demo["insurance"] == "Unspecified", "insurance_mimic"] == "Other").all()
-    assert set(demo["hospital"]) == {"BIDMC"} and set(demo["borough"]) == {"Other"}
+    # "Other" stays its own category: it lumps private insurance with other payers and cannot be relabelled
+    assert demo["insurance"].value_counts().to_dict() == {"Other": 149, "Medicare": 104, "Medicaid": 22}
+    assert (demo.loc[demo["insurance"] == "Other", "insurance_mimic"] == "Other").all()
+    # one site; no patient geography, so the optional borough column is absent rather than a made-up constant
+    assert set(demo["hospital"]) == {"BIDMC"} and "borough" not in demo.columns
     assert demo["admission_id"].iloc[0] == str(demo["hadm_id"].iloc[0])
     assert len(demo) == 275 and demo["admission_id"].is_unique
 
@@ -89,7 +91,7 @@ def test_insurance_map_and_site_column_are_parameters():
     assert df["insurance"].value_counts()["Private"] == 149
     assert (df["hospital"] == df["admission_location"]).all()
     assert df["hospital"].value_counts()["EMERGENCY ROOM"] == 134
-    with pytest.raises(ValueError, match="site_column='ward' is not a column"):
+    with pytest.raises(ValueError, match=r"site_column is 'ward', which is not a column\. Fix: name the column"):
         load_mimic_iv(HOSP, require_notes=False, site_column="ward")
 
 
@@ -122,7 +124,8 @@ def test_notes_are_joined_in_sequence_and_admissions_without_one_are_dropped(tmp
     assert len(kept) == 275 and (kept["note_text"] == "").sum() == 273
 
 
-def test_admission_after_an_in_hospital_death_is_flagged_not_counted():
+def test_admission_after_an_in_hospital_death_is_flagged_not_counted(capfd, monkeypatch):
+    monkeypatch.delenv("CLINICLLM_LOG", raising=False)  # outside a run, progress messages go to stderr
     stays = pd.DataFrame({
         "subject_id": [1, 1, 1],
         "hadm_id": [10, 11, 12],
@@ -131,8 +134,8 @@ def test_admission_after_an_in_hospital_death_is_flagged_not_counted():
         "deathtime": pd.to_datetime([None, "2100-02-01", None]),
         "hospital_expire_flag": [0, 1, 0],
     })
-    with pytest.warns(UserWarning, match=r"start after the patient died in hospital \(hadm_id \[12\]\)"):
-        derived = derive_readmissions(stays)
+    derived = derive_readmissions(stays)
+    assert "start after the patient died in hospital (hadm_id [12])" in capfd.readouterr().err
     assert derived["readmitted_30d"].tolist() == [1, 0, 0]  # the death itself is never "readmitted"
     assert derived["died_in_hospital"].tolist() == [0, 1, 0]
     assert derived.attrs["admissions_after_death"] == [12]
@@ -181,7 +184,8 @@ def test_missing_hosp_folder_or_table_is_named(tmp_path):
         load_mimic_iv(tmp_path, require_notes=False)
 
 
-def test_newer_insurance_values_are_mapped_and_unknown_ones_warned(tmp_path):
+def test_newer_insurance_values_are_mapped_and_unknown_ones_reported(tmp_path, capfd, monkeypatch):
+    monkeypatch.delenv("CLINICLLM_LOG", raising=False)  # outside a run, progress messages go to stderr
     admissions = pd.read_csv(HOSP / "admissions.csv.gz")
     admissions.loc[0:2, "insurance"] = ["Private", "No charge", "Veterans"]
     hosp = tmp_path / "hosp"
@@ -189,8 +193,9 @@ def test_newer_insurance_values_are_mapped_and_unknown_ones_warned(tmp_path):
     admissions.to_csv(hosp / "admissions.csv.gz", index=False, compression="gzip")
     for table in ("patients", "diagnoses_icd"):
         (hosp / f"{table}.csv.gz").write_bytes((HOSP / f"{table}.csv.gz").read_bytes())
-    with pytest.warns(UserWarning, match=r"values \['Veterans'\] are not in MIMIC_INSURANCE"):
-        df = load_mimic_iv(hosp, require_notes=False)
+    df = load_mimic_iv(hosp, require_notes=False)
+    assert ("values ['Veterans'] are not in MIMIC_INSURANCE and are kept as their own category 'Other'"
+            in capfd.readouterr().err)
     changed = admissions.loc[0:2, "hadm_id"].tolist()
-    assert flags_of(df, changed, "insurance") == ["Private", "Self-pay", "Unspecified"]
+    assert flags_of(df, changed, "insurance") == ["Private", "Self-pay", "Other"]
     assert flags_of(df, changed, "insurance_mimic") == ["Private", "No charge", "Veterans"]

@@ -77,3 +77,57 @@ def test_bad_parameters_are_named():
         assign_splits(cohort, temporal_test_year=2030)
     with pytest.raises(ValueError, match="no earlier admissions"):
         assign_splits(cohort, temporal_test_year=2010)
+
+
+def test_a_split_left_empty_by_the_parameters_is_refused_naming_the_parameter_and_fix():
+    cohort = _cohort(n_patients=40)
+    years = f"{cohort['discharge_date'].dt.year.min()}-{cohort['discharge_date'].dt.year.max()}"
+    with pytest.raises(ValueError, match=rf"'temporal_test_year' is 2030, but no admission is discharged then or "
+                                         rf"later \(discharge years run {years}\)\. Fix: choose a year in that range"):
+        assign_splits(cohort, temporal_test_year=2030)
+    with pytest.raises(ValueError, match=r"'temporal_test_year' is 2000, which leaves no earlier admissions"):
+        assign_splits(cohort, temporal_test_year=2000)
+    with pytest.raises(ValueError, match=r"leaves split\(s\) \['validation'\] empty: parameter 'split_fractions' is "
+                                         r"\[0.9, 0.0, 0.1\].*Fix: give every split a share above 0"):
+        assign_splits(cohort, temporal_test_year=2021, fractions=(0.9, 0.0, 0.1))
+    # three patients before the test year cannot fill 80/10/10: 10 % of 3 rounds to 0 patients
+    few = cohort[cohort["patient_id"].isin(["P0000", "P0001", "P0002"]) | (cohort["discharge_date"].dt.year >= 2021)]
+    few = few[(few["discharge_date"].dt.year >= 2021) | few["patient_id"].isin(["P0000", "P0001", "P0002"])]
+    with pytest.raises(ValueError, match=r"empty.*patient\(s\) are discharged before temporal_test_year 2021"):
+        assign_splits(few, temporal_test_year=2021)
+
+
+def test_single_class_hospitals_are_listed_not_fatal():
+    from helpers.splits import describe_single_class_groups, single_class_groups
+
+    summary = pd.DataFrame({
+        "split": ["random_test", "random_test", "temporal_test", "temporal_test", "train"],
+        "hospital": ["H1", "H2", "H1", "H2", "H2"],
+        "admissions": [10, 5, 8, 4, 30],
+        "patients": [10, 5, 8, 4, 30],
+        "readmissions": [2, 0, 8, 1, 0],
+        "prevalence": [0.2, 0.0, 1.0, 0.25, 0.0],
+    })
+    groups = single_class_groups(summary)
+    # H2 random test has no readmission, H1 temporal test only readmissions; train is never evaluated
+    assert groups[["split", "hospital"]].values.tolist() == [["random_test", "H2"], ["temporal_test", "H1"]]
+    assert describe_single_class_groups(groups) == "H2 in random test; H1 in temporal test"
+    assert describe_single_class_groups(groups.iloc[0:0]) == "none"
+
+
+def test_one_class_hospital_in_a_test_split_is_marked_not_estimable_by_the_evaluation():
+    """The model chapters do not crash on it: the hospital's AUROC row is NaN with the reason in 'note'."""
+    from helpers.evaluation import evaluate_predictions
+
+    rng = np.random.default_rng(0)
+    n = 200
+    predictions = pd.DataFrame({
+        "admission_id": [f"a{i}" for i in range(n)], "patient_id": [f"p{i}" for i in range(n)],
+        "hospital": ["H1"] * 150 + ["H2"] * 50, "split": "temporal_test", "model": "m",
+        "y_true": np.r_[rng.integers(0, 2, 150), np.zeros(50, int)], "y_score": rng.random(n),
+    })
+    rows = evaluate_predictions(predictions, notebook="nb", experiment="e", group_vars=["hospital"],
+                                metrics=["auroc"], n_resamples=20)
+    h2 = rows.set_index("group").loc["H2"]
+    assert np.isnan(h2["value"]) and h2["note"] == "only one class"
+    assert np.isfinite(rows.set_index("group").loc["H1", "value"])

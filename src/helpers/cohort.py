@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from helpers import schema
+from helpers import contracts, schema
 
 GROUP_VARS = ("hospital", "insurance", "age_group", "comorbidity_level", "borough")
 DATA_SOURCES = ("simulated", "file", "mimic")
@@ -45,6 +46,8 @@ def load_source(
     column_map: dict[str, str] | None = None,
     value_maps: dict[str, dict[str, str]] | None = None,
     site_column: str = "hospital",
+    csv_options: dict[str, Any] | None = None,
+    date_format: str = "",
 ) -> SourceData:
     """Load admissions from the chosen source.
 
@@ -52,7 +55,8 @@ def load_source(
     ``data_path`` is the user's file (``file``) or the MIMIC-IV ``hosp`` folder (``mimic``); ``notes_path`` the
     MIMIC-IV-Note ``discharge`` table; ``column_map`` renames the file's columns to the schema's and ``value_maps``
     translates category spellings (see :mod:`helpers.loaders`); ``site_column`` the column that plays the study's
-    "hospital".
+    "hospital" (one rule for every source: :func:`helpers.contracts.use_site_column`); ``csv_options`` (encoding,
+    separator ...) and ``date_format`` tell the file loader how a CSV is written.
     """
     if data_source == "simulated":
         from helpers.simulator import SimulationConfig, simulate_health_system
@@ -68,8 +72,8 @@ def load_source(
             knobs["n_admissions"] = n_admissions
         system = simulate_health_system(seed=seed, **knobs)
         admissions = system.admissions
-        if site_column != "hospital":
-            admissions = _use_site_column(admissions, site_column)
+        if site_column != "hospital":  # the simulator's own hospital column is used as it is
+            admissions = contracts.use_site_column(admissions, site_column, where="parameter 'site_column'")
         return SourceData(admissions, system.oracle, system.hospitals, True,
                           f"the simulated health system (seed {seed}, {len(admissions):,} admissions)", system.config)
     if data_source == "file":
@@ -78,28 +82,19 @@ def load_source(
         if not data_path:
             raise ValueError("parameter 'data_path' is empty: with data_source='file' give the CSV or Parquet file")
         admissions = load_admissions(data_path, column_map=column_map or None, value_maps=value_maps or None,
-                                     site_column=site_column)
-        return SourceData(admissions, None, None, False, f"the file {data_path}")
+                                     site_column=site_column, csv_options=csv_options or None,
+                                     date_format=date_format or None)
+        # the file's name only: the description is printed in the book, where no absolute path may appear
+        return SourceData(admissions, None, None, False, f"the file {Path(data_path).name}")
     if data_source == "mimic":
         from helpers.mimic import load_mimic_iv
 
         if not data_path:
             raise ValueError("parameter 'data_path' is empty: with data_source='mimic' give the MIMIC-IV hosp folder")
-        admissions = load_mimic_iv(data_path, notes_path or None, require_notes=bool(notes_path))
-        if site_column != "hospital":
-            admissions = _use_site_column(admissions, site_column)
-        return SourceData(admissions, None, None, False, f"MIMIC-IV from {data_path}")
+        admissions = load_mimic_iv(data_path, notes_path or None, require_notes=bool(notes_path),
+                                   site_column=None if site_column == "hospital" else site_column)
+        return SourceData(admissions, None, None, False, "MIMIC-IV")
     raise ValueError(f"parameter 'data_source' is {data_source!r}; choose one of {list(DATA_SOURCES)}")
-
-
-def _use_site_column(admissions: pd.DataFrame, site_column: str) -> pd.DataFrame:
-    if site_column not in admissions.columns:
-        raise ValueError(
-            f"parameter 'site_column' is {site_column!r}, which is not a column; columns: {list(admissions.columns)}"
-        )
-    out = admissions.copy()
-    out["hospital"] = out[site_column].astype(str)
-    return out
 
 
 def add_derived_columns(admissions: pd.DataFrame) -> pd.DataFrame:
@@ -159,43 +154,123 @@ def _median_iqr(values: pd.Series, digits: int = 0) -> str:
     return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
 
 
-def _percent(mask: pd.Series) -> str:
-    return f"{int(mask.sum()):,} ({100 * mask.mean():.1f}%)"
+SUPPRESSED = "<11"
+"""What a suppressed cell shows (the threshold is :data:`helpers.book.SMALL_CELL_THRESHOLD`, 11)."""
 
 
-def table_one(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital") -> pd.DataFrame:
-    """Table 1: patient and stay characteristics by ``by`` (columns) with an overall column.
+def table_one_cells(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital") -> pd.DataFrame:
+    """Table 1 in long form: one row per characteristic and column, with the numbers the text is built from.
 
-    Counts are shown as "n (%)", continuous values as mean (SD) or median (IQR). In-hospital mortality comes from
-    all admissions (``admissions``, deaths included), everything else from the cohort.
+    Columns: ``characteristic``, ``column`` (a value of ``by``, or "Overall"), ``kind`` ("count" for "n (%)"
+    cells, "size" for plain counts, "summary" for mean (SD) / median (IQR)), ``count`` (admissions counted in a
+    count cell, or admissions the summary is computed on), ``patients`` (distinct patients behind that number),
+    ``percent`` (count cells) and ``text`` (the cell as printed, before any suppression). Keeping the numbers next
+    to the text is what lets :func:`table_one` suppress a cell by its patients, not by parsing "n (%)" strings.
     """
     groups = [(str(name), frame) for name, frame in cohort.groupby(by, sort=True, observed=True)]
     groups.append(("Overall", cohort))
-    all_by = dict(list(admissions.groupby(by, sort=True, observed=True)))
-    columns: dict[str, dict[str, str]] = {}
+    all_by = {str(k): v for k, v in admissions.groupby(by, sort=True, observed=True)}
+    rows: list[dict[str, Any]] = []
+
+    def count(name: str, column: str, frame: pd.DataFrame, mask: pd.Series) -> None:
+        hits = frame[mask]
+        n = len(hits)
+        pct = 100 * n / len(frame) if len(frame) else float("nan")
+        rows.append({"characteristic": name, "column": column, "kind": "count", "count": n,
+                     "patients": hits["patient_id"].nunique(), "percent": pct, "text": f"{n:,} ({pct:.1f}%)"})
+
+    def summary(name: str, column: str, frame: pd.DataFrame, text: str) -> None:
+        rows.append({"characteristic": name, "column": column, "kind": "summary", "count": len(frame),
+                     "patients": frame["patient_id"].nunique(), "percent": float("nan"), "text": text})
+
+    def present(column: str, values: list[str]) -> list[str]:
+        return [v for v in values if (cohort[column] == v).any()] if column in cohort.columns else []
+
+    sex_rows = [("Female", "F")] + [(f"Sex: {v}", v) for v in present("sex", ["Other", "Unknown"])]
+    insurance_values = schema.INSURANCE_CATEGORIES + present("insurance", [schema.OTHER_CATEGORY])
+    borough_values = schema.BOROUGHS + present("borough", [schema.UNKNOWN_CATEGORY])
     for name, frame in groups:
         source = admissions if name == "Overall" else all_by.get(name, admissions.iloc[0:0])
-        col = {
-            "Admissions": f"{len(frame):,}",
-            "Patients": f"{frame['patient_id'].nunique():,}",
-            "Age, mean (SD)": f"{frame['age'].mean():.1f} ({frame['age'].std():.1f})",
-            "Female": _percent(frame["sex"] == "F"),
-        }
-        for value in schema.INSURANCE_CATEGORIES:
-            col[f"Insurance: {value}"] = _percent(frame["insurance"] == value)
+        for label, n_value in (("Admissions", len(frame)), ("Patients", frame["patient_id"].nunique())):
+            rows.append({"characteristic": label, "column": name, "kind": "size", "count": n_value,
+                         "patients": frame["patient_id"].nunique(), "percent": float("nan"), "text": f"{n_value:,}"})
+        summary("Age, mean (SD)", name, frame, f"{frame['age'].mean():.1f} ({frame['age'].std():.1f})")
+        for label, value in sex_rows:
+            count(label, name, frame, frame["sex"] == value)
+        for value in insurance_values:
+            count(f"Insurance: {value}", name, frame, frame["insurance"] == value)
         if "borough" in frame.columns:
-            for value in schema.BOROUGHS:
-                col[f"Borough: {value}"] = _percent(frame["borough"] == value)
-        col["Comorbidity index, median (IQR)"] = _median_iqr(frame["comorbidity_index"])
+            for value in borough_values:
+                count(f"Borough: {value}", name, frame, frame["borough"] == value)
+        summary("Comorbidity index, median (IQR)", name, frame, _median_iqr(frame["comorbidity_index"]))
         for level in schema.COMORBIDITY_LEVEL_LABELS:
-            col[f"Comorbidity level {level}"] = _percent(frame["comorbidity_level"] == level)
+            count(f"Comorbidity level {level}", name, frame, frame["comorbidity_level"] == level)
         if "length_of_stay" in frame.columns:
-            col["Length of stay (days), median (IQR)"] = _median_iqr(frame["length_of_stay"])
-        col["Words per note, median (IQR)"] = _median_iqr(frame["words_per_note"])
-        col["30-day readmission"] = _percent(frame["readmitted_30d"] == 1)
-        col["In-hospital mortality (all admissions)"] = _percent(source["died_in_hospital"] == 1)
-        columns[name] = col
-    return pd.DataFrame(columns)
+            summary("Length of stay (days), median (IQR)", name, frame, _median_iqr(frame["length_of_stay"]))
+        summary("Words per note, median (IQR)", name, frame, _median_iqr(frame["words_per_note"]))
+        count("30-day readmission", name, frame, frame["readmitted_30d"] == 1)
+        count("In-hospital mortality (all admissions)", name, source, source["died_in_hospital"] == 1)
+    return pd.DataFrame(rows)
+
+
+def table_one(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital", *,
+              suppress: bool = False) -> pd.DataFrame:
+    """Table 1: patient and stay characteristics by ``by`` (columns) with an overall column.
+
+    Counts are shown as "n (%)", continuous values as mean (SD) or median (IQR). In-hospital mortality comes from
+    all admissions (``admissions``, deaths included), everything else from the cohort. With ``suppress`` (real
+    data), every cell resting on 1 to 10 patients shows "<11" instead (a count cell by the patients it counts, a
+    size or summary cell by the patients of its column), through :func:`helpers.book.suppress_small_counts`; zero
+    counts stay visible.
+    """
+    from helpers.book import suppress_small_counts
+
+    cells = table_one_cells(cohort, admissions, by)
+    checked = suppress_small_counts(cells, ["patients"], enabled=suppress)
+    hidden = checked["patients"].astype(str) == SUPPRESSED
+    if suppress:
+        hidden = _complementary_suppression(cells, hidden)
+    text = cells["text"].where(~hidden, SUPPRESSED)
+    table = cells.assign(text=text).pivot(index="characteristic", columns="column", values="text")
+    table = table.loc[list(dict.fromkeys(cells["characteristic"])), list(dict.fromkeys(cells["column"]))]
+    table.index.name = None
+    table.columns.name = None
+    return table
+
+
+def _complementary_suppression(cells: pd.DataFrame, hidden: pd.Series) -> pd.Series:
+    """Hide further cells so that no hidden count can be recovered by subtraction.
+
+    Two sums hold in Table 1: across a row, the hospitals add up to "Overall"; down a column, the values of one
+    category (insurance, borough, comorbidity level) add up to "Admissions". Wherever exactly one cell of such a
+    sum is hidden, the smallest non-zero visible cell of the same sum is hidden too, until nothing changes.
+    """
+    hidden = hidden.copy()
+    counted = cells["kind"].isin(["count", "size"])
+    prefix = cells["characteristic"].str.extract(r"^(Insurance|Borough|Comorbidity level)", expand=False)
+    sums = []
+    for _, part in cells[counted].groupby("characteristic", sort=False):
+        sums.append(part.index)  # hospitals + Overall
+    for (_, _), part in cells[counted & prefix.notna()].assign(block=prefix).groupby(["column", "block"]):
+        total = cells.index[(cells["column"] == part["column"].iloc[0]) & (cells["characteristic"] == "Admissions")]
+        sums.append(part.index.append(total))
+    changed = True
+    while changed:
+        changed = False
+        for members in sums:
+            if hidden[members].sum() == 1:
+                candidates = cells.loc[members][~hidden[members] & (cells.loc[members, "count"] > 0)]
+                if len(candidates):
+                    hidden[candidates["count"].idxmin()] = True
+                    changed = True
+    return hidden
+
+
+def construction_table(steps: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
+    """The exclusion steps of :func:`build_cohort` for the page: on real data counts of 1 to 10 show "<11"."""
+    from helpers.book import suppress_small_counts
+
+    return suppress_small_counts(steps, ["excluded", "admissions", "patients", "readmissions"], enabled=suppress)
 
 
 def _wilson(successes: pd.Series, totals: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -220,23 +295,63 @@ def hospital_rates(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "ho
     return out.reset_index().rename(columns={by: "hospital"})
 
 
-def rates_long(rates: pd.DataFrame) -> pd.DataFrame:
-    """The two hospital-level rates in long form, for one seaborn plot."""
+def _small(count, threshold: int | None = None) -> pd.Series | bool:
+    """True for counts of 1 to threshold - 1 (10): cells that real data must not publish."""
+    if threshold is None:
+        from helpers.book import SMALL_CELL_THRESHOLD as threshold
+    return (count > 0) & (count < threshold)
+
+
+def count_text(n: int, *, suppress: bool) -> str:
+    """A count for the prose: "1,234", or "<11" for 1 to 10 on real data (``suppress``)."""
+    return SUPPRESSED if suppress and bool(_small(int(n))) else f"{int(n):,}"
+
+
+def rates_long(rates: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
+    """The two hospital-level rates in long form, for one seaborn plot.
+
+    With ``suppress`` (real data), a rate resting on 1 to 10 events is left out (NaN): with the hospital's size in
+    Table 1 it would give the count away.
+    """
     rows = []
     for _, row in rates.iterrows():
-        for label, prefix in (("30-day readmission", "readmission"), ("in-hospital mortality", "mortality")):
-            rows.append({"hospital": row["hospital"], "rate": label, "value": row[f"{prefix}_rate"],
-                         "ci_low": row[f"{prefix}_ci_low"], "ci_high": row[f"{prefix}_ci_high"]})
+        for label, prefix, events in (("30-day readmission", "readmission", "readmissions"),
+                                      ("in-hospital mortality", "mortality", "in_hospital_deaths")):
+            hide = suppress and bool(_small(row[events]))
+            rows.append({"hospital": row["hospital"], "rate": label,
+                         **{key: (np.nan if hide else row[f"{prefix}_{part}"])
+                            for key, part in (("value", "rate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"))}})
     return pd.DataFrame(rows)
 
 
-def words_by_hospital_year(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Median and quartiles of words per note by hospital and discharge year."""
+def suppress_rates(rates: pd.DataFrame, *, suppress: bool) -> pd.DataFrame:
+    """The hospital-rates table for saving or showing: on real data counts of 1 to 10 and their rates are blanked."""
+    if not suppress:
+        return rates
+    out = rates.astype(object).copy()
+    for events, prefix, total in (("readmissions", "readmission", "cohort_admissions"),
+                                  ("in_hospital_deaths", "mortality", "admissions")):
+        small = _small(rates[events]) | _small(rates[total])
+        for column in (events, f"{prefix}_rate", f"{prefix}_ci_low", f"{prefix}_ci_high"):
+            out.loc[small, column] = SUPPRESSED if column == events else np.nan
+    for total in ("admissions", "cohort_admissions"):
+        out.loc[_small(rates[total]), total] = SUPPRESSED
+    return out
+
+
+def words_by_hospital_year(cohort: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
+    """Median and quartiles of words per note by hospital and discharge year.
+
+    With ``suppress`` (real data), hospital-years of fewer than 11 admissions are left out.
+    """
     grouped = cohort.groupby(["hospital", "discharge_year"], observed=True)["words_per_note"]
     out = grouped.quantile([0.25, 0.5, 0.75]).unstack()
     out.columns = ["q1", "median", "q3"]
     out["admissions"] = grouped.size()
-    return out.reset_index()
+    out = out.reset_index()
+    if suppress:
+        out = out[~_small(out["admissions"])].reset_index(drop=True)
+    return out
 
 
 def subgroup_summary(cohort: pd.DataFrame, group_vars: tuple[str, ...] = GROUP_VARS) -> pd.DataFrame:
@@ -257,6 +372,15 @@ def subgroup_summary(cohort: pd.DataFrame, group_vars: tuple[str, ...] = GROUP_V
     return pd.DataFrame(rows)
 
 
+def subgroups_for_figure(summary: pd.DataFrame, *, suppress: bool) -> pd.DataFrame:
+    """The subgroup summary for the prevalence figure: on real data a group of 1 to 10 admissions or readmissions
+    is left out, since its bar (prevalence) and label (admissions) would give the count away."""
+    if not suppress:
+        return summary
+    small = _small(summary["admissions"]) | _small(summary["readmissions"])
+    return summary[~small].reset_index(drop=True)
+
+
 def prevalence_trend(summary: pd.DataFrame, group_var: str) -> str:
     """How prevalence moves from the first to the last (ordered) group of ``group_var``, as a phrase for the prose."""
     part = summary[summary["group_var"] == group_var]
@@ -266,10 +390,21 @@ def prevalence_trend(summary: pd.DataFrame, group_var: str) -> str:
             f"to {100 * last['prevalence']:.1f} % ({last['group']})")
 
 
-def format_subgroups(summary: pd.DataFrame) -> pd.DataFrame:
-    """The subgroup summary for reading: prevalence in percent, grouping and group as the index."""
+def format_subgroups(summary: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
+    """The subgroup summary for reading: prevalence in percent, grouping and group as the index.
+
+    With ``suppress`` (real data), counts of 1 to 10 show "<11" and a prevalence resting on such a count is left
+    empty, since prevalence times admissions would give the count back.
+    """
+    from helpers.book import suppress_small_counts
+
     out = summary.copy()
     out["prevalence (%)"] = (100 * out.pop("prevalence")).round(1)
+    if suppress:
+        hidden = _small(out["admissions"]) | _small(out["readmissions"])
+        out = suppress_small_counts(out, ["admissions", "patients", "readmissions"], enabled=True)
+        out["prevalence (%)"] = out["prevalence (%)"].astype(object)
+        out.loc[hidden, "prevalence (%)"] = ""
     return out.set_index(["group_var", "group"])
 
 
@@ -284,6 +419,16 @@ def example_note(cohort: pd.DataFrame, *, simulated: bool, seed: int = 0) -> str
     # Wrap long lines for the page; the words and line breaks of the note are unchanged.
     lines = [textwrap.fill(line, width=100) if line else "" for line in str(row["note_text"]).splitlines()]
     return header + "\n\n" + "\n".join(lines)
+
+
+def example_note_comment(*, simulated: bool) -> str:
+    """The sentence after the example note, for each data path (glued into chapter 1's prose)."""
+    if simulated:
+        return ("The note is written from the admission's facts, but not all of them: each fact is documented with a "
+                "probability below one, some are negated, numbers come with units, and part of every patient's risk "
+                "(frailty, social support) is never written at all.")
+    return ("This run reads real data, so no note is shown: the book never prints patient text, and no table or "
+            "figure shows words taken from the notes.")
 
 
 PROFILE_FIELDS = {
@@ -328,7 +473,15 @@ def simulation_knob_table(config) -> pd.DataFrame:
 
 
 def study_frame(cohort: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
-    """The cohort joined with its split assignment: what the model chapters read."""
+    """The cohort joined with its split assignment: what the model chapters read.
+
+    The frame is checked here, once, against :data:`helpers.contracts.STUDY_FRAME_COLUMNS` (columns, one row per
+    admission, split names, 0/1 labels as int64, text notes); the chapters and helpers that read it trust it.
+    """
+    contracts.check_columns(cohort, contracts.COHORT_COLUMNS, where="cohort.parquet",
+                            fix="re-run chapter 1, which writes the cohort")
+    contracts.check_columns(splits, contracts.SPLIT_COLUMNS, where="splits.parquet",
+                            fix="re-run chapter 1, which writes the splits")
     frame = cohort.merge(splits[["admission_id", "split"]], on="admission_id", how="inner", validate="one_to_one")
     if len(frame) != len(cohort):
         raise ValueError(
@@ -336,4 +489,4 @@ def study_frame(cohort: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
             "from different runs; re-run chapter 1"
         )
     frame["split"] = frame["split"].astype(str)
-    return frame
+    return contracts.check_study_frame(frame, where="study frame (cohort.parquet joined with splits.parquet)")

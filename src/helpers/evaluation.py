@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.splits import SPLITS
+from helpers import contracts
+from helpers.contracts import SPLITS
 
 METRIC_COLUMNS: list[str] = [
     "notebook",
@@ -53,8 +54,8 @@ METRIC_COLUMNS: list[str] = [
 NOTE_COLUMN = "note"
 METRICS_FILE_COLUMNS: list[str] = METRIC_COLUMNS + [NOTE_COLUMN]
 
-PREDICTION_COLUMNS: list[str] = ["admission_id", "patient_id", "hospital", "split", "model", "y_true", "y_score"]
-EVALUATION_SPLITS: tuple[str, ...] = ("validation", "random_test", "temporal_test")
+PREDICTION_COLUMNS: list[str] = list(contracts.PREDICTION_COLUMNS)
+EVALUATION_SPLITS: tuple[str, ...] = contracts.EVALUATION_SPLITS
 SUPPORTED_METRICS: tuple[str, ...] = ("auroc", "auprc", "brier")
 RANKING_METRICS: frozenset[str] = frozenset({"auroc", "auprc"})
 
@@ -85,20 +86,7 @@ def _as_labels(y_true, name: str = "y_true") -> np.ndarray:
     labels = np.asarray(y_true)
     if labels.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {labels.shape}; pass one label per admission.")
-    if labels.dtype == bool:
-        return labels.astype(np.int8)
-    try:
-        numeric = labels.astype(float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must hold 0/1 labels; could not read it as numbers ({error}).") from None
-    bad = ~np.isin(numeric, (0.0, 1.0))
-    if bad.any():
-        examples = pd.unique(labels[bad])[:5].tolist()
-        raise ValueError(
-            f"{name} must hold only 0 and 1 (readmitted or not); found {int(bad.sum())} other value(s), e.g. "
-            f"{examples}. Recode the label to 0/1 and drop rows with a missing label."
-        )
-    return numeric.astype(np.int8)
+    return contracts.binary_labels(labels, column=name, where="evaluation").astype(np.int8)
 
 
 def _as_scores(y_score, n: int, name: str = "y_score") -> np.ndarray:
@@ -555,9 +543,7 @@ def validate_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(
             f"predictions is missing column(s) {missing}; a predictions table needs {PREDICTION_COLUMNS}."
         )
-    bad_splits = sorted(set(predictions["split"].astype(str)) - set(SPLITS))
-    if bad_splits:
-        raise ValueError(f"predictions column 'split' has unknown value(s) {bad_splits}; allowed: {list(SPLITS)}.")
+    contracts.check_split_names(predictions["split"], where="predictions")
     duplicated = predictions.duplicated(["model", "split", "admission_id"])
     if duplicated.any():
         first = predictions.loc[duplicated, ["model", "split", "admission_id"]].iloc[0].tolist()
@@ -567,7 +553,8 @@ def validate_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
         )
     out = predictions.copy()
     try:
-        out["y_true"] = _as_labels(out["y_true"].to_numpy(), name="predictions column 'y_true'")
+        out["y_true"] = contracts.binary_labels(out["y_true"], column="y_true", where="predictions",
+                                                row_ids=out["admission_id"]).astype(np.int8)
         out["y_score"] = _as_scores(out["y_score"].to_numpy(), len(out), name="predictions column 'y_score'")
     except ValueError as error:
         raise ValueError(str(error)) from None
@@ -854,7 +841,7 @@ def evaluate_experiments(predictions: pd.DataFrame, *, notebook: str, splits: Se
 
 
 def curves_by_experiment(predictions: pd.DataFrame, kind: str,
-                         splits: Sequence[str] = ("random_test", "temporal_test")) -> pd.DataFrame:
+                         splits: Sequence[str] = contracts.TEST_SPLITS) -> pd.DataFrame:
     """ROC (``kind='roc'``) or calibration (``kind='calibration'``) tables for each split and experiment.
 
     The result has the columns of :func:`roc_curve_table` or :func:`calibration_curve_table` plus ``split`` and

@@ -3,8 +3,8 @@
 The study reads one table with one row per hospital admission. Any CSV (``.csv`` or ``.csv.gz``) or Parquet
 (``.parquet`` or ``.pq``) export can be used once its columns carry the names below, either in the file itself or
 through a ``column_map`` that renames them at load time. The file is checked once, when it is loaded: every problem
-found (missing columns, values that cannot be read, impossible dates, duplicate ids, empty notes, unknown
-categories) is reported together in one :class:`DataValidationError` that names the column, the problem, the first
+found (missing columns, values that cannot be read, impossible dates, duplicate ids, empty or non-text notes)
+is reported together in one :class:`DataValidationError` that names the column, the problem, the first
 offending data rows (row 1 is the first row after the header) and how to fix it. Nothing is written anywhere while
 loading; the caller saves the table only after it passed validation.
 
@@ -21,10 +21,12 @@ column                required meaning and accepted values
                                other layouts need ``date_format`` (e.g. ``%d/%m/%Y``)
 ``discharge_date``    yes      discharge date or date-time, not before ``admit_date``
 ``age``               yes      age in years at admission, a number from 0 to 120
-``sex``               yes      ``F`` or ``M`` (upper or lower case)
-``insurance``         yes      Medicare, Medicaid, Private, Self-pay or Unspecified; empty means Unspecified
-``borough``           no       Manhattan, Brooklyn, Queens, Bronx, Staten Island, Long Island or Other;
-                               filled with ``Other`` when the column is absent or a value is empty
+``sex``               yes      ``F`` or ``M`` (any case; also ``female``/``male``); empty or "unknown" values are
+                               ``Unknown``, any other value ``Other``
+``insurance``         yes      Medicare, Medicaid, Private or Self-pay; empty or "unknown" values are
+                               ``Unspecified``, any other payer ``Other``
+``borough``           no       Manhattan, Brooklyn, Queens, Bronx, Staten Island, Long Island or Other; empty or
+                               "unknown" values are ``Unknown``; the column stays absent when the file has none
 ``comorbidity_index`` yes      Charlson-like index, a whole number 0 or more
 ``comorbidity_level`` no       1 to 4; derived from ``comorbidity_index`` when absent (0 / 1-2 / 3-4 / 5+)
 ``length_of_stay``    no       days in hospital; derived from the two dates when absent
@@ -34,8 +36,14 @@ column                required meaning and accepted values
 ===================== ======== =====================================================================================
 
 Columns that are not in this list are kept unchanged, so they can serve as the site axis or in the feature
-analysis. Category values are matched ignoring case and surrounding spaces; other spellings can be translated with
-``value_maps``, e.g. ``{"insurance": {"Commercial": "Private"}, "sex": {"Female": "F", "Male": "M"}}``.
+analysis. Category values are matched ignoring case, spaces, dashes and underscores. A value outside the named
+categories is never refused and never moved onto another real category: it becomes its own category, ``Other``,
+or ``Unknown`` (``Unspecified`` for insurance) when it is empty or says it is not known; the loader reports which
+values went there (terminal and run log). When you know that a value of your export is a named category under
+another spelling, translate it with ``value_maps``, e.g. ``{"insurance": {"Commercial": "Private"}}``.
+
+CSV files are read as UTF-8 with ``,`` between columns; ``csv_options`` (e.g. ``{"encoding": "latin-1", "sep":
+";"}``) describes other files, and a file that does not match is refused with that fix before it is parsed.
 
 Example
 -------
@@ -74,12 +82,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers import contracts
 from helpers.schema import (
     ADMISSION_COLUMNS,
-    BOROUGHS,
-    INSURANCE_CATEGORIES,
+    CATEGORY_SYNONYMS,
+    CATEGORY_VALUES,
+    NOT_KNOWN_CATEGORY,
+    NOT_KNOWN_SPELLINGS,
+    OTHER_CATEGORY,
     REQUIRED_COLUMNS,
-    SEX_CATEGORIES,
+    category_key,
     comorbidity_level,
 )
 
@@ -91,11 +103,10 @@ MAX_PLAUSIBLE_AGE = 120
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
-CATEGORY_VALUES = {"sex": SEX_CATEGORIES, "insurance": INSURANCE_CATEGORIES, "borough": BOROUGHS}
-FILL_FOR_MISSING_CATEGORY = {"insurance": "Unspecified", "borough": "Other"}
-
-_TRUE_STRINGS = {"1", "1.0", "true"}
-_FALSE_STRINGS = {"0", "0.0", "false"}
+CSV_OPTIONS = ("encoding", "sep", "decimal", "quotechar", "thousands", "skiprows", "na_values", "encoding_errors")
+"""Keys ``csv_options`` may hold; they are passed to :func:`pandas.read_csv` unchanged."""
+_SNIFF_BYTES = 1 << 16
+_OTHER_SEPARATORS = (";", "\t", "|")
 
 
 @dataclass
@@ -151,18 +162,105 @@ def _positions(mask: pd.Series | np.ndarray) -> list[int]:
     return np.flatnonzero(np.asarray(mask, dtype=bool)).tolist()
 
 
-def _read_table(path: Path, id_columns_in_file: list[str]) -> pd.DataFrame:
+def _check_csv_options(csv_options: dict) -> dict:
+    unknown = sorted(set(csv_options) - set(CSV_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"parameter 'csv_options' has unknown key(s) {unknown}. Fix: use only {list(CSV_OPTIONS)} (they are "
+            "passed to pandas.read_csv), e.g. csv_options: {encoding: latin-1, sep: ';'}"
+        )
+    return dict(csv_options)
+
+
+def _sniff_csv(path: Path, csv_options: dict) -> None:
+    """Refuse, before pandas reads it, a CSV whose encoding or separator differs from ``csv_options``.
+
+    The first 64 KiB are decoded with the chosen encoding (UTF-8 by default); a file that does not decode is refused
+    naming the first undecodable byte and its line. A header line that holds a single column while containing ';',
+    tabs or '|' is refused naming the separator it seems to use. Either message gives the ``csv_options`` fix.
+    """
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    encoding = csv_options.get("encoding", "utf-8")
+    try:
+        text = head.decode(encoding, errors=csv_options.get("encoding_errors", "strict"))
+    except UnicodeDecodeError as error:
+        if error.start >= len(head) - 4 and len(head) == _SNIFF_BYTES:  # a character cut at the sniff boundary
+            text = head[:error.start].decode(encoding)
+        else:
+            line = head[:error.start].count(b"\n") + 1
+            raise ValueError(
+                f"parameter 'data_path': the file '{path.name}' is not {encoding} text (byte "
+                f"0x{head[error.start]:02x} on line {line} cannot be read as {encoding}). Fix: give its encoding "
+                "with the parameter csv_options, e.g. csv_options: {encoding: latin-1} (Western European exports; "
+                "cp1252 for Windows exports), or save the file as UTF-8."
+            ) from None
+    except LookupError:
+        raise ValueError(
+            f"parameter 'csv_options': encoding {encoding!r} is not an encoding Python knows. Fix: use a name such "
+            "as utf-8, latin-1 or cp1252."
+        ) from None
+    header = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    if not header:
+        raise ValueError(f"parameter 'data_path': the file '{path.name}' is empty. Fix: export the admissions "
+                         "table with a header line and one row per admission.")
+    sep = csv_options.get("sep", ",")
+    if sep in header:
+        return
+    for other in _OTHER_SEPARATORS:
+        if header.count(other) >= 2:
+            # in YAML a tab needs double quotes ("\t"); ';' and '|' read the same either way
+            said, written = ("tabs", '"\\t"') if other == "\t" else (repr(other), repr(other))
+            raise ValueError(
+                f"parameter 'data_path': the file '{path.name}' seems to separate its columns with {said}, not "
+                f"{sep!r} (its header line reads as one column: {header[:80]!r}). Fix: give the separator with the "
+                f"parameter csv_options, e.g. csv_options: {{sep: {written}}}."
+            )
+
+
+def _read_table(path: Path, id_columns_in_file: list[str], csv_options: dict | None = None) -> pd.DataFrame:
     name = path.name.lower()
+    csv_options = _check_csv_options(csv_options or {})
     if name.endswith(CSV_SUFFIXES):
+        _sniff_csv(path, csv_options)
         # ids and notes are read as text: numeric inference would turn "007" into 7 and ids into floats once a
         # value is missing.
-        return pd.read_csv(path, dtype={c: str for c in id_columns_in_file})
+        try:
+            return pd.read_csv(path, dtype={c: str for c in id_columns_in_file}, **csv_options)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+            raise ValueError(
+                f"parameter 'data_path': the file '{path.name}' cannot be read as CSV with csv_options="
+                f"{csv_options} ({str(error).strip().splitlines()[0]}). Fix: check the separator, quote character "
+                "and encoding in csv_options, e.g. csv_options: {sep: ';', encoding: latin-1}."
+            ) from None
     if name.endswith(PARQUET_SUFFIXES):
+        if csv_options:
+            raise ValueError("parameter 'csv_options' is set, but the data file is Parquet. Fix: leave csv_options "
+                             "empty ({}) for Parquet files.")
         return pd.read_parquet(path)
     raise ValueError(
-        f"path '{path}': unknown file type. Fix: give a CSV file ({', '.join(CSV_SUFFIXES)}) or a Parquet file "
-        f"({', '.join(PARQUET_SUFFIXES)}); rename the file if it has one of these formats under another name."
+        f"parameter 'data_path': '{path.name}' has an unknown file type. Fix: give a CSV file "
+        f"({', '.join(CSV_SUFFIXES)}) or a Parquet file ({', '.join(PARQUET_SUFFIXES)}); rename the file if it has "
+        "one of these formats under another name."
     )
+
+
+def _missing_file_message(path: Path) -> str:
+    where = path.parent if str(path.parent) else Path(".")
+    hint = ""
+    if where.is_dir():
+        names = [p.name for p in where.iterdir() if p.is_file()]
+        close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.6)
+        if close:
+            hint = f" Files with similar names there: {close}."
+    elif str(path.parent):
+        hint = f" Its folder '{path.parent}' does not exist either."
+    what = "is a folder, not a file" if path.is_dir() else "does not exist"
+    return (f"parameter 'data_path': '{path}' {what}. Fix: give the path of the CSV or Parquet export, relative "
+            f"to the project root or absolute.{hint}")
 
 
 def load_admissions(
@@ -173,6 +271,7 @@ def load_admissions(
     *,
     value_maps: dict[str, dict[str, str]] | None = None,
     require_notes: bool = True,
+    csv_options: dict | None = None,
 ) -> pd.DataFrame:
     """Read a CSV or Parquet admissions export, rename its columns and validate it against the schema.
 
@@ -181,16 +280,19 @@ def load_admissions(
     :func:`pandas.to_datetime` for both date columns (default: ISO 8601 only, so that 03/04 is never guessed);
     ``value_maps`` translates
     category spellings per column before checking them; ``require_notes=False`` accepts empty notes (for
-    descriptive analyses only; the language model needs notes). Returns the validated copy described in
-    :func:`validate_admissions`; raises :class:`DataValidationError` listing every problem. Writes nothing.
+    descriptive analyses only; the language model needs notes); ``csv_options`` (keys :data:`CSV_OPTIONS`, e.g.
+    ``{"encoding": "latin-1", "sep": ";"}``) tells :func:`pandas.read_csv` how the CSV is written; a file whose
+    encoding or separator does not match is refused with the option that fixes it. Returns the validated copy
+    described in :func:`validate_admissions`; raises :class:`DataValidationError` listing every problem.
+    Writes nothing.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"path '{path}': no such file. Fix: check the path and that the file exists.")
+        raise FileNotFoundError(_missing_file_message(path))
     column_map = dict(column_map or {})
     inverse_map = {schema_name: their_name for their_name, schema_name in column_map.items()}
     id_like = ["admission_id", "patient_id", "note_text"]
-    raw = _read_table(path, [inverse_map.get(c, c) for c in id_like])
+    raw = _read_table(path, [inverse_map.get(c, c) for c in id_like], csv_options)
     frame = apply_column_map(raw, column_map, source=str(path))
     frame = use_site_column(frame, site_column, source=str(path))
     if value_maps:
@@ -226,23 +328,27 @@ def apply_column_map(frame: pd.DataFrame, column_map: dict[str, str], source: st
 
 
 def use_site_column(frame: pd.DataFrame, site_column: str, source: str = "data") -> pd.DataFrame:
-    """Copy ``site_column`` into ``hospital`` (as text), so that any grouping can serve as the study's site axis.
+    """The site-column rule of :func:`helpers.contracts.use_site_column`, reported as a :class:`DataValidationError`.
 
-    The source column is kept. A ``hospital`` column that was already there is kept as ``hospital_in_file``.
+    ``site_column`` (after ``column_map``) is copied, as text, into ``hospital``; the source column is kept and a
+    ``hospital`` column already there is kept as ``hospital_in_file``; a missing site value is its own group,
+    "Unknown".
     """
-    if site_column == "hospital":
-        return frame
-    if site_column not in frame.columns:
-        close = difflib.get_close_matches(site_column, [str(c) for c in frame.columns], n=3, cutoff=0.6)
+    if site_column == "hospital" and "hospital" not in [str(c) for c in frame.columns]:
+        return frame  # reported by validate_admissions, together with every other missing column
+    if site_column not in [str(c) for c in frame.columns]:
+        close = contracts.closest_names(site_column, frame.columns)
+        if site_column == "hospital":
+            problem = "required column is missing (it names each admission's site)"
+            fix = ("add it, map your column onto it with column_map, or name the column that holds the site with "
+                   "site_column")
+        else:
+            problem = "was given as site_column but is not in the data (after column_map)"
+            fix = "name one of the columns as site_column"
         raise DataValidationError(source, [Problem(
-            site_column, "was given as site_column but is not in the data (after column_map)",
-            f"name one of the columns {list(frame.columns)}" + (f"; close matches: {close}" if close else ""))])
-    out = frame.copy()
-    if "hospital" in out.columns:
-        out = out.rename(columns={"hospital": "hospital_in_file"})
-    site = out[site_column]
-    out["hospital"] = site.astype(str).where(site.notna(), None)
-    return out
+            site_column, problem, fix + (f"; close matches: {close}" if close else "")
+            + f". The data has: {[str(c) for c in frame.columns]}")])
+    return contracts.use_site_column(frame, site_column, where=source)
 
 
 def apply_value_maps(frame: pd.DataFrame, value_maps: dict[str, dict[str, str]], source: str = "data") -> pd.DataFrame:
@@ -293,10 +399,12 @@ def validate_admissions(
     def present(name: str) -> bool:
         return name in out.columns
 
-    for name in ("admission_id", "patient_id", "hospital"):
+    for name in ("admission_id", "patient_id"):
         if present(name):
             out[name], found = _as_text(out[name], name)
             problems += found
+    if present("hospital"):
+        out = contracts.use_site_column(out, "hospital", where=source)
     if present("admission_id"):
         problems += _duplicate_ids(out["admission_id"])
 
@@ -327,12 +435,11 @@ def validate_admissions(
                 "age", f"is above {MAX_PLAUSIBLE_AGE}", "give the age in years (not months or days) at admission",
                 positions, out["age"].iloc[positions].tolist()))
 
-    for name, allowed in CATEGORY_VALUES.items():
+    category_notes: list[str] = []
+    for name in CATEGORY_VALUES:
         if present(name):
-            out[name], found = _as_category(out[name], name, allowed)
-            problems += found
-        elif name == "borough":
-            out["borough"] = "Other"
+            out[name], note = _as_category(out[name], name)
+            category_notes += note
 
     if present("comorbidity_index"):
         out["comorbidity_index"], found = _as_whole_numbers(out["comorbidity_index"], "comorbidity_index",
@@ -373,24 +480,45 @@ def validate_admissions(
 
     if present("note_text"):
         text = out["note_text"]
-        empty = text.isna() | text.astype(str).str.strip().eq("")
+        is_text = text.map(lambda v: isinstance(v, str)).astype(bool)
+        not_text = text.notna() & ~is_text
+        if not_text.any():
+            positions = _positions(not_text)
+            # the values are not shown: they may be pieces of a note
+            kinds = sorted({type(v).__name__ for v in text.iloc[positions]})
+            problems.append(Problem(
+                "note_text", f"holds values that are not text (of type {', '.join(kinds)})",
+                "give each admission its discharge note as text; check that note_text is mapped onto the notes "
+                "column (column_map) and that the export wrote the notes as text", positions))
+        empty = text.isna() | (is_text & text.where(is_text, "").astype(str).str.strip().eq(""))
         out["note_text"] = text.where(text.notna(), "").astype(str)
         if require_notes and empty.any():
             problems.append(Problem(
                 "note_text", "is empty or missing", "give each admission its discharge note, or drop these "
                 "admissions before loading", _positions(empty)))
+        wordless = is_text & ~empty & ~text.where(is_text, "").astype(str).str.contains(r"[^\W\d_]", regex=True)
+        if require_notes and wordless.any():
+            problems.append(Problem(
+                "note_text", "has notes without a single letter (only digits or punctuation)",
+                "check that note_text is mapped onto the notes column (column_map), or drop these admissions",
+                _positions(wordless)))
 
     if problems:
         raise DataValidationError(source, problems)
     ordered = [c for c in ADMISSION_COLUMNS if c in out.columns]
-    return out[ordered + [c for c in out.columns if c not in ADMISSION_COLUMNS]]
+    result = out[ordered + [c for c in out.columns if c not in ADMISSION_COLUMNS]]
+    result.attrs["category_notes"] = category_notes
+    if category_notes:
+        from helpers.progress import report
+
+        for line in category_notes:
+            report(f"{Path(source).name}: {line}")
+    return result
 
 
 def _close_names(name: str, candidates: list[str]) -> list[str]:
     """Column names that look like ``name``, ignoring case, spaces and dashes ("Admit Date" ~ "admit_date")."""
-    normal = {c.lower().replace(" ", "_").replace("-", "_"): c for c in candidates}
-    hits = difflib.get_close_matches(name, list(normal), n=3, cutoff=0.6)
-    return [normal[h] for h in hits]
+    return contracts.closest_names(name, candidates)
 
 
 def _blank(values: pd.Series) -> pd.Series:
@@ -482,41 +610,55 @@ def _as_whole_numbers(values: pd.Series, name: str, minimum: int, maximum: int |
 
 
 def _as_binary(values: pd.Series, name: str) -> tuple[pd.Series, list[Problem]]:
-    fix = "use 0 or 1 (True/False and the texts '0'/'1'/'true'/'false' are accepted too)"
-    problems = _missing_problem(values, name, fix)
-    given = ~_blank(values)
-    # One text path for every dtype: bools print as 'True', ints as '1', floats as '1.0'.
-    as_text = values.astype(str).str.strip().str.lower()
-    lookup = {**{t: 1.0 for t in _TRUE_STRINGS}, **{t: 0.0 for t in _FALSE_STRINGS}}
-    converted = as_text.map(lookup).astype(float).where(given)
-    bad = given & converted.isna()
+    """0/1 columns through the study's one parser (:func:`helpers.contracts.parse_binary`), collected as problems."""
+    parsed, bad = contracts.parse_binary(values.reset_index(drop=True))
     if bad.any():
         positions = _positions(bad)
-        problems.append(Problem(name, "has values that are not 0 or 1", fix, positions,
-                                values.iloc[positions].tolist()))
-    if problems:
-        return converted, problems
-    return converted.astype("int64"), problems
+        missing = values.isna().to_numpy()[positions]
+        if missing.all():
+            what = "has missing values"
+        else:
+            shown = list(dict.fromkeys(repr(v) for v in values.iloc[positions] if not pd.isna(v)))
+            what = (f"has values that are not 0 or 1 ({', '.join(shown[:MAX_ROWS_LISTED])}"
+                    f"{' ...' if len(shown) > MAX_ROWS_LISTED else ''}"
+                    + (", and missing values" if missing.any() else "") + ")")
+        return pd.Series(parsed, index=values.index), [Problem(
+            name, what, contracts.BINARY_FIX, positions, values.iloc[positions].tolist())]
+    return pd.Series(parsed.astype("int64"), index=values.index), []
 
 
-def _as_category(values: pd.Series, name: str, allowed: list[str]) -> tuple[pd.Series, list[Problem]]:
-    """Match values to ``allowed`` ignoring case and surrounding spaces; fill or refuse empty ones."""
-    canonical = {a.lower(): a for a in allowed}
-    stripped = values.astype("string").str.strip()
-    empty = _blank(values)
-    matched = stripped.str.lower().map(canonical).astype(object)
-    problems = []
-    if name in FILL_FOR_MISSING_CATEGORY:
-        matched = matched.where(~empty, FILL_FOR_MISSING_CATEGORY[name])
-    elif empty.any():
-        problems.append(Problem(name, "has missing values", f"give one of {allowed} for every row",
-                                _positions(empty)))
-    unknown = ~empty & matched.isna()
-    if unknown.any():
-        positions = _positions(unknown)
-        strange = sorted(set(stripped.iloc[positions]))
-        example_fix = f"value_maps={{'{name}': {{'{strange[0]}': '{allowed[-1]}'}}}}"
-        problems.append(Problem(
-            name, f"has values outside the categories {allowed}: {strange}",
-            f"translate them with value_maps, e.g. {example_fix}", positions))
-    return matched, problems
+def _as_category(values: pd.Series, name: str) -> tuple[pd.Series, list[str]]:
+    """Read a category column: every value becomes one of :data:`helpers.schema.CATEGORY_VALUES` ``[name]``.
+
+    Values are matched ignoring case, spaces, dashes and underscores, plus the exact synonyms of
+    :data:`helpers.schema.CATEGORY_SYNONYMS` (``female`` -> ``F``). An empty value or one that says it is not known
+    (``Unknown``, ``unk``, ``not recorded`` ...) becomes the column's not-known category (``Unknown``, or
+    ``Unspecified`` for insurance); any other value becomes ``Other``, its own category. No value is ever moved to
+    another real category, and no row is refused. Returns the values and one line per column saying which values
+    went to Other or Unknown and how many rows, so the person loading the data can translate real synonyms with
+    ``value_maps`` if they wish (e.g. ``{"insurance": {"Commercial": "Private"}}`` when that is what it means).
+    """
+    allowed = CATEGORY_VALUES[name]
+    lookup = {category_key(a): a for a in allowed}
+    lookup.update({category_key(k): v for k, v in CATEGORY_SYNONYMS.get(name, {}).items()})
+    not_known = NOT_KNOWN_CATEGORY[name]
+    keys = values.astype("string").str.strip()
+    blank = _blank(values).to_numpy()
+    key = keys.fillna("").map(category_key)
+    matched = key.map(lookup).astype(object).to_numpy()
+    said_unknown = key.isin(NOT_KNOWN_SPELLINGS).to_numpy() & pd.isna(matched)
+    result = np.where(blank | said_unknown, not_known, np.where(pd.isna(matched), OTHER_CATEGORY, matched))
+    notes = []
+    for target, mask in ((not_known, blank | said_unknown), (OTHER_CATEGORY, ~blank & ~said_unknown &
+                                                             pd.isna(matched))):
+        if not mask.any():
+            continue
+        raw = sorted(set(keys[mask & ~blank].astype(str)))
+        parts = [f"{int((mask & blank).sum())} empty"] if (mask & blank).any() else []
+        if raw:
+            parts.append("values " + ", ".join(repr(v) for v in raw[:MAX_ROWS_LISTED])
+                         + (" ..." if len(raw) > MAX_ROWS_LISTED else ""))
+        count = int(mask.sum())
+        notes.append(f"column '{name}': {count} row{'' if count == 1 else 's'} ({' and '.join(parts)}) "
+                     f"{'is kept as its' if count == 1 else 'are kept as their'} own category '{target}'")
+    return pd.Series(result, index=values.index, dtype=object), notes

@@ -20,18 +20,20 @@ How each schema column is made (all choices are parameters or documented here):
 - ``died_in_hospital`` = 1 when ``hospital_expire_flag`` is 1 or ``deathtime`` is set. Such admissions get
   ``readmitted_30d`` = 0 (a dead patient cannot be readmitted); the cohort step excludes them from the readmission
   cohort and counts them for mortality. An admission *after* an in-hospital death is impossible in consistent
-  data; if one occurs, it is kept as an ordinary admission, a warning names it, and ``attrs["admissions_after_death"]``
-  lists its ids.
+  data; if one occurs, it is kept as an ordinary admission, a message names it (terminal and run log), and
+  ``attrs["admissions_after_death"]`` lists its ids.
 - ``age`` = ``anchor_age + (admit year - anchor_year)``, per MIMIC's documentation of the anchor fields. MIMIC
   reports every age above 89 as 91 at the anchor year, so old ages are capped, not exact.
 - ``sex`` = ``patients.gender`` (F / M).
 - ``insurance``: MIMIC-IV v2.2 (and its demo) has Medicare, Medicaid and Other; later releases split out more
   payers, such as Private and No charge. Mapping (:data:`MIMIC_INSURANCE`): Medicare, Medicaid and Private keep
   their names; No charge -> Self-pay (care not billed to any payer, the nearest category for the uninsured); Other
-  and empty -> Unspecified. In v2.2 "Other" lumps private insurance with every other payer and they cannot be told
-  apart, so Unspecified is the honest label; pass ``insurance_map`` to choose otherwise. Any other value also
-  becomes Unspecified, with a warning naming it. The raw value is kept as ``insurance_mimic``.
-- ``borough`` = "Other": BIDMC is in Boston and MIMIC has no patient geography.
+  -> Other, its own category (in v2.2 it lumps private insurance with every other payer, and the two cannot be told
+  apart, so it is never relabelled as one of them); empty -> Unspecified. Pass ``insurance_map`` to choose
+  otherwise. Any other value is kept as Other, with a message naming it (terminal and run log). The raw value is kept as
+  ``insurance_mimic``.
+- ``borough``: absent. BIDMC is in Boston and MIMIC has no patient geography, so the study leaves this optional
+  column out rather than inventing a constant.
 - ``comorbidity_index``: Charlson index from ``diagnoses_icd`` via comorbidipy (Quan 2005 ICD coding algorithms,
   original Charlson 1987 weights, milder forms zeroed when the severe form is present); see :func:`charlson_index`.
   Admissions without any diagnosis code get 0.
@@ -40,8 +42,8 @@ How each schema column is made (all choices are parameters or documented here):
   ``note_seq`` order. Admissions without a discharge note are dropped when ``require_notes`` is True (the labels are
   computed before, on all admissions, so a readmission without a note still counts), or kept with an empty note.
 - ``hospital``: MIMIC is one centre, so the site is a constant (``site_name``, "BIDMC") unless ``site_column`` names
-  a column to study across, e.g. ``admission_location``, ``admission_type``, ``insurance_mimic`` or ``race``
-  (missing values become "Unknown").
+  a column to study across, e.g. ``admission_location``, ``admission_type``, ``insurance_mimic`` or ``race``, by
+  the study's one site-column rule (:func:`helpers.contracts.use_site_column`: missing values become "Unknown").
 - Kept as extra columns: ``admission_type``, ``admission_location``, ``discharge_location``, ``race``,
   ``language``, ``marital_status``, ``anchor_year_group``, ``dod`` (date of death, also after discharge),
   ``days_to_next_admission`` and ``prior_admissions`` (earlier admissions of the patient in the data).
@@ -59,16 +61,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from helpers.contracts import use_site_column
 from helpers.loaders import DataValidationError, Problem, validate_admissions
+from helpers.progress import report
 
 MIMIC_INSURANCE = {
     "Medicare": "Medicare",
     "Medicaid": "Medicaid",
     "Private": "Private",
     "No charge": "Self-pay",
-    "Other": "Unspecified",
+    "Other": "Other",
 }
-"""MIMIC-IV ``admissions.insurance`` value -> the schema's insurance category (anything else -> Unspecified)."""
+"""MIMIC-IV ``admissions.insurance`` value -> the schema's insurance category (anything else -> Other)."""
 
 DEFAULT_SITE_NAME = "BIDMC"
 NOTE_SOURCE_HINT = (
@@ -218,8 +222,9 @@ def derive_readmissions(admissions: pd.DataFrame, window_days: float = 30) -> pd
     ids = out.loc[after_death, "hadm_id"].tolist()
     out.attrs["admissions_after_death"] = ids
     if ids:
-        warnings.warn(f"admissions: {len(ids)} admissions start after the patient died in hospital (hadm_id "
-                      f"{ids[:5]}); kept as ordinary admissions. Check the source tables.", stacklevel=2)
+        # to the terminal and the run's log, not as a Python warning: warnings would print into the book
+        report(f"admissions: {len(ids)} admissions start after the patient died in hospital (hadm_id "
+               f"{ids[:5]}); kept as ordinary admissions. Check the source tables.")
     return out
 
 
@@ -296,10 +301,11 @@ def load_mimic_iv(
     frame["insurance_mimic"] = frame["insurance"]
     unmapped = sorted(set(frame["insurance"].dropna()) - set(insurance_lookup))
     if unmapped:
-        warnings.warn(f"admissions.insurance: values {unmapped} are not in MIMIC_INSURANCE and become "
-                      "'Unspecified'; pass insurance_map={value: category} to place them.", stacklevel=2)
-    frame["insurance"] = frame["insurance"].map(insurance_lookup).fillna("Unspecified")
-    frame["borough"] = "Other"
+        report(f"admissions.insurance: values {unmapped} are not in MIMIC_INSURANCE and are kept as their own "
+               "category 'Other'; pass insurance_map={value: category} when one of them is a named category under "
+               "another spelling.")
+    frame["insurance"] = frame["insurance"].map(insurance_lookup).where(frame["insurance"].notna(), "Unspecified")
+    frame["insurance"] = frame["insurance"].fillna("Other")
 
     charlson = charlson_index(diagnoses, icd_version_mix=icd_version_mix)[["hadm_id", "comorbidity_index"]]
     frame = frame.merge(charlson, on="hadm_id", how="left", validate="one_to_one")
@@ -323,16 +329,14 @@ def load_mimic_iv(
     if site_column is None:
         frame["hospital"] = site_name
     else:
-        if site_column not in frame.columns:
-            raise ValueError(f"site_column={site_column!r} is not a column of the MIMIC-IV frame. Fix: use one of "
-                             f"{sorted(c for c in frame.columns if c != 'note_text')}.")
-        frame["hospital"] = frame[site_column].astype(str).where(frame[site_column].notna(), "Unknown")
+        frame = use_site_column(frame.drop(columns=["hospital"], errors="ignore"), site_column,
+                                where="MIMIC-IV (parameter 'site_column')")
 
     kept = ["admission_type", "admission_location", "discharge_location", "race", "language", "marital_status",
             "insurance_mimic", "anchor_year_group", "dod", "deathtime", "days_to_next_admission", "prior_admissions",
             "words_per_note", "subject_id", "hadm_id"]
     schema_part = ["admission_id", "patient_id", "hospital", "admit_date", "discharge_date", "age", "sex",
-                   "insurance", "borough", "comorbidity_index", "length_of_stay", "died_in_hospital", "note_text",
+                   "insurance", "comorbidity_index", "length_of_stay", "died_in_hospital", "note_text",
                    "readmitted_30d"]
     result = validate_admissions(frame[schema_part + kept], source=f"MIMIC-IV ({hosp_dir})",
                                  require_notes=has_notes and require_notes)

@@ -10,9 +10,43 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# The categories the simulator draws from (their order is the simulator's coding; do not reorder).
 INSURANCE_CATEGORIES = ["Medicare", "Medicaid", "Private", "Self-pay", "Unspecified"]
 BOROUGHS = ["Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island", "Long Island", "Other"]
 SEX_CATEGORIES = ["F", "M"]
+
+# Real exports carry values outside those lists: a sex recorded as unknown or as another value, a payer the study
+# does not name, an address outside the boroughs. They are kept as their own category, never mapped onto another
+# real one: "Unknown" when the value says it is not known (or is empty), "Other" for any other value. For insurance
+# the "not known" category is the existing "Unspecified". Every admission keeps its row, so nothing is dropped
+# silently and nothing is falsified.
+OTHER_CATEGORY = "Other"
+UNKNOWN_CATEGORY = "Unknown"
+CATEGORY_VALUES: dict[str, list[str]] = {
+    "sex": SEX_CATEGORIES + [OTHER_CATEGORY, UNKNOWN_CATEGORY],
+    "insurance": INSURANCE_CATEGORIES[:-1] + [OTHER_CATEGORY, "Unspecified"],
+    "borough": BOROUGHS + [UNKNOWN_CATEGORY],
+}
+"""Every value a category column may hold after loading, in display order."""
+NOT_KNOWN_CATEGORY: dict[str, str] = {"sex": UNKNOWN_CATEGORY, "insurance": "Unspecified",
+                                      "borough": UNKNOWN_CATEGORY}
+"""The category of an empty value or a value that says "not known", per column."""
+NOT_KNOWN_SPELLINGS = frozenset({
+    "unknown", "unk", "u", "notknown", "notrecorded", "notstated", "notspecified", "unspecified", "missing",
+    "declined", "refused", "?", "na", "n/a", "nan", "null",
+})
+"""Values (compared ignoring case, spaces, dashes and underscores) that say the value is not known."""
+CATEGORY_SYNONYMS: dict[str, dict[str, str]] = {
+    "sex": {"female": "F", "male": "M"},
+    "insurance": {},
+    "borough": {},
+}
+"""Other spellings of the same value (compared like NOT_KNOWN_SPELLINGS); only exact synonyms, never guesses."""
+
+
+def category_key(value: object) -> str:
+    """How category values are compared: lower case, without spaces, dashes and underscores ("Self pay")."""
+    return str(value).strip().lower().replace(" ", "").replace("-", "").replace("_", "")
 
 # column -> (kind, required). kinds: id, str, category, date, int, float, binary, text
 ADMISSION_COLUMNS: dict[str, tuple[str, bool]] = {

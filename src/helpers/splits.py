@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SPLITS = ("train", "validation", "random_test", "temporal_test")
+from helpers.contracts import EVALUATION_SPLITS, SPLITS  # SPLITS re-exported: split names live in contracts
 
 
 def assign_splits(
@@ -35,12 +35,12 @@ def assign_splits(
     if not (years >= temporal_test_year).any():
         raise ValueError(
             f"parameter 'temporal_test_year' is {temporal_test_year}, but no admission is discharged then or later "
-            f"(discharge years run {years.min()}-{years.max()}); choose a year in that range"
+            f"(discharge years run {years.min()}-{years.max()}). Fix: choose a year in that range"
         )
     if not (years < temporal_test_year).any():
         raise ValueError(
             f"parameter 'temporal_test_year' is {temporal_test_year}, which leaves no earlier admissions to train on "
-            f"(discharge years run {years.min()}-{years.max()}); choose a later year"
+            f"(discharge years run {years.min()}-{years.max()}). Fix: choose a later year"
         )
     temporal = years >= temporal_test_year
     split = pd.Series("temporal_test", index=cohort.index, dtype=object)
@@ -55,9 +55,39 @@ def assign_splits(
     patient_split.iloc[n_train:n_train + n_val] = "validation"
     split.loc[~temporal] = cohort.loc[~temporal, "patient_id"].astype(str).map(patient_split).to_numpy()
 
+    sizes = split.value_counts()
+    empty = [name for name in SPLITS if sizes.get(name, 0) == 0]
+    if empty:
+        n_earlier = len(earlier_patients)
+        shares = dict(zip(SPLITS[:3], fractions))
+        raise ValueError(
+            f"the split design leaves split(s) {empty} empty: parameter 'split_fractions' is {list(fractions)} and "
+            f"{n_earlier} patient(s) are discharged before temporal_test_year {temporal_test_year} "
+            f"(shares asked: {', '.join(f'{k} {v:g}' for k, v in shares.items())}). Fix: give every split a "
+            "share above 0 (e.g. [0.8, 0.1, 0.1]), or choose a later temporal_test_year so that more patients "
+            "come before it."
+        )
     out = cohort[["admission_id", "patient_id", "hospital"]].copy()
     out["split"] = pd.Categorical(split, categories=list(SPLITS))
     return out
+
+
+def single_class_groups(summary: pd.DataFrame, splits: tuple[str, ...] = EVALUATION_SPLITS) -> pd.DataFrame:
+    """Hospitals whose evaluation split holds admissions of one outcome class only (all or none readmitted).
+
+    Their AUROC and AUPRC cannot be estimated; the model chapters report them as NaN with the reason in the
+    metrics file's ``note`` rather than failing. ``summary`` is :func:`split_summary`'s table.
+    """
+    part = summary[summary["split"].isin(splits) & (summary["hospital"] != "all") & (summary["admissions"] > 0)]
+    one_class = (part["readmissions"] == 0) | (part["readmissions"] == part["admissions"])
+    return part.loc[one_class, ["split", "hospital", "admissions", "readmissions"]].reset_index(drop=True)
+
+
+def describe_single_class_groups(groups: pd.DataFrame) -> str:
+    """A phrase for the prose: "none", or "Hospital 4 in temporal_test" style list."""
+    if groups.empty:
+        return "none"
+    return "; ".join(f"{row.hospital} in {row.split.replace('_', ' ')}" for row in groups.itertuples())
 
 
 def split_summary(cohort: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
