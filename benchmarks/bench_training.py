@@ -9,6 +9,13 @@ model (same initial weights), the same notes and the same number of optimizer st
   batches (``train_sampling_strategy='group_by_length'``), MLM logits only at masked positions, bfloat16 autocast
   in training where the processor has native bfloat16, threads set to the cores.
 
+Two paths, each against the same plain set-up: ``float32`` (always; what a CPU without native bfloat16 runs) and
+``bfloat16`` (where the processor has it natively, or with ``--bf16-anyway``). Each path prints its ablation lines
+(one per technique kept, alone) and ``finetune_speedup_<path>`` / ``pretrain_speedup_<path>``. Techniques: dynamic
+padding with length-grouped batches, the MLM head and last layer at masked positions only, the [CLS]-only last layer
+(when the classifier reads [CLS]), threads set to the cores, and on the bfloat16 path bfloat16 autocast with the
+faster attention kernel.
+
 Each configuration runs ``--repeats`` times, interleaved with the others, and its best run counts (the machine is
 shared, so the best run is the least disturbed one). Prints ``finetune_speedup: X`` and ``pretrain_speedup: Y``,
 ablation lines, prediction throughput, and the whole chapter (tokenizer, pretraining, fine-tuning, predictions) at
@@ -169,6 +176,8 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=None, help="token limit (default: the tiny preset's)")
     parser.add_argument("--chapter-admissions", type=int, default=3000)
     parser.add_argument("--no-chapter", action="store_true")
+    parser.add_argument("--bf16-anyway", action="store_true",
+                        help="also measure the bfloat16 path where the processor has no native bfloat16 (emulated)")
     parser.add_argument("--chapter-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.chapter_only:
@@ -188,7 +197,8 @@ def main() -> None:
     print(f"data: {len(texts)} notes, median {report['words_per_note_median']:.0f} words / "
           f"{report['tokens_per_note_median']:.0f} tokens, {100 * report['share_truncated']:.0f} % longer than "
           f"max_length {config.max_length}; model {config.num_layers} x {config.hidden_size}, vocabulary "
-          f"{len(tokenizer)}; {threads} threads; bf16 native: {config.bf16}; {args.steps} steps, best of "
+          f"{len(tokenizer)}; classifier reads {config.classifier_input}; {threads} threads; bf16 native: "
+          f"{config.bf16}; {args.steps} steps, best of "
           f"{args.repeats}")
 
     # One initial model for every run, saved once.
@@ -201,10 +211,17 @@ def main() -> None:
         with clinicllm._quiet_transformers():
             return cls.from_pretrained(str(init_dir), local_files_only=True, attn_implementation=kernel)
 
+    reads_mean = config.classifier_input == "mean"
+
     def classifier(cls_only: bool = False, kernel: str = "sdpa"):
+        # The model the project fine-tunes: the mean-pooled head (classifier_input: mean; the same model in the
+        # plain set-up, only the Trainer set-up differs) or the [CLS] head (stock, or [CLS]-only last layer).
         torch.manual_seed(config.seed)
-        cls = clinicllm.ClsOnlyLastLayerBertForSequenceClassification if cls_only \
-            else clinicllm.BertForSequenceClassification
+        if reads_mean:
+            cls = clinicllm.MeanPooledBertForSequenceClassification
+        else:
+            cls = clinicllm.ClsOnlyLastLayerBertForSequenceClassification if cls_only \
+                else clinicllm.BertForSequenceClassification
         with clinicllm._quiet_transformers():
             return cls.from_pretrained(str(init_dir), num_labels=2, local_files_only=True, attn_implementation=kernel)
 
@@ -219,11 +236,8 @@ def main() -> None:
         return DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm_probability=config.mlm_probability,
                                                pad_to_multiple_of=8, seed=config.seed)
 
-    bf16 = bool(config.bf16)
     ft_lr, pt_lr = config.finetune_learning_rate, config.pretrain_learning_rate
     fb, pb = config.finetune_batch_size, config.pretrain_batch_size
-
-    kernel = config.attention_kernel
 
     def ft(dataset, collator, grouped, use_bf16, cls_only=False, kernel="sdpa", n_threads=threads, plain=False):
         return lambda: timed_train(classifier(cls_only, kernel), dataset, collator, config, args.steps, fb,
@@ -235,45 +249,66 @@ def main() -> None:
                                    grouped=grouped, bf16=use_bf16, threads=n_threads, out=workdir / "pt",
                                    learning_rate=pt_lr, plain=plain)
 
-    finetune = best_of(args.repeats, {
-        "plain": ft(plain_cls, default_data_collator, False, False, n_threads=default_threads, plain=True),
-        "dynamic padding + length grouping only": ft(dynamic_cls, pad_collator, True, False),
-        "[CLS]-only last layer only": ft(plain_cls, default_data_collator, False, False, cls_only=True),
-        "bf16 autocast only (sdpa)": ft(plain_cls, default_data_collator, False, bf16),
-        f"bf16 autocast + {kernel} attention": ft(plain_cls, default_data_collator, False, bf16, kernel=kernel),
-        "project": ft(dynamic_cls, pad_collator, True, bf16, cls_only=True, kernel=kernel),
-    })
-    pretrain = best_of(args.repeats, {
-        "plain": pt(False, plain_mlm, False, False, n_threads=default_threads, plain=True),
-        "dynamic padding + length grouping only": pt(False, dynamic_mlm, True, False),
-        "masked positions only (head + last layer)": pt(True, plain_mlm, False, False),
-        "bf16 autocast only (sdpa)": pt(False, plain_mlm, False, bf16),
-        f"bf16 autocast + {kernel} attention": pt(False, plain_mlm, False, bf16, kernel=kernel),
-        "project": pt(True, dynamic_mlm, True, bf16, kernel=kernel),
-    })
-    one_thread = timed_train(classifier(True, kernel), dynamic_cls, pad_collator, config, args.steps, fb,
-                             grouped=True, bf16=bf16, threads=1, out=workdir / "ft", learning_rate=ft_lr)
-    torch.set_num_threads(threads)
-
-    def report_block(name: str, results: dict[str, tuple[float, int]]) -> float:
-        plain = results["plain"][0]
-        for label, (rate, tokens) in results.items():
-            print(f"{name} {label}: {rate:,.0f} tokens/s ({tokens:,} tokens) x{rate / plain:.2f}")
-        return results["project"][0] / plain
-
-    finetune_speedup = report_block("finetune", finetune)
-    pretrain_speedup = report_block("pretrain", pretrain)
-    print(f"finetune threads: {one_thread[0]:,.0f} tokens/s with 1 thread (torchrun's OMP_NUM_THREADS=1) vs "
-          f"{finetune['project'][0]:,.0f} with {threads} (configure_threads): "
-          f"x{finetune['project'][0] / one_thread[0]:.2f}")
+    paths = ["float32"] + (["bfloat16"] if config.bf16 or args.bf16_anyway else [])
+    if "bfloat16" not in paths:
+        print("path bfloat16: skipped (this processor has no native bfloat16; --bf16-anyway measures it emulated)")
+    speedups: dict[str, tuple[float, float]] = {}
+    for path in paths:
+        use_bf16 = path == "bfloat16"
+        kernel = config.attention_kernel if use_bf16 else "sdpa"
+        print(f"path {path}: plain = stock Trainer, float32, padded to max_length, random batches, stock heads, "
+              f"PyTorch's default threads ({default_threads}); project = every technique below"
+              + (", bf16 autocast in training" if use_bf16 else ""))
+        finetune_runs = {
+            "plain": ft(plain_cls, default_data_collator, False, False, n_threads=default_threads, plain=True),
+            "dynamic padding + length grouping only": ft(dynamic_cls, pad_collator, True, False),
+        }
+        if not reads_mean:
+            finetune_runs["[CLS]-only last layer only"] = ft(plain_cls, default_data_collator, False, False,
+                                                             cls_only=True)
+        pretrain_runs = {
+            "plain": pt(False, plain_mlm, False, False, n_threads=default_threads, plain=True),
+            "dynamic padding + length grouping only": pt(False, dynamic_mlm, True, False),
+            "masked positions only (head + last layer)": pt(True, plain_mlm, False, False),
+        }
+        if use_bf16:
+            finetune_runs["bf16 autocast only (sdpa)"] = ft(plain_cls, default_data_collator, False, True)
+            finetune_runs[f"bf16 autocast + {kernel} attention"] = ft(plain_cls, default_data_collator, False, True,
+                                                                     kernel=kernel)
+            pretrain_runs["bf16 autocast only (sdpa)"] = pt(False, plain_mlm, False, True)
+            pretrain_runs[f"bf16 autocast + {kernel} attention"] = pt(False, plain_mlm, False, True, kernel=kernel)
+        finetune_runs["project"] = ft(dynamic_cls, pad_collator, True, use_bf16, cls_only=True, kernel=kernel)
+        pretrain_runs["project"] = pt(True, dynamic_mlm, True, use_bf16, kernel=kernel)
+        finetune = best_of(args.repeats, finetune_runs)
+        pretrain = best_of(args.repeats, pretrain_runs)
+        speedups[path] = (report_block(f"{path} finetune", finetune), report_block(f"{path} pretrain", pretrain))
+        if path == paths[-1]:
+            one_thread = timed_train(classifier(True, kernel), dynamic_cls, pad_collator, config, args.steps, fb,
+                                     grouped=True, bf16=use_bf16, threads=1, out=workdir / "ft", learning_rate=ft_lr)
+            torch.set_num_threads(threads)
+            print(f"finetune threads ({path}): {one_thread[0]:,.0f} tokens/s with 1 thread (torchrun's "
+                  f"OMP_NUM_THREADS=1) vs {finetune['project'][0]:,.0f} with {threads} (configure_threads): "
+                  f"x{finetune['project'][0] / one_thread[0]:.2f}")
     prediction_lines(tokenizer, texts, config, classifier, plain_cls, workdir)
-    print(f"finetune_speedup: {finetune_speedup:.2f}")
-    print(f"pretrain_speedup: {pretrain_speedup:.2f}")
+    for path, (finetune_speedup, pretrain_speedup) in speedups.items():
+        print(f"finetune_speedup_{path}: {finetune_speedup:.2f}")
+        print(f"pretrain_speedup_{path}: {pretrain_speedup:.2f}")
+    finetune_speedup, pretrain_speedup = speedups[paths[-1]]
+    print(f"finetune_speedup: {finetune_speedup:.2f} ({paths[-1]} path)")
+    print(f"pretrain_speedup: {pretrain_speedup:.2f} ({paths[-1]} path)")
     if not args.no_chapter:
         completed = subprocess.run([sys.executable, __file__, "--chapter-only", "--chapter-admissions",
                                     str(args.chapter_admissions)], capture_output=True, text=True)
         lines = [line for line in completed.stdout.splitlines() if line.startswith("chapter")]
         print("\n".join(lines) if lines else completed.stderr[-2000:])
+
+
+def report_block(name: str, results: dict[str, tuple[float, int]]) -> float:
+    """One ablation line per configuration (tokens/s and ratio to plain); returns project / plain."""
+    plain = results["plain"][0]
+    for label, (rate, tokens) in results.items():
+        print(f"{name} {label}: {rate:,.0f} tokens/s ({tokens:,} tokens) x{rate / plain:.2f}")
+    return results["project"][0] / plain
 
 
 def prediction_lines(tokenizer, texts, config, classifier, plain_dataset, workdir: Path) -> None:
@@ -290,7 +325,9 @@ def prediction_lines(tokenizer, texts, config, classifier, plain_dataset, workdi
     trainer.predict(plain_dataset)
     plain = real_tokens / (time.perf_counter() - started)
     started = time.perf_counter()
-    clinicllm.predict_scores(model_dir, tokenizer, frame, config)
+    # Like for like: the plain set-up reads each note's head, so predict_scores reads the head too here.
+    clinicllm.predict_scores(model_dir, tokenizer, frame, ClinicLLMConfig.from_dict({**config.to_dict(),
+                                                                                     "note_reading": "head"}))
     project = real_tokens / (time.perf_counter() - started)
     print(f"predict plain (Trainer.predict, padded): {plain:,.0f} tokens/s; project (predict_scores): "
           f"{project:,.0f} tokens/s x{project / plain:.2f}")

@@ -3,6 +3,8 @@ writes the predictions contract, and survives a save/load round trip."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -189,3 +191,39 @@ def test_truncation_cost_measures_a_signal_written_late():
     assert (table["whole note"] > 0.95).all()          # the late keyword is read
     assert (table["first 10 words"] < 0.7).all()       # cut off, only noise remains
     assert table["cost of the cut"].min() > 0.25
+
+
+def test_cached_stage_builds_once_records_its_key_and_rebuilds_on_a_new_key(tmp_path):
+    # The one cache rule shared by the TF-IDF stage and ClinicLLM's stages (helpers.artifacts.cached_stage).
+    from helpers.artifacts import cached_stage, write_json
+
+    built = []
+
+    def build(path):
+        built.append(path.name)
+        write_json({"n": len(built)}, path)
+
+    load = lambda path: json.loads(path.read_text())["n"]  # noqa: E731
+    first, reused = cached_stage(tmp_path / "stage.json", "k1", build, load)
+    assert (first, reused) == (1, False) and (tmp_path / "stage.json.key").read_text().strip() == "k1"
+    again, reused = cached_stage(tmp_path / "stage.json", "k1", build, load)
+    assert (again, reused, len(built)) == (1, True, 1)
+    changed, reused = cached_stage(tmp_path / "stage.json", "k2", build, load)
+    assert (changed, reused, len(built)) == (2, False, 2)
+    # An output whose name carries its key is its own record (ClinicLLM's finetune-<key>/ folders).
+    named, reused = cached_stage(tmp_path / "finetune-k3", "k3", lambda p: p.mkdir(), lambda p: p.is_dir())
+    assert named and not reused and not (tmp_path / "finetune-k3.key").exists()
+    assert cached_stage(tmp_path / "finetune-k3", "k3", build, lambda p: "loaded") == ("loaded", True)
+    # An interrupted build leaves no key, so the next call builds again.
+    with pytest.raises(RuntimeError):
+        cached_stage(tmp_path / "broken.json", "k4", lambda p: (_ for _ in ()).throw(RuntimeError("stop")), load)
+    assert not (tmp_path / "broken.json.key").exists()
+
+
+def test_chapter_predictions_stack_the_experiments():
+    from helpers.baselines import chapter_predictions
+
+    rows = pd.DataFrame({"admission_id": [1, 2], "patient_id": [1, 2], "hospital": "H1", "split": "temporal_test",
+                         "model": "m", "y_true": [0, 1], "y_score": [0.1, 0.9]})
+    table = chapter_predictions(rows, rows.assign(model="tfidf_lr"), None, rows)
+    assert table["experiment"].tolist() == ["global", "global", "tfidf_lr", "tfidf_lr"]

@@ -77,7 +77,7 @@ def toy_config(**changes) -> ClinicLLMConfig:
     values = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64,
                   pretrain_max_steps=5, pretrain_batch_size=32, finetune_epochs=4, finetune_learning_rate=5e-3,
                   finetune_batch_size=16, evals_per_epoch=1, early_stopping_patience=None, logging_steps=5,
-                  bf16=False, seed=0)
+                  bf16=False, seed=0, finetune_min_steps=1)
     values.update(changes)
     return ClinicLLMConfig(**values)
 
@@ -156,6 +156,15 @@ def test_every_config_field_belongs_to_a_stage_key_or_is_declared_harmless():
 ])
 def test_planned_steps(n, batch, epochs, cap, expected):
     assert clinicllm._planned_steps(n, batch, epochs, cap) == expected
+
+
+@pytest.mark.parametrize("n, batch, epochs, cap, floor, expected", [
+    (2400, 16, 2.0, None, 600, 600),     # a small cohort: 300 steps of epochs raised to the minimum
+    (24000, 16, 2.0, None, 600, 3000),   # a large one: the minimum does not bind
+    (2400, 16, 2.0, 400, 600, 400),      # the cap still wins
+])
+def test_planned_steps_minimum(n, batch, epochs, cap, floor, expected):
+    assert clinicllm._planned_steps(n, batch, epochs, cap, floor) == expected
 
 
 def test_study_frame_validation_names_the_column():
@@ -388,8 +397,8 @@ def test_trainer_takes_the_partial_last_layer_paths(study, tmp_path, monkeypatch
     # training would silently lose them. Count the calls of the partial last layer during real training.
     data, _, result = study
     calls = []
-    original = clinicllm._last_layer_at
-    monkeypatch.setattr(clinicllm, "_last_layer_at",
+    original = clinicllm.models._last_layer_at
+    monkeypatch.setattr(clinicllm.models, "_last_layer_at",
                         lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     tokenizer = load_tokenizer(result.tokenizer_dir)
     texts = data["note_text"].head(64).tolist()
@@ -397,8 +406,8 @@ def test_trainer_takes_the_partial_last_layer_paths(study, tmp_path, monkeypatch
     assert len(calls) == 2                       # 64 notes, batches of 32
     train = data[data["split"] == "train"].head(32)
     validation = data[data["split"] == "validation"].head(32)
-    finetune_classifier(result.pretrained_dir, tokenizer, train, validation, toy_config(finetune_epochs=1),
-                        tmp_path / "ft")
+    finetune_classifier(result.pretrained_dir, tokenizer, train, validation,
+                        toy_config(finetune_epochs=1, classifier_input="cls"), tmp_path / "ft")
     assert len(calls) == 2 + 2 + 1               # two training batches of 16, one evaluation batch
 
 

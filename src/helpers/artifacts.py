@@ -11,6 +11,8 @@ Every artifact is written atomically (a temporary file in the same folder, then 
 run never leaves a half-written file that a later stage would mistake for a finished one. Stages that are expensive
 record a key (a hash of their parameters and inputs) beside their output; :func:`stage_is_fresh` tells whether the
 stored output still matches, which is how a second run with the same parameters reuses finished work.
+:func:`cached_stage` is that rule in one place (load when fresh, else build, record the key, load), used by every
+cached stage: the TF-IDF baseline and ClinicLLM's tokenizer, pretraining, fine-tuning, predictions and embeddings.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,3 +154,40 @@ def stage_is_fresh(output: str | os.PathLike, key: str) -> bool:
 def mark_stage(output: str | os.PathLike, key: str) -> None:
     """Record the key of the stage that just wrote ``output`` (after the output itself is in place)."""
     atomic_write(_key_path(Path(output)), lambda tmp: tmp.write_text(key + "\n"))
+
+
+def cached_stage(output: str | os.PathLike, key: str, build: Callable[[Path], Any], load: Callable[[Path], Any], *,
+                 label: str | None = None, build_here: bool = True, record: bool = True,
+                 wait: Callable[[], None] | None = None) -> tuple[Any, bool]:
+    """Load a finished stage's output, or build it first; returns (``load(output)``, reused).
+
+    The output is fresh when it exists and either the key recorded beside it (``<output>.key``) equals ``key`` or
+    its own name carries the key (``finetune-<key>/``: such a name is its own record). Otherwise ``build(output)``
+    writes it (atomically: a file through :func:`atomic_write`, a folder assembled under another name and renamed)
+    and the key is recorded after it is in place (unless the name carries it), so an interrupted build is never
+    taken for a finished one.
+
+    Several processes (torchrun): ``build_here`` says whether this process calls ``build`` (all of them, for a
+    data-parallel training stage that itself writes only on the main process; the main process alone, otherwise),
+    ``record`` whether it records the key (the main process), and ``wait`` is a barrier called before loading.
+    ``label`` names the stage in the progress lines (terminal and the run's log, never the notebook).
+    """
+    from helpers.progress import report
+
+    output = Path(output)
+    reused = stage_is_fresh(output, key) or (key in output.name and output.exists())
+    if reused:
+        if label:
+            report(f"{label}: reused")
+    elif build_here:
+        started = time.perf_counter()
+        if label:
+            report(f"{label}: running")
+        build(output)
+        if record and key not in output.name:
+            mark_stage(output, key)
+        if label:
+            report(f"{label}: done in {time.perf_counter() - started:.0f} s")
+    if wait is not None:
+        wait()
+    return load(output), reused

@@ -234,21 +234,18 @@ def run_tfidf_stage(data: pd.DataFrame, out_dir: str | os.PathLike, *, seed: int
     keyed by the training and validation notes and labels and the fit options, so a second run with the same
     inputs loads it. Returns the model, its predictions for validation and both tests, and whether it was reused.
     """
-    from helpers.artifacts import frame_fingerprint, mark_stage, stage_is_fresh, stage_key
+    from helpers.artifacts import cached_stage, frame_fingerprint, stage_key
 
     train = data[data["split"] == "train"]
     validation = data[data["split"] == "validation"]
     inputs = pd.concat([train, validation])
     key = stage_key(stage="tfidf_lr", data=frame_fingerprint(inputs, ["admission_id", "note_text", "readmitted_30d"]),
                     seed=seed, options={k: list(v) if isinstance(v, tuple) else v for k, v in fit_options.items()})
-    path = Path(out_dir) / "tfidf_lr.joblib"
-    reused = stage_is_fresh(path, key)
-    if reused:
-        model = load_tfidf(path)
-    else:
-        model = fit_tfidf_lr(train, validation, seed=seed, **fit_options)
-        save_tfidf(model, path)
-        mark_stage(path, key)
+    model, reused = cached_stage(
+        Path(out_dir) / "tfidf_lr.joblib", key,
+        build=lambda path: save_tfidf(fit_tfidf_lr(train, validation, seed=seed, **fit_options), path),
+        load=load_tfidf, label="tfidf_lr: fit",
+    )
     frames = {split: data[data["split"] == split] for split in ("validation", "random_test", "temporal_test")}
     return model, tfidf_predictions(model, frames), reused
 
@@ -277,6 +274,16 @@ def oracle_predictions(oracle: pd.DataFrame, data: pd.DataFrame,
         "y_true": merged["readmitted_30d"].astype(int).to_numpy(),
         "y_score": merged["true_probability"].astype(float).to_numpy(),
     })[PREDICTION_COLUMNS]
+
+
+def chapter_predictions(clinicllm_predictions: pd.DataFrame, tfidf_table: pd.DataFrame,
+                        oracle: pd.DataFrame | None, data: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 2's predictions table: experiment ``global`` (ClinicLLM), ``tfidf_lr`` and, on simulated data
+    (``oracle`` not None), ``oracle``, in the evaluation contract plus an ``experiment`` column."""
+    parts = [clinicllm_predictions.assign(experiment="global"), tfidf_table.assign(experiment="tfidf_lr")]
+    if oracle is not None:
+        parts.append(oracle_predictions(oracle, data).assign(experiment="oracle"))
+    return pd.concat(parts, ignore_index=True)
 
 
 def first_words(texts: pd.Series, n_words: int) -> pd.Series:
