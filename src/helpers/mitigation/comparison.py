@@ -1,0 +1,326 @@
+"""Each strategy against the global model on the same admissions: AUROC, its change and the change's paired CI.
+
+The change is measured on exactly the admissions the strategy scored, against the global model's scores for the
+same admissions, with a **paired** patient-level bootstrap: each resample draws patients once and both models are
+scored on that one resample (:func:`helpers.evaluation.paired_bootstrap_delta`). Sampling noise common to both
+models (which patients happen to be in the test) then cancels, and the interval is that of the *difference*.
+
+The relative change is ``100 * (AUROC_strategy - AUROC_global) / AUROC_global`` (%), the form in which the study
+reports its gains (0.25 % to 11.74 %). Its interval comes from the same patient resamples:
+:func:`helpers.evaluation.bootstrap_resample_values` with the same seed draws the same resamples as the paired
+bootstrap (tested), so the ratio is formed resample by resample.
+
+Seeds. With several seeds every strategy model is trained once per seed; the rows keep one value per seed (the
+metrics contract), and :func:`seed_summary` gives the mean, the standard deviation across seeds (training noise)
+and the average bootstrap interval of one seed (sampling noise), side by side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers import evaluation
+from helpers.evaluation import METRICS_FILE_COLUMNS, NOTE_COLUMN
+
+NOTEBOOK = "05_mitigation"
+from helpers.contracts import TEST_SPLITS  # the two tests, one home
+CHANGE_METRICS = ("auroc", "delta_auroc", "delta_auroc_rel")
+LABELS = {"local": "local fine-tuning", "instance_augmented": "instance-based augmented fine-tuning",
+          "cluster": "cluster-based fine-tuning", "global": "global model",
+          "random_test": "random test", "temporal_test": "temporal test"}
+
+
+def relative_change(strategy_auroc, global_auroc):
+    """Relative change of AUROC in percent: 100 * (strategy - global) / global (NaN where global is 0 or NaN)."""
+    strategy_auroc = np.asarray(strategy_auroc, dtype=float)
+    global_auroc = np.asarray(global_auroc, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(global_auroc > 0, 100.0 * (strategy_auroc - global_auroc) / global_auroc, np.nan)
+    return out if out.ndim else float(out)
+
+
+def paired_change(y_true, global_score, strategy_score, patient_id, n_resamples: int = 1000,
+                  seed: int = 0) -> dict[str, evaluation.MetricResult]:
+    """AUROC of the strategy, its change against the global model and the relative change (%), each with a CI.
+
+    All three come from the same patient resamples. Returns ``{"auroc", "delta_auroc", "delta_auroc_rel"}``;
+    a group that cannot be scored gets NaN values and the reason in every result.
+    """
+    strategy = evaluation.bootstrap_metrics(y_true, strategy_score, patient_id, metrics=("auroc",),
+                                            n_resamples=n_resamples, seed=seed)["auroc"]
+    delta = evaluation.paired_bootstrap_delta(y_true, global_score, strategy_score, patient_id,
+                                              n_resamples=n_resamples, seed=seed)
+    n, n_pos = delta.n, delta.n_pos
+    if delta.reason:
+        relative = evaluation.MetricResult(np.nan, np.nan, np.nan, n, n_pos, delta.reason, 0, n_resamples)
+        return {"auroc": strategy, "delta_auroc": delta, "delta_auroc_rel": relative}
+    global_auroc = evaluation.auroc(y_true, global_score)
+    point = relative_change(global_auroc + delta.value, global_auroc)
+    low = high = np.nan
+    used = 0
+    if n_resamples:
+        values_global = evaluation.bootstrap_resample_values(y_true, global_score, patient_id, "auroc",
+                                                             n_resamples, seed)
+        values_strategy = evaluation.bootstrap_resample_values(y_true, strategy_score, patient_id, "auroc",
+                                                               n_resamples, seed)
+        ratios = relative_change(values_strategy, values_global)
+        kept = ratios[np.isfinite(ratios)]
+        used = int(kept.size)
+        if used:
+            low, high = (float(v) for v in np.percentile(kept, [2.5, 97.5]))
+    relative = evaluation.MetricResult(float(point), low, high, n, n_pos, None, used, n_resamples)
+    return {"auroc": strategy, "delta_auroc": delta, "delta_auroc_rel": relative}
+
+
+def _row(experiment, split, group_var, group, metric, result: evaluation.MetricResult, seed, note=None) -> dict:
+    return {"notebook": NOTEBOOK, "experiment": experiment, "model": "clinicllm", "split": split,
+            "group_var": group_var, "group": str(group), "metric": metric, "value": result.value,
+            "ci_low": result.ci_low, "ci_high": result.ci_high, "n": result.n, "n_pos": result.n_pos,
+            "seed": int(seed), NOTE_COLUMN: note if note is not None else result.note}
+
+
+def global_reference_rows(global_predictions: pd.DataFrame, *, n_resamples: int, seed: int) -> pd.DataFrame:
+    """AUROC of the global model per test, overall and per hospital (chapter 5's reference rows)."""
+    tests = global_predictions[global_predictions["split"].isin(TEST_SPLITS)]
+    return evaluation.evaluate_predictions(tests, notebook=NOTEBOOK, experiment="global",
+                                           group_vars=("overall", "hospital"), splits=TEST_SPLITS,
+                                           metrics=("auroc",), n_resamples=n_resamples, seed=seed)
+
+
+def change_rows(strategy_predictions: pd.DataFrame, global_predictions: pd.DataFrame, models: pd.DataFrame,
+                *, n_resamples: int = 1000, bootstrap_seed: int = 0) -> pd.DataFrame:
+    """Metrics rows (auroc, delta_auroc, delta_auroc_rel) per strategy, seed, test, overall and hospital.
+
+    Every hospital of the global predictions gets rows on both tests, even when the strategy has no model for it
+    (value NaN, the reason in ``note``), so the metrics file says why a number is missing. The ``seed`` column is
+    the fine-tuning seed; the bootstrap uses ``bootstrap_seed`` for every seed, so seeds differ only by training.
+    """
+    reference = global_predictions[global_predictions["split"].isin(TEST_SPLITS)]
+    reference = reference[["admission_id", "split", "hospital", "y_score", "y_true"]].rename(
+        columns={"y_score": "global_score", "y_true": "global_true"})
+    hospitals = sorted(reference["hospital"].astype(str).unique())
+    rows = []
+    for (experiment, seed), part in strategy_predictions.groupby(["experiment", "seed"], sort=True):
+        joined = part.merge(reference.drop(columns="hospital"), on=["admission_id", "split"], how="inner",
+                            validate="one_to_one")
+        if len(joined) != len(part):
+            raise ValueError(f"{len(part) - len(joined)} {experiment} prediction(s) have no global prediction for "
+                             "the same admission and split; both must come from the same run's study frame.")
+        if not (joined["global_true"].to_numpy() == joined["y_true"].to_numpy()).all():
+            raise ValueError(f"{experiment} predictions and the global predictions disagree on y_true for the same "
+                             "admission; they come from different cohorts.")
+        skipped = models[(models["strategy"] == experiment) & (models["seed"] == seed)]
+        skipped = dict(zip(skipped["unit"].astype(str), skipped["status"].astype(str)))
+        for split in TEST_SPLITS:
+            in_split = joined[joined["split"] == split]
+            groups = [("overall", "all", in_split)] + [
+                ("hospital", h, in_split[in_split["hospital"].astype(str) == h]) for h in hospitals]
+            for group_var, group, members in groups:
+                if len(members) == 0:
+                    expected = reference[(reference["split"] == split) & (reference["hospital"] == group)]
+                    reason = skipped.get(group, "this strategy scored no admission here")
+                    empty = evaluation.MetricResult(np.nan, np.nan, np.nan, len(expected),
+                                                    int(expected["global_true"].sum()), reason)
+                    rows += [_row(experiment, split, group_var, group, m, empty, seed) for m in CHANGE_METRICS]
+                    continue
+                results = paired_change(members["y_true"].to_numpy(), members["global_score"].to_numpy(),
+                                        members["y_score"].to_numpy(), members["patient_id"].to_numpy(),
+                                        n_resamples=n_resamples, seed=bootstrap_seed)
+                note = None
+                if group_var == "overall" and members["hospital"].nunique() < len(hospitals):
+                    note = "pooled over the hospitals this strategy has a model for"
+                for metric, result in results.items():
+                    text = "; ".join(t for t in (result.note, note) if t) or ""
+                    rows.append(_row(experiment, split, group_var, group, metric, result, seed, text))
+    return pd.DataFrame(rows, columns=METRICS_FILE_COLUMNS)
+
+
+def seed_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy, test, group and metric: mean over seeds, SD across seeds, range, and the mean bootstrap CI."""
+    keys = ["experiment", "split", "group_var", "group", "metric"]
+    grouped = rows.groupby(keys, sort=False)
+    out = grouped.agg(mean=("value", "mean"), sd=("value", "std"), low_seed=("value", "min"),
+                      high_seed=("value", "max"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"),
+                      n_seeds=("value", lambda v: int(np.isfinite(v).sum())), n=("n", "first"),
+                      n_pos=("n_pos", "first"), note=(NOTE_COLUMN, "first")).reset_index()
+    return out
+
+
+def _format_change(mean, low, high, sd, n_seeds, digits, unit="") -> str:
+    if not np.isfinite(mean):
+        return "n/a"
+    text = f"{mean:+.{digits}f}{unit}"
+    if np.isfinite(low) and np.isfinite(high):
+        text += f" ({low:+.{digits}f} to {high:+.{digits}f})"
+    if n_seeds > 1 and np.isfinite(sd):
+        text += f", SD {sd:.{digits}f} over {n_seeds} seeds"
+    return text
+
+
+def change_table(summary: pd.DataFrame, global_rows: pd.DataFrame, train_sizes: pd.DataFrame,
+                 split: str, *, suppress: bool = False) -> pd.DataFrame:
+    """One test's table: per hospital (and overall) and strategy, global and strategy AUROC, the change and %.
+
+    ``train_sizes`` has experiment, hospital and train_size (admissions the model(s) scoring that hospital were
+    trained on). With several seeds each cell is the mean over seeds, then the average bootstrap CI of one seed,
+    then the SD across seeds.
+    """
+    part = summary[summary["split"] == split]
+    wide = part.set_index(["experiment", "group_var", "group", "metric"])[
+        ["mean", "ci_low", "ci_high", "sd", "n_seeds"]].unstack("metric")
+    reference = global_rows[(global_rows["split"] == split) & (global_rows["metric"] == "auroc")]
+    reference = reference.set_index(["group_var", "group"])
+    records = []
+    for (experiment, group_var, group), values in wide.iterrows():
+        key = (group_var, group)
+        ref = reference.loc[key] if key in reference.index else None
+        size = train_sizes[(train_sizes["experiment"] == experiment) & (train_sizes["hospital"] == group)]
+        meta = part[(part["experiment"] == experiment) & (part["group"] == group) & (part["metric"] == "auroc")]
+        records.append({
+            "hospital": "all hospitals" if group_var == "overall" else group,
+            "strategy": experiment,
+            "admissions": int(meta["n"].iloc[0]) if len(meta) else 0,
+            "trained on": float(size["train_size"].iloc[0]) if len(size) else np.nan,
+            "global AUROC": evaluation.format_estimate(ref["value"], ref["ci_low"], ref["ci_high"])
+            if ref is not None else "n/a",
+            "strategy AUROC": _format_change(values[("mean", "auroc")], np.nan, np.nan, values[("sd", "auroc")],
+                                             int(values[("n_seeds", "auroc")]), 3).lstrip("+"),
+            "change in AUROC (95 % CI)": _format_change(
+                values[("mean", "delta_auroc")], values[("ci_low", "delta_auroc")],
+                values[("ci_high", "delta_auroc")], values[("sd", "delta_auroc")],
+                int(values[("n_seeds", "delta_auroc")]), 3),
+            "change in % (95 % CI)": _format_change(
+                values[("mean", "delta_auroc_rel")], values[("ci_low", "delta_auroc_rel")],
+                values[("ci_high", "delta_auroc_rel")], values[("sd", "delta_auroc_rel")],
+                int(values[("n_seeds", "delta_auroc_rel")]), 2, " %"),
+            "note": meta["note"].iloc[0] if len(meta) else "",
+        })
+    table = pd.DataFrame(records)
+    order = {name: i for i, name in enumerate(("local", "instance_augmented", "cluster"))}
+    table["_h"] = table["hospital"].eq("all hospitals")
+    table = table.sort_values(["_h", "hospital", "strategy"], key=lambda c: c.map(order) if c.name == "strategy"
+                              else c).drop(columns="_h")
+    table["trained on"] = table["trained on"].map(lambda v: f"{v:,.0f}" if np.isfinite(v) else "n/a")
+    if suppress:
+        from helpers.book import suppress_small_counts
+
+        table = suppress_small_counts(table, ["admissions"], enabled=True)
+    return table.set_index(["hospital", "strategy"])
+
+
+def training_sizes(strategy_predictions: pd.DataFrame, global_train_sizes: pd.Series) -> pd.DataFrame:
+    """Training admissions behind each strategy's scores, per hospital (cluster: mean over its test admissions).
+
+    Admissions that kept the global model's score count with the global model's training size.
+    """
+    first_seed = strategy_predictions["seed"].min()
+    part = strategy_predictions[strategy_predictions["seed"] == first_seed].copy()
+    total = float(global_train_sizes.sum())
+    part["train_size"] = part["train_size"].fillna(total)
+    sizes = part.groupby(["experiment", "hospital"], observed=True)["train_size"].mean().reset_index()
+    global_rows = pd.DataFrame({"experiment": "global", "hospital": global_train_sizes.index.astype(str),
+                                "train_size": total})
+    return pd.concat([sizes, global_rows], ignore_index=True)
+
+
+def change_range_sentence(summary: pd.DataFrame, experiment: str, split: str) -> str:
+    """'local fine-tuning changed temporal-test AUROC by -1.20 % to +3.40 % across the 4 hospitals ...'."""
+    part = summary[(summary["experiment"] == experiment) & (summary["split"] == split)
+                   & (summary["group_var"] == "hospital") & (summary["metric"] == "delta_auroc_rel")]
+    values = part.dropna(subset=["mean"])
+    label = LABELS.get(experiment, experiment)
+    where = LABELS.get(split, split)
+    if values.empty:
+        return f"{label[0].upper()}{label[1:]} could not be compared with the global model on the {where} at any hospital"
+    low, high = values["mean"].min(), values["mean"].max()
+    seeds = int(part["n_seeds"].max()) if len(part) else 1
+    over = f" (means over {seeds} seeds)" if seeds > 1 else ""
+    skipped = len(part) - len(values)
+    left_out = f"; {skipped} hospital(s) could not be estimated" if skipped else ""
+    excluded_up = int((values["ci_low"] > 0).sum())
+    excluded_down = int((values["ci_high"] < 0).sum())
+    return (f"{label[0].upper()}{label[1:]} changed the {where} AUROC by {low:+.2f} % to {high:+.2f} % across the {len(values)} "
+            f"hospital(s) where it could be estimated{over}{left_out}; the 95 % CI of the change excludes zero "
+            f"upwards at {excluded_up} and downwards at {excluded_down} of them")
+
+
+def learning_curve_slopes(metrics: pd.DataFrame, split: str = "temporal_test") -> pd.Series:
+    """AUROC gained per doubling of training admissions at each hospital, from chapter 4's learning curve.
+
+    Reads rows with experiment ``learning_curve``, group_var ``train_size:<hospital>``, group ``n=<size>`` and
+    metric ``auroc``; the slope is a least-squares fit of AUROC on log2(size). Empty when chapter 4 has not run.
+    """
+    rows = metrics[(metrics["experiment"] == "learning_curve") & (metrics["metric"] == "auroc")
+                   & (metrics["split"] == split) & metrics["group_var"].astype(str).str.startswith("train_size:")]
+    slopes = {}
+    for group_var, part in rows.groupby("group_var"):
+        sizes = pd.to_numeric(part["group"].astype(str).str.replace("n=", "", regex=False), errors="coerce")
+        ok = sizes.notna() & (sizes > 0) & part["value"].notna()
+        if ok.sum() >= 2 and sizes[ok].nunique() >= 2:
+            slope = np.polyfit(np.log2(sizes[ok].to_numpy(float)), part.loc[ok, "value"].to_numpy(float), 1)[0]
+            slopes[group_var.split(":", 1)[1]] = float(slope)
+    return pd.Series(slopes, name="learning-curve AUROC per doubling", dtype=float)
+
+
+def scarcity_table(summary: pd.DataFrame, global_train_sizes: pd.Series, slopes: pd.Series,
+                   split: str = "temporal_test") -> pd.DataFrame:
+    """Per hospital: its training admissions, its size rank (1 = fewest) and each strategy's mean change (%)."""
+    part = summary[(summary["split"] == split) & (summary["group_var"] == "hospital")
+                   & (summary["metric"] == "delta_auroc_rel")]
+    table = part.pivot_table(index="group", columns="experiment", values="mean", aggfunc="first", dropna=False)
+    table = table.reindex(global_train_sizes.index.astype(str))
+    table.columns = [f"{LABELS.get(c, c)} (%)" for c in table.columns]
+    table.insert(0, "training admissions", global_train_sizes.to_numpy())
+    table.insert(1, "size rank (1 = fewest)", global_train_sizes.rank(method="min").astype(int).to_numpy())
+    if len(slopes):
+        table["learning-curve AUROC per doubling (ch. 4)"] = slopes.reindex(table.index)
+    table.index.name = "hospital"
+    return table.sort_values("training admissions")
+
+
+def scarcity_sentence(table: pd.DataFrame, experiment: str = "local") -> str:
+    """Whether the largest gain of ``experiment`` is at the hospital with the fewest training admissions."""
+    column = f"{LABELS.get(experiment, experiment)} (%)"
+    if column not in table.columns or table[column].notna().sum() == 0:
+        return f"the {LABELS.get(experiment, experiment)} gains could not be related to training size"
+    values = table[column].dropna()
+    best = values.idxmax()
+    rank = int(table.loc[best, "size rank (1 = fewest)"])
+    where = "the fewest" if rank == 1 else f"the {_ordinal(rank)} fewest"
+    verdict = "so the gain is largest where data are scarcest" if rank == 1 else \
+        "so in this run the gain is not largest where data are scarcest"
+    text = (f"the largest change from {LABELS.get(experiment, experiment)} ({values[best]:+.2f} %) is at {best}, the "
+            f"hospital with {where} training admissions, {verdict}")
+    if len(values) >= 3:
+        rho = values.rank().corr(table.loc[values.index, "training admissions"].rank())
+        text += (f"; across the {len(values)} hospitals the rank correlation of change and training size is "
+                 f"{rho:+.2f} (descriptive only with so few hospitals)")
+    return text
+
+
+def _ordinal(n: int) -> str:
+    return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def headline_sentences(summary: pd.DataFrame, experiments=("local", "instance_augmented", "cluster")) -> dict[str, str]:
+    """``range_<strategy>_<split>`` -> the study-style sentence, for every strategy and test (for glue)."""
+    return {f"range_{e}_{s}": change_range_sentence(summary, e, s) for e in experiments for s in TEST_SPLITS}
+
+
+def seed_noise_sentence(summary: pd.DataFrame, seeds: list[int]) -> str:
+    """How the spread across seeds (training noise) compares with the bootstrap CI (sampling noise)."""
+    if len(seeds) < 2:
+        return (f"this run trained each strategy model with one seed ({seeds[0]}), so the intervals show sampling "
+                "noise only; a run with several seeds (for example params/seeds.yaml, five seeds) adds the spread "
+                "that comes from training itself")
+    part = summary[(summary["metric"] == "delta_auroc") & (summary["group_var"] == "hospital")].dropna(subset=["sd"])
+    if part.empty:
+        return f"with {len(seeds)} seeds no change could be estimated at any hospital"
+    sd = float(part["sd"].median())
+    width = float((part["ci_high"] - part["ci_low"]).median())
+    ratio = sd / width if width > 0 else float("nan")
+    return (f"across {len(seeds)} seeds the change in AUROC at a hospital has a median standard deviation of "
+            f"{sd:.3f}, against a median width of {width:.3f} for one seed's 95 % bootstrap interval "
+            f"(ratio {ratio:.2f}): training noise is {'small beside' if ratio < 0.25 else 'a real part of'} "
+            "the uncertainty of each change")

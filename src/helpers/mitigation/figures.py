@@ -1,0 +1,91 @@
+"""Chapter 5's figures: the change of AUROC per hospital, test and strategy, and the clusters' hospital make-up."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from helpers.mitigation.comparison import LABELS, TEST_SPLITS
+
+ORDER = ("local", "instance_augmented", "cluster")
+
+
+def _size_label(value: float, suppress: bool) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    if suppress and value < 11:
+        return "<11"
+    return f"{value:,.0f}"
+
+
+def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bool = False) -> plt.Figure:
+    """Forest plot: change of AUROC against the global model, per hospital and strategy, one panel per test.
+
+    A point is the change (mean over seeds), its bar the paired-bootstrap 95 % CI (of one seed, averaged over
+    seeds); with several seeds each seed's change is a small grey dot, so training noise is visible beside
+    sampling noise. The text at the right of each point is the number of training admissions behind that
+    strategy's scores at that hospital.
+    """
+    part = rows[(rows["metric"] == "delta_auroc") & (rows["group_var"].isin(["hospital", "overall"]))].copy()
+    part["label"] = np.where(part["group_var"] == "overall", "all hospitals", part["group"])
+    hospitals = sorted(part.loc[part["group_var"] == "hospital", "label"].unique()) + ["all hospitals"]
+    strategies = [s for s in ORDER if s in set(part["experiment"])]
+    palette = dict(zip(strategies, sns.color_palette("colorblind", n_colors=len(strategies))))
+    splits = [s for s in TEST_SPLITS if s in set(part["split"])]
+    fig, axes = plt.subplots(1, len(splits), figsize=(6.2 * len(splits), 0.9 + 0.75 * len(hospitals) * 1.3),
+                             sharey=True, squeeze=False)
+    offsets = np.linspace(-0.25, 0.25, len(strategies)) if len(strategies) > 1 else np.zeros(1)
+    for ax, split in zip(axes[0], splits):
+        in_split = part[part["split"] == split]
+        for offset, strategy in zip(offsets, strategies):
+            mine = in_split[in_split["experiment"] == strategy]
+            summary = mine.groupby("label").agg(mean=("value", "mean"), low=("ci_low", "mean"),
+                                                high=("ci_high", "mean"))
+            for i, hospital in enumerate(hospitals):
+                if hospital not in summary.index or not np.isfinite(summary.loc[hospital, "mean"]):
+                    ax.text(0, i + offset, "n/a", color=palette[strategy], fontsize=7, va="center", ha="center")
+                    continue
+                mean, low, high = summary.loc[hospital, ["mean", "low", "high"]]
+                ax.errorbar(mean, i + offset, xerr=[[mean - low], [high - mean]] if np.isfinite(low) else None,
+                            fmt="o", color=palette[strategy], capsize=3, markersize=5,
+                            label=LABELS[strategy] if i == 0 else None)
+                seeds = mine[mine["label"] == hospital]["value"].dropna()
+                if len(seeds) > 1:
+                    ax.scatter(seeds, np.full(len(seeds), i + offset), s=8, color="grey", zorder=3)
+                size = train_sizes[(train_sizes["experiment"] == strategy) & (train_sizes["hospital"] == hospital)]
+                if hospital != "all hospitals" and len(size):
+                    ax.annotate(f"n={_size_label(float(size['train_size'].iloc[0]), suppress)}",
+                                (high if np.isfinite(high) else mean, i + offset), xytext=(4, 0),
+                                textcoords="offset points", fontsize=7, va="center", color=palette[strategy])
+        ax.axvline(0, color="grey", linestyle=":", linewidth=1)
+        ax.set_yticks(range(len(hospitals)), hospitals)
+        ax.set_title(LABELS.get(split, split))
+        ax.set_xlabel("change in AUROC vs the global model (paired 95 % CI)")
+        ax.margins(x=0.15)
+    axes[0][0].invert_yaxis()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(strategies), frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def cluster_makeup_bars(makeup: pd.DataFrame) -> plt.Figure:
+    """Each cluster's training admissions split by hospital (stacked shares, %)."""
+    shares = makeup[[c for c in makeup.columns if c.endswith("(%)") and c != "readmitted (%)"]]
+    shares.columns = [c.replace(" (%)", "") for c in shares.columns]
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * len(shares)))
+    left = np.zeros(len(shares))
+    for color, hospital in zip(sns.color_palette("colorblind", n_colors=shares.shape[1]), shares.columns):
+        values = shares[hospital].fillna(0).to_numpy()
+        ax.barh(range(len(shares)), values, left=left, color=color, label=hospital)
+        left += values
+    ax.set_yticks(range(len(shares)), [f"{c} (n={n:,})" if isinstance(n, (int, np.integer)) else f"{c} (n={n})"
+                                       for c, n in zip(shares.index, makeup["training admissions"])])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of the cluster's training admissions (%)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=shares.shape[1], frameon=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,364 @@
+"""Chapter 3's subgroup metrics against hand computations and scikit-learn, the suppression rule, the verdict rule,
+the study's contrasts, and the notebook on a small synthetic run (simulated and real-data branches)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from helpers import disparities as dis
+from helpers import evaluation as ev
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {"min_cases": 4, "min_positives": 1, "min_negatives": 1}
+
+
+def synthetic_study(n_per_split: int = 300, seed: int = 0, *, oracle: bool = True, borough: bool = True):
+    """Predictions (global, tfidf_lr and optionally oracle) and a cohort for two test splits.
+
+    Hospital D is small and scored badly by 'global' (noise swamps the signal there); about a fifth of the patients
+    have two admissions in a split.
+    """
+    rng = np.random.default_rng(seed)
+    records, cohort = [], []
+    for split in dis.TEST_SPLITS:
+        n = n_per_split
+        patients = rng.integers(0, int(n * 0.8), n)
+        hospital = rng.choice(["Hospital A", "Hospital B", "Hospital C", "Hospital D"], n, p=[0.4, 0.3, 0.2, 0.1])
+        age = rng.uniform(20, 95, n).round()
+        level = rng.integers(1, 5, n)
+        insurance = rng.choice(["Medicare", "Medicaid", "Private", "Unspecified"], n)
+        risk = 1 / (1 + np.exp(-(-2.2 + 0.02 * (age - 60) + 0.3 * level + rng.normal(0, 1, n))))
+        y = (rng.random(n) < risk).astype(int)
+        noise = np.where(hospital == "Hospital D", 3.0, 0.6)
+        scores = {
+            "global": 1 / (1 + np.exp(-(np.log(risk / (1 - risk)) + rng.normal(0, 1, n) * noise))),
+            "tfidf_lr": 1 / (1 + np.exp(-(np.log(risk / (1 - risk)) + rng.normal(0, 1.2, n)))),
+        }
+        if oracle:
+            scores["oracle"] = risk
+        ids = [f"{split[:1]}{i:05d}" for i in range(n)]
+        pids = [f"{split[:1]}P{p:05d}" for p in patients]
+        for experiment, score in scores.items():
+            records.append(pd.DataFrame({
+                "admission_id": ids, "patient_id": pids, "hospital": hospital, "split": split,
+                "model": {"global": "clinicllm"}.get(experiment, experiment), "y_true": y, "y_score": score,
+                "experiment": experiment}))
+        frame = pd.DataFrame({"admission_id": ids, "patient_id": pids, "hospital": hospital, "age": age,
+                              "age_group": pd.cut(age, [18, 40, 60, 80, np.inf], right=False,
+                                                  labels=["18-39", "40-59", "60-79", "80+"]).astype(str),
+                              "comorbidity_level": level, "insurance": insurance, "readmitted_30d": y})
+        if borough:
+            frame["borough"] = rng.choice(["Bronx", "Queens"], n)
+        cohort.append(frame)
+    return pd.concat(records, ignore_index=True), pd.concat(cohort, ignore_index=True)
+
+
+def _rows(predictions, cohort, n_resamples=200, seed=3, **options):
+    frame, group_vars = dis.disparity_frame(predictions, cohort)
+    return dis.disparity_rows(frame, group_vars, n_resamples=n_resamples, seed=seed,
+                              **dis.contrast_settings(cohort), **options)
+
+
+def _value(rows, **filters):
+    return ev.lookup(rows, **filters)
+
+
+# ---------------------------------------------------------------- subgroup metrics by hand
+
+
+def test_tiny_frame_against_hand_computation():
+    # Hospital X: positives 0.8, 0.5; negatives 0.5, 0.2 -> AUROC (1 + 1 + 0.5 + 1) / 4 = 0.875,
+    # AP = 0.5 * 1 + 0.5 * 2/3, Brier = (0.04 + 0.25 + 0.25 + 0.04) / 4, prevalence 1/2.
+    # Hospital Y (the rest of the test): positives 0.9, 0.6, 0.7; negatives 0.1, 0.95, 0.3, 0.2, 0.5
+    # -> each positive beats four of the five negatives (all but 0.95): AUROC 12/15 = 0.8.
+    y_true = [1, 1, 0, 0] + [1, 0, 0, 1, 0, 1, 0, 0]
+    y_score = [0.8, 0.5, 0.5, 0.2] + [0.9, 0.1, 0.95, 0.6, 0.3, 0.7, 0.2, 0.5]
+    ids = [f"a{i:02d}" for i in range(12)]
+    predictions = pd.DataFrame({
+        "admission_id": ids, "patient_id": ids, "hospital": ["X"] * 4 + ["Y"] * 8, "split": "temporal_test",
+        "model": "clinicllm", "y_true": y_true, "y_score": y_score, "experiment": "global"})
+    cohort = predictions[["admission_id"]].assign(age=70.0, insurance="Private", comorbidity_level=1)
+    frame, group_vars = dis.disparity_frame(predictions, cohort, splits=("temporal_test",))
+    assert group_vars == ["hospital", "insurance", "comorbidity_level"]  # age_group and borough are absent
+    rows = dis.disparity_rows(frame, group_vars, smallest="X", highest_comorbidity=1, n_resamples=0,
+                              splits=("temporal_test",), **SMALL)
+    x = {"experiment": "global", "split": "temporal_test", "group_var": "hospital", "group": "X"}
+    assert _value(rows, metric="auroc", **x)["value"] == pytest.approx(0.875)
+    assert _value(rows, metric="auprc", **x)["value"] == pytest.approx(0.5 + 1 / 3)
+    assert _value(rows, metric="brier", **x)["value"] == pytest.approx((0.04 + 0.25 + 0.25 + 0.04) / 4)
+    assert _value(rows, metric="prevalence", **x)["value"] == pytest.approx(0.5)
+    assert (_value(rows, metric="auroc", **x)["n"], _value(rows, metric="auroc", **x)["n_pos"]) == (4, 2)
+    y = {**x, "group": "Y"}
+    assert _value(rows, metric="auroc", **y)["value"] == pytest.approx(0.8)
+    # the hospital against the rest of the test: X's AUROC minus Y's (the rest is exactly Y here)
+    assert _value(rows, metric="delta_auroc_vs_rest", **x)["value"] == pytest.approx(0.875 - 0.8)
+    assert _value(rows, metric="delta_auroc_vs_rest", **y)["value"] == pytest.approx(0.8 - 0.875)
+    # smallest hospital contrast is hospital X
+    smallest = _value(rows, metric="auroc", experiment="global", split="temporal_test", group_var="contrast",
+                      group="smallest_hospital")
+    assert smallest["value"] == pytest.approx(0.875) and smallest["n"] == 4
+    # no oracle experiment: no oracle gap rows
+    assert "oracle_gap" not in set(rows["metric"])
+
+
+def test_points_agree_with_sklearn_for_every_group():
+    predictions, cohort = synthetic_study()
+    rows = _rows(predictions, cohort, n_resamples=0)
+    frame, _ = dis.disparity_frame(predictions, cohort)
+    checked = 0
+    for (experiment, split), part in frame.groupby(["experiment", "split"]):
+        for group_var in ["hospital", "insurance", "age_group", "comorbidity_level", "borough"]:
+            for group, members in part.groupby(group_var):
+                found = rows[(rows["experiment"] == experiment) & (rows["split"] == split)
+                             & (rows["group_var"] == group_var) & (rows["group"] == str(group))].set_index("metric")
+                if found.loc["auroc", "note"]:
+                    continue
+                y, s = members["y_true"], members["y_score"]
+                assert found.loc["auroc", "value"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+                assert found.loc["auprc", "value"] == pytest.approx(average_precision_score(y, s), abs=1e-12)
+                assert found.loc["brier", "value"] == pytest.approx(brier_score_loss(y, s), abs=1e-12)
+                assert found.loc["prevalence", "value"] == pytest.approx(y.mean(), abs=1e-12)
+                assert found.loc["auroc", "n"] == len(members) and found.loc["auroc", "n_pos"] == y.sum()
+                checked += 1
+    assert checked > 60
+
+
+def test_bootstrap_intervals_equal_an_explicit_loop_with_the_same_draws():
+    """The engine's CIs for a group, its rest and the oracle gap equal scikit-learn on the same weight draws."""
+    predictions, cohort = synthetic_study(n_per_split=160, seed=4)
+    n_resamples, seed = 60, 11
+    rows = _rows(predictions, cohort, n_resamples=n_resamples, seed=seed)
+    frame, _ = dis.disparity_frame(predictions, cohort)
+    table = dis.split_table(frame, "temporal_test", ["global", "tfidf_lr", "oracle"])
+    codes, n_patients = pd.factorize(table["patient_id"])
+    weights = np.concatenate(list(ev._patient_resample_blocks(codes, len(n_patients), n_resamples, seed)))
+    member = (table["hospital"] == "Hospital A").to_numpy()
+    y = table["y_true"].to_numpy()
+    group_auroc, rest_auroc, gap = [], [], []
+    for w in weights:
+        g, r = w * member, w * ~member
+        if len(set(y[g > 0])) < 2 or len(set(y[r > 0])) < 2:
+            continue
+        a = roc_auc_score(y, table["score:global"], sample_weight=g)
+        group_auroc.append(a)
+        rest_auroc.append(a - roc_auc_score(y, table["score:global"], sample_weight=r))
+        gap.append(roc_auc_score(y, table["score:oracle"], sample_weight=g) - a)
+    where = {"experiment": "global", "split": "temporal_test", "group_var": "hospital", "group": "Hospital A"}
+    for metric, values in [("auroc", group_auroc), ("delta_auroc_vs_rest", rest_auroc), ("oracle_gap", gap)]:
+        row = _value(rows, metric=metric, **where)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(np.percentile(values, [2.5, 97.5])),
+                                                                abs=1e-10), metric
+
+
+def test_overall_rows_repeat_chapter_two_bootstrap():
+    predictions, cohort = synthetic_study(seed=2)
+    predictions = predictions.sample(frac=1.0, random_state=0)  # any row order: chapter 2 keeps the file's order
+    rows = _rows(predictions, cohort, n_resamples=150, seed=5)
+    part = predictions[(predictions["experiment"] == "global") & (predictions["split"] == "random_test")]
+    expected = ev.bootstrap_metrics(part["y_true"], part["y_score"], part["patient_id"], n_resamples=150, seed=5)
+    for metric, result in expected.items():
+        row = _value(rows, experiment="global", split="random_test", group_var="overall", metric=metric)
+        assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
+            (result.value, result.ci_low, result.ci_high), abs=1e-12)
+
+
+def test_paired_gap_ci_is_narrower_than_independent_intervals():
+    predictions, cohort = synthetic_study(seed=6)
+    rows = _rows(predictions, cohort, n_resamples=300, seed=1)
+    where = {"split": "temporal_test", "group_var": "overall", "group": "all", "metric": "auroc"}
+    model, oracle = _value(rows, experiment="global", **where), _value(rows, experiment="oracle", **where)
+    gap = _value(rows, experiment="global", split="temporal_test", group_var="overall", metric="oracle_gap")
+    assert gap["value"] == pytest.approx(oracle["value"] - model["value"])
+    independent = np.hypot(model["ci_high"] - model["ci_low"], oracle["ci_high"] - oracle["ci_low"])
+    assert gap["ci_high"] - gap["ci_low"] < independent
+
+
+def test_small_groups_are_not_estimable_with_the_reason_and_rows_kept():
+    predictions, cohort = synthetic_study(n_per_split=120, seed=8)
+    rows = _rows(predictions, cohort, n_resamples=20, min_cases=25)
+    hospital_d = rows[(rows["group"] == "Hospital D") & (rows["metric"] == "auroc")]
+    assert len(hospital_d) == 6  # three models, two tests: the row exists even without a value
+    assert hospital_d["value"].isna().all()
+    assert hospital_d["note"].str.fullmatch(r"\d+ admissions < min 25").all()
+    deltas = rows[(rows["group"] == "Hospital D") & (rows["metric"] == "delta_auroc_vs_rest")]
+    assert deltas["note"].str.startswith("group: ").all()
+
+
+# ---------------------------------------------------------------- suppression on real data
+
+
+def test_publishable_suppresses_small_counts_and_the_rates_that_reveal_them():
+    table = pd.DataFrame({"n": [8, 40, 40, 0], "n_pos": [2, 5, 35, 0], "prevalence (%)": ["25.0", "12.5", "87.5", "–"]})
+    shown = dis.publishable(table, ["n", "n_pos"], simulated=False, rate_columns=["prevalence (%)"])
+    assert shown["n"].tolist() == ["<11", 40, 40, 0]
+    assert shown["n_pos"].tolist() == ["<11", "<11", 35, 0]
+    # a rate with a suppressed numerator, or with fewer than 11 non-readmitted admissions, is hidden too
+    assert shown["prevalence (%)"].tolist() == ["suppressed", "suppressed", "suppressed", "–"]
+    assert dis.publishable(table, ["n", "n_pos"], simulated=True, rate_columns=["prevalence (%)"]).equals(table)
+
+
+def test_reasons_hide_small_counts_on_real_data_only():
+    assert dis.hide_small_numbers("7 admissions < min 20", simulated=False) == "<11 admissions < min 20"
+    assert dis.hide_small_numbers("3 positives < min 5", simulated=False) == "<11 positives < min 5"
+    assert dis.hide_small_numbers("14 admissions < min 20", simulated=False) == "14 admissions < min 20"
+    assert dis.hide_small_numbers("7 admissions < min 20", simulated=True) == "7 admissions < min 20"
+
+
+def test_subgroup_table_on_real_data_shows_no_count_under_11():
+    predictions, cohort = synthetic_study(n_per_split=150, seed=9, oracle=False)
+    rows = _rows(predictions, cohort, n_resamples=20)
+    table = dis.subgroup_table(rows, "hospital", simulated=False)
+    for column in ["n", "n_pos"]:
+        numbers = pd.to_numeric(table[column], errors="coerce").dropna()
+        assert (numbers == 0).sum() + (numbers >= 11).sum() == len(numbers)
+    assert (table[["n", "n_pos"]].astype(str) == "<11").any().any()
+    assert "AUROC oracle" not in table.columns and "oracle gap" not in table.columns
+    text = table.to_string()
+    assert not re.search(r"\b([1-9]|10) (admissions|positives|negatives)\b", text)
+
+
+# ---------------------------------------------------------------- the verdict rule
+
+
+@pytest.mark.parametrize(("delta_model", "delta_oracle", "expected"), [
+    (0.02, -0.10, "not weak"),
+    (0.0, -0.10, "not weak"),
+    (-0.10, -0.08, "harder data"),  # the oracle shares 80 % of the shortfall
+    (-0.10, -0.05, "harder data"),  # exactly one half
+    (-0.10, -0.04, "model failure"),
+    (-0.10, 0.05, "model failure"),  # the oracle is better there than elsewhere
+    (np.nan, -0.1, "not estimable"),
+    (-0.10, np.nan, "not estimable"),
+])
+def test_gap_verdict_rule(delta_model, delta_oracle, expected):
+    assert dis.gap_verdict(delta_model, delta_oracle) == expected
+
+
+def test_verdict_table_finds_the_model_failure_built_into_the_data():
+    # 'global' is pure noise at Hospital D while the oracle ranks it like everywhere else: a model failure.
+    predictions, cohort = synthetic_study(n_per_split=2000, seed=12)
+    rows = _rows(predictions, cohort, n_resamples=100)
+    verdicts = dis.verdict_table(rows, "temporal_test", simulated=True)
+    assert verdicts.loc[("hospital", "Hospital D"), "verdict"] == "model failure"
+    assert verdicts.loc[("hospital", "Hospital D"), "shortfall clear (CI < 0)"] == "yes"
+    real = dis.verdict_table(rows[rows["experiment"] != "oracle"], "temporal_test", simulated=False)
+    assert set(real["verdict"]) == {"not estimable (no oracle)"}
+    summary = dis.verdict_summary(real, simulated=False)
+    assert summary["n_harder"].startswith("not available")
+
+
+# ---------------------------------------------------------------- the study's contrasts
+
+
+def test_contrasts_select_the_right_admissions():
+    table = pd.DataFrame({
+        "hospital": ["H1", "H2", "H2", "H1", "H3"],
+        "age": [59.9, 60.0, 75.0, 30.0, np.nan],
+        "comorbidity_level": [4, 1, 4, 2, 3],
+        "insurance": ["medicare", "Medicaid", "Private", "Unspecified", None],
+    })
+    groups = {g.group: g for g in dis.contrast_groups(table, age_threshold=60, smallest="H3",
+                                                      highest_comorbidity=4)}
+    assert list(groups) == dis.contrast_names(60) == [
+        "smallest_hospital", "age_above_60", "highest_comorbidity", "government_insurance", "unspecified_insurance"]
+    assert groups["smallest_hospital"].mask.tolist() == [False, False, False, False, True]
+    assert groups["age_above_60"].mask.tolist() == [False, True, True, False, False]
+    assert groups["highest_comorbidity"].mask.tolist() == [True, False, True, False, False]
+    assert groups["government_insurance"].mask.tolist() == [True, True, False, False, False]
+    assert groups["unspecified_insurance"].mask.tolist() == [False, False, False, True, False]
+    assert dis.contrast_names(65)[1] == "age_above_65"
+    without = {g.group: g for g in dis.contrast_groups(table.drop(columns="comorbidity_level"), age_threshold=60,
+                                                       smallest="H3", highest_comorbidity=None)}
+    assert without["highest_comorbidity"].missing_reason == "the data have no comorbidity_level"
+
+
+def test_contrast_settings_and_rows():
+    predictions, cohort = synthetic_study(seed=3)
+    settings = dis.contrast_settings(cohort)
+    assert settings == {"smallest": "Hospital D", "highest_comorbidity": 4}
+    rows = _rows(predictions, cohort, n_resamples=30, age_threshold=70)
+    contrasts = rows[(rows["group_var"] == "contrast") & (rows["metric"] == "auroc")
+                     & (rows["experiment"] == "global") & (rows["split"] == "temporal_test")]
+    assert contrasts["group"].tolist() == dis.contrast_names(70)
+    test = cohort[cohort["admission_id"].str.startswith("t")]
+    assert contrasts.set_index("group").loc["age_above_70", "n"] == (test["age"] >= 70).sum()
+    assert contrasts.set_index("group").loc["government_insurance", "n"] == test["insurance"].isin(
+        ["Medicare", "Medicaid"]).sum()
+    with pytest.raises(ValueError, match="age_threshold must be a positive age"):
+        dis.age_contrast_name(0)
+
+
+def test_worst_group_per_variable():
+    predictions, cohort = synthetic_study(n_per_split=1500, seed=12)
+    rows = _rows(predictions, cohort, n_resamples=20)
+    worst = dis.worst_groups(rows)
+    assert len(worst) == 10  # five variables, two tests
+    hospital = worst[(worst["group_var"] == "hospital") & (worst["split"] == "temporal_test")].iloc[0]
+    aurocs = rows[(rows["experiment"] == "global") & (rows["split"] == "temporal_test")
+                  & (rows["group_var"] == "hospital") & (rows["metric"] == "auroc")]
+    assert hospital["group"] == aurocs.loc[aurocs["value"].idxmin(), "group"] == "Hospital D"
+    assert "not in the data" in dis.worst_group_text(worst[worst["group_var"] != "borough"], "borough",
+                                                      "temporal_test")
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def test_bad_inputs_are_refused_with_the_fix():
+    predictions, cohort = synthetic_study(n_per_split=60)
+    with pytest.raises(ValueError, match="'experiment' column"):
+        dis.disparity_frame(predictions.drop(columns="experiment"), cohort)
+    with pytest.raises(ValueError, match="missing from the cohort"):
+        dis.disparity_frame(predictions, cohort.iloc[5:])
+    frame, group_vars = dis.disparity_frame(predictions, cohort)
+    dropped = frame.drop(frame[(frame["experiment"] == "oracle") & (frame["split"] == "temporal_test")].index[:3])
+    with pytest.raises(ValueError, match="'oracle' scores different temporal_test admissions"):
+        dis.split_table(dropped, "temporal_test", ["global", "oracle"])
+    no_borough = cohort.drop(columns="borough")
+    assert "borough" not in dis.disparity_frame(predictions, no_borough)[1]
+
+
+# ---------------------------------------------------------------- the chapter's notebook
+
+
+def _write_run(run_dir: Path, *, simulated: bool) -> None:
+    predictions, cohort = synthetic_study(n_per_split=250, seed=5, oracle=simulated, borough=simulated)
+    artifacts = run_dir / "artifacts"
+    artifacts.mkdir(parents=True)
+    predictions.to_parquet(artifacts / "predictions_02_clinicllm.parquet")
+    cohort.to_parquet(artifacts / "cohort.parquet")
+    (artifacts / "source.json").write_text(json.dumps({"simulated": simulated}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulated", [True, False], ids=["simulated", "real"])
+def test_notebook_runs_and_glues_every_key_it_uses(tmp_path, simulated):
+    papermill = pytest.importorskip("papermill")
+    run_dir = tmp_path / "run"
+    _write_run(run_dir, simulated=simulated)
+    output = run_dir / "notebooks" / "03_disparities.ipynb"
+    output.parent.mkdir()
+    papermill.execute_notebook(str(ROOT / "notebooks" / "03_disparities.ipynb"), str(output),
+                               parameters={"run_dir": str(run_dir), "n_bootstrap": 40}, cwd=str(ROOT),
+                               progress_bar=False)
+    nb = nbformat.read(output, as_version=4)
+    glued = {o["metadata"]["scrapbook"]["name"] for c in nb.cells for o in c.get("outputs", [])
+             if "scrapbook" in o.get("metadata", {})}
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    used = set(re.findall(r"\{glue:text\}`([^`]+)`", prose))
+    assert used and used <= glued, sorted(used - glued)
+    rows = ev.read_metrics(run_dir)
+    assert set(rows["notebook"]) == {"03_disparities"}
+    expected_vars = {"overall", "hospital", "insurance", "age_group", "comorbidity_level", "contrast"}
+    assert set(rows["group_var"]) == expected_vars | ({"borough"} if simulated else set())
+    assert ("oracle_gap" in set(rows["metric"])) == simulated
+    for split in dis.TEST_SPLITS:
+        assert set(rows.loc[rows["split"] == split, "group_var"]) == set(rows["group_var"])
