@@ -8,8 +8,15 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from helpers.book import hide_parameter_cells, run_status_markdown, stage_book_sources
 from helpers.artifacts import write_json
+from helpers.book import (
+    hide_parameter_cells,
+    papermill_commands_markdown,
+    parameter_reference_markdown,
+    run_status_markdown,
+    stage_book_sources,
+)
+from helpers.project import parameters_cell_defaults, parameters_cell_meanings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +40,9 @@ def test_a_run_with_only_the_data_chapter_stages_a_consistent_book(tmp_path):
                 "notebooks": {"01_data": {"seconds": 12.5, "status": "ok", "parameters": {"seed": 4}}}},
                run_dir / "run_log.json")
     staging, dropped = stage_book_sources(run_dir, ROOT)
-    assert dropped == ["notebooks/02_clinicllm"]
+    toc_notebooks = [c["file"] for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]
+                     for c in part["chapters"] if c["file"].startswith("notebooks/")]
+    assert dropped == [f for f in toc_notebooks if f != "notebooks/01_data"]  # every chapter it did not execute
     toc = (staging / "_toc.yml").read_text()
     assert "notebooks/01_data" in toc and "02_clinicllm" not in toc
     assert yaml.safe_load(toc)["root"] == "book/intro"
@@ -50,3 +59,111 @@ def test_a_run_with_only_the_data_chapter_stages_a_consistent_book(tmp_path):
 def test_status_lists_versions():
     text = run_status_markdown(ROOT / "runs" / "does-not-exist")
     assert "| torch |" in text and "| transformers |" in text
+
+
+def _notebook_with_parameters(path: Path, source: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), cell]
+    nbformat.write(nb, path)
+
+
+def test_parameter_reference_is_read_from_the_parameters_cells_and_params_files(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    _notebook_with_parameters(tmp_path / "notebooks" / "01_a.ipynb", (
+        'run_dir = "runs/x"\n'
+        "seed = 0  # seed of every random choice\n"
+        "# share of patients that go to training\n"
+        "train_share = 0.8\n"
+        "names = ['a', 'b']\n"))
+    (tmp_path / "params" / "small.yaml").write_text("global:\n  seed: 3\nnotebooks:\n  01_a:\n    train_share: 0.5\n")
+    text = parameter_reference_markdown(tmp_path)
+    assert "### 01_a" in text
+    assert '| `seed` | `0` | seed of every random choice |' in text
+    assert '| `train_share` | `0.8` | share of patients that go to training |' in text
+    assert '| `names` | `["a", "b"]` |  |' in text  # no comment: meaning left empty
+    assert "| `params/small.yaml` | every notebook | `seed` | `3` |" in text
+    assert "| `params/small.yaml` | 01_a | `train_share` | `0.5` |" in text
+    commands = papermill_commands_markdown(tmp_path)
+    assert "papermill notebooks/01_a.ipynb \\\n    runs/mine/notebooks/01_a.ipynb -p run_dir runs/mine" in commands
+
+
+def test_parameters_cell_meanings_and_defaults_agree_with_the_source(tmp_path):
+    path = tmp_path / "01_a.ipynb"
+    _notebook_with_parameters(path, 'a = 1  # first\nb = {"k": 2}  # a mapping # with a hash\nc = "x#y"\n')
+    assert parameters_cell_meanings(path) == {"a": "first", "b": "a mapping # with a hash"}
+    assert parameters_cell_defaults(path) == {"a": 1, "b": {"k": 2}, "c": "x#y"}  # '#' in a string is no comment
+
+
+def test_run_record_reports_the_run_machine_seeds_and_metrics_fingerprint(tmp_path):
+    import hashlib
+
+    run_dir = tmp_path / "runs" / "rec"
+    run_dir.mkdir(parents=True)
+    metrics = "notebook,metric,value\n01_data,auroc,0.7\n02_clinicllm,auroc,0.8\n"
+    (run_dir / "metrics.csv").write_text(metrics)
+    write_json({"params_file": "params/rec.yaml", "python": "3.11.7", "platform": "Linux",
+                "git": {"commit": "abc123", "dirty": "no"},
+                "machine": {"cpu": "Test CPU 9000", "cores": 2, "native_bf16": False, "gpu": "none"},
+                "notebooks": {
+                    "01_data": {"seconds": 12.5, "status": "ok", "finished": "2026-11-30 07:00:00",
+                                "parameters": {"seed": 4, "run_dir": "runs/rec"}},
+                    "02_clinicllm": {"seconds": 30.0, "status": "ok", "finished": "2026-11-30 07:01:00",
+                                     "parameters": {"run_dir": "runs/rec"}}}},
+               run_dir / "run_log.json")
+    text = run_status_markdown(run_dir, ROOT)
+    assert f"`{hashlib.sha256(metrics.encode()).hexdigest()}` (2 rows)" in text
+    assert "| git commit | `abc123` (uncommitted changes: no) |" in text
+    assert "| CPU | Test CPU 9000, 2 cores |" in text and "| native bfloat16 | no |" in text
+    assert "| run date | 2026-11-30 07:00:00 to 2026-11-30 07:01:00 (machine time) |" in text
+    # the seed given by the run, and the notebook's own default where the run did not set one
+    default_seed = parameters_cell_defaults(ROOT / "notebooks" / "02_clinicllm.ipynb")["seed"]
+    assert f"| seeds | 01_data: `4`, 02_clinicllm: `{default_seed}` |" in text
+    assert "Total notebook time: 42 s" in text
+
+
+def test_links_to_pages_outside_the_book_become_text(tmp_path):
+    run_dir = tmp_path / "runs" / "partial"
+    (run_dir / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "01_data.ipynb", run_dir / "notebooks" / "01_data.ipynb")
+    staging, _ = stage_book_sources(run_dir, ROOT)
+    checklist = (staging / "book" / "tripod_llm.md").read_text()
+    assert "{doc}`../notebooks/01_data`" in checklist  # in the book: still a link
+    assert "{doc}`../notebooks/05_mitigation`" not in checklist and "*05_mitigation (not in this run)*" in checklist
+    assert "{doc}`own_data`" in checklist
+    rerun = (staging / "book" / "how_to_rerun.md").read_text()
+    assert "<!-- generated:" not in rerun and "### 01_data" in rerun  # the generated sections are filled in
+
+
+def test_the_shipped_pages_use_every_generated_section():
+    pages = {p.name: p.read_text() for p in (ROOT / "book").glob("*.md")}
+    assert "<!-- generated: parameter-reference -->" in pages["how_to_rerun.md"]
+    assert "<!-- generated: papermill-commands -->" in pages["how_to_rerun.md"]
+    assert "<!-- generated: run-record -->" in pages["reproducibility.md"]
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for page in ("book/how_to_rerun", "book/reproducibility", "book/tripod_llm", "book/glossary", "book/references"):
+        assert page in files
+
+
+def test_book_and_runner_do_not_import_each_other():
+    for module, other in (("book", "runner"), ("runner", "book")):
+        source = (ROOT / "src" / "helpers" / f"{module}.py").read_text()
+        top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+        assert not any(f"helpers.{other}" in line or f"import {other}" in line for line in top_level), module
+    book_source = (ROOT / "src" / "helpers" / "book.py").read_text()
+    assert "helpers.runner" not in book_source  # not even inside a function
+
+
+def test_a_notebook_whose_last_run_did_not_finish_is_left_out_of_the_book(tmp_path):
+    run_dir = tmp_path / "runs" / "broken"
+    (run_dir / "notebooks").mkdir(parents=True)
+    for name in ("01_data", "02_clinicllm"):
+        shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", run_dir / "notebooks" / f"{name}.ipynb")
+    write_json({"notebooks": {"01_data": {"status": "ok"}, "02_clinicllm": {"status": "failed"}}},
+               run_dir / "run_log.json")
+    staging, dropped = stage_book_sources(run_dir, ROOT)
+    assert (staging / "notebooks" / "01_data.ipynb").exists()
+    assert not (staging / "notebooks" / "02_clinicllm.ipynb").exists() and "notebooks/02_clinicllm" in dropped

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.runner import discover_notebooks, parameters_cell_defaults
+from helpers.project import discover_notebooks, parameters_cell_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -53,16 +53,31 @@ def test_no_function_or_class_definitions_and_no_absolute_paths(path):
         assert not re.search(r"['\"](/home|/work|/tmp|/Users|C:\\\\)", cell.source), f"absolute path in {path.name}"
 
 
+GLUE_USE = re.compile(r"\{glue:(?:text|md)?\}`([^`:]+)(?::[^`]*)?`")
+
+
+def glue_keys_used(nb: nbformat.NotebookNode) -> set[str]:
+    return set(GLUE_USE.findall("\n".join(c.source for c in nb.cells if c.cell_type == "markdown")))
+
+
+def dynamic_glue(code: str) -> bool:
+    """Whether the notebook glues keys it gets from a helper (e.g. ``for key, text in texts.items(): glue(key, text)``)."""
+    return bool(re.search(r"glue\(\s*[A-Za-z_]\w*\s*,", code))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_glue_key_in_the_prose_is_computed_in_the_notebook(path):
     nb = nbformat.read(path, as_version=4)
-    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    used = set(re.findall(r"\{glue:(?:text|md)?\}`([^`:]+)(?::[^`]*)?`", prose))
+    used = glue_keys_used(nb)
     literal = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']", code))
     # keys built with f-strings, e.g. glue(f"auroc_{experiment}_{split}", ...), become patterns
     patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(template)) + "$")
                 for template in re.findall(r"glue\(\s*f[\"']([^\"']+)[\"']", code)]
     assert used, f"{path.name}: the prose uses no computed numbers"
     missing = {key for key in used if key not in literal and not any(p.match(key) for p in patterns)}
+    if dynamic_glue(code):
+        # keys that come from a helper's dictionary are checked on the executed smoke notebooks
+        # (tests/test_study.py::test_every_glue_key_in_the_prose_was_glued_in_the_smoke_run)
+        return
     assert not missing, f"{path.name}: glue keys used but never computed: {sorted(missing)}"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import runner
@@ -117,7 +118,8 @@ def tiny_project(tmp_path):
     _write_notebook(
         tmp_path / "notebooks" / "01_first.ipynb",
         'run_dir = "runs/x"\nseed = 0',
-        ["from pathlib import Path\nPath(run_dir, 'first.txt').write_text(str(seed))"],
+        ["from pathlib import Path\nPath(run_dir, 'first.txt').write_text(str(seed))\n"
+         "Path(run_dir, 'artifacts').mkdir(exist_ok=True)\nPath(run_dir, 'artifacts', 'first.csv').write_text(str(seed))"],
     )
     _write_notebook(
         tmp_path / "notebooks" / "02_second.ipynb",
@@ -161,3 +163,214 @@ def test_cli_refuses_a_bad_key_before_running_anything(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown parameter 'n_admision'" in err and "n_admissions" in err
     assert not (runner.project_root() / "runs" / "bad").exists()
+
+
+# --- bad input at the runner: each message names the problem and the fix, and nothing is written ---------------
+
+
+def test_missing_params_file_names_the_shipped_files(tmp_path):
+    with pytest.raises(ParameterError) as err:
+        runner.plan_run(tmp_path / "nope.yaml", runs_root=tmp_path / "runs")
+    message = str(err.value)
+    assert "nope.yaml not found" in message
+    assert "params/default.yaml" in message and "params/smoke.yaml" in message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_folder_or_broken_yaml_is_refused_with_where_and_how(tmp_path):
+    with pytest.raises(ParameterError, match="is a folder, not a file"):
+        runner.load_params_file(tmp_path)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("notebooks:\n  01_data:\n    n_admissions: 10\n   seed: 1\n")
+    with pytest.raises(ParameterError) as err:
+        runner.load_params_file(broken)
+    assert "not valid YAML at line 4" in str(err.value) and "params/default.yaml" in str(err.value)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- seed: 1\n")
+    with pytest.raises(ParameterError, match="expected a mapping with 'global:' and 'notebooks:'"):
+        runner.load_params_file(listed)
+
+
+def test_mistyped_key_suggests_the_closest_one_and_a_key_of_another_notebook_says_where_it_belongs():
+    with pytest.raises(ParameterError) as err:
+        resolve_parameters({"notebooks": {"01_data": {"n_admisions": 5}}}, _specs())
+    assert "Did you mean 'n_admissions'?" in str(err.value)
+    with pytest.raises(ParameterError) as err:
+        resolve_parameters({"notebooks": {"01": {"max_length": 64}}}, _specs())
+    assert "unknown parameter 'max_length' for notebook 01_data. It belongs to 02_model." in str(err.value)
+    with pytest.raises(ParameterError, match="Did you mean 'seed'"):
+        resolve_parameters({}, _specs(), overrides=["sed=3"])
+
+
+def test_wrong_type_message_says_how_to_write_the_value():
+    with pytest.raises(ParameterError) as err:
+        resolve_parameters({"notebooks": {"01_data": {"n_admissions": "3000"}}}, _specs())
+    message = str(err.value)
+    assert "must be int like its default 100, got str '3000'" in message
+    assert "a number without quotes" in message
+    with pytest.raises(ParameterError, match="true or false"):
+        resolve_parameters({}, _specs(), overrides=["01.flag=yes please"])
+
+
+def test_a_section_that_is_not_a_mapping_is_refused():
+    with pytest.raises(ParameterError, match="'global:' section must be a mapping"):
+        resolve_parameters({"global": ["seed", 1]}, _specs())
+    with pytest.raises(ParameterError, match="notebooks.01_data must be a mapping"):
+        resolve_parameters({"notebooks": {"01_data": 5}}, _specs())
+
+
+def test_cli_messages_for_missing_file_and_wrong_type(tmp_path, capsys):
+    assert runner.main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml not found" in capsys.readouterr().err
+    bad = tmp_path / "typed.yaml"
+    bad.write_text("notebooks:\n  01_data:\n    n_admissions: many\n")
+    assert runner.main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "parameter 'n_admissions' (01_data; " in err and "typed.yaml) must be int" in err and "got str 'many'" in err
+    assert not (runner.project_root() / "runs" / "typed").exists()
+    assert not (runner.project_root() / "runs" / "missing").exists()
+
+
+# --- resume and reuse -------------------------------------------------------------------------------------------
+
+
+def _run(project: Path, *overrides: str, force: bool = False) -> runner.RunOutcome:
+    plan = runner.plan_run(project / "params" / "t.yaml", overrides=list(overrides), runs_root=project / "runs",
+                           root=project, force=force)
+    return runner.execute_plan(plan)
+
+
+@pytest.mark.slow
+def test_a_second_run_reuses_finished_notebooks_and_a_change_reruns_only_what_depends_on_it(tiny_project, capsys):
+    first = _run(tiny_project)
+    assert set(first.executed) == {"01_first", "02_second"} and first.reused == []
+    written = tiny_project / "runs" / "t" / "first.txt"
+    stamp = written.stat().st_mtime_ns
+
+    again = _run(tiny_project)
+    assert again.executed == {} and again.reused == ["01_first", "02_second"]
+    out = capsys.readouterr().out
+    assert "01_first: reused, unchanged since" in out and "reused 2 finished notebook(s)" in out
+    assert written.stat().st_mtime_ns == stamp  # the first notebook really did not run
+
+    only_second = _run(tiny_project, "02.boom=false", "02.seed=9")  # a parameter of notebook 02 only
+    assert list(only_second.executed) == ["02_second"] and only_second.reused == ["01_first"]
+
+    upstream = _run(tiny_project, "01.seed=6", "02.seed=9")  # notebook 01 changes, so 02 (downstream) runs too
+    assert list(upstream.executed) == ["01_first", "02_second"]
+    assert written.read_text() == "6"
+
+    log_lines = (tiny_project / "runs" / "t" / "log.txt").read_text()
+    assert "02_second: running (its parameters, notebook, helpers or upstream inputs changed" in log_lines
+
+    forced = _run(tiny_project, "01.seed=6", "02.seed=9", force=True)
+    assert list(forced.executed) == ["01_first", "02_second"]
+
+
+@pytest.mark.slow
+def test_an_interrupted_or_damaged_notebook_is_executed_again(tiny_project):
+    _run(tiny_project)
+    run_dir = tiny_project / "runs" / "t"
+    log = json.loads((run_dir / "run_log.json").read_text())
+    assert log["notebooks"]["01_first"]["outputs"] == ["artifacts/first.csv"]  # what it wrote under artifacts/
+    # a run killed during 02 leaves it marked "running"
+    log["notebooks"]["02_second"]["status"] = "running"
+    (run_dir / "run_log.json").write_text(json.dumps(log))
+    resumed = _run(tiny_project)
+    assert resumed.reused == ["01_first"] and list(resumed.executed) == ["02_second"]
+    # the executed copy of a finished notebook is gone: run it again (and so its downstream notebook)
+    (run_dir / "notebooks" / "01_first.ipynb").unlink()
+    again = _run(tiny_project)
+    assert list(again.executed) == ["01_first"] and again.reused == ["02_second"]
+    # an edited notebook is stale, and so is everything after it
+    nb = nbformat.read(tiny_project / "notebooks" / "01_first.ipynb", as_version=4)
+    nb.cells.append(new_code_cell("y = 2"))
+    nbformat.write(nb, tiny_project / "notebooks" / "01_first.ipynb")
+    edited = _run(tiny_project)
+    assert list(edited.executed) == ["01_first", "02_second"]
+    # a file a finished notebook wrote is gone: run that notebook again
+    (run_dir / "artifacts" / "first.csv").unlink()
+    repaired = _run(tiny_project)
+    assert list(repaired.executed) == ["01_first"] and (run_dir / "artifacts" / "first.csv").exists()
+
+
+def test_notebook_key_depends_on_parameters_source_helpers_and_upstream(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    _write_notebook(path, "seed = 0", [])
+    spec = NotebookSpec(path, {"seed": 0, "run_dir": "runs/x"})
+    base = runner.notebook_key(spec, {"seed": 0, "run_dir": "runs/a"}, "h", {"00": "k"})
+    assert base == runner.notebook_key(spec, {"seed": 0, "run_dir": "runs/b"}, "h", {"00": "k"})  # run_dir not
+    assert base != runner.notebook_key(spec, {"seed": 1, "run_dir": "runs/a"}, "h", {"00": "k"})
+    assert base != runner.notebook_key(spec, {"seed": 0, "run_dir": "runs/a"}, "h2", {"00": "k"})
+    assert base != runner.notebook_key(spec, {"seed": 0, "run_dir": "runs/a"}, "h", {"00": "k2"})
+    _write_notebook(path, "seed = 0", ["x = 1"])
+    assert base != runner.notebook_key(spec, {"seed": 0, "run_dir": "runs/a"}, "h", {"00": "k"})
+
+
+def test_helpers_hash_ignores_the_runner_but_not_the_study_helpers(tmp_path):
+    helpers = tmp_path / "src" / "helpers"
+    (helpers / "sub").mkdir(parents=True)
+    (helpers / "runner.py").write_text("a")
+    (helpers / "cohort.py").write_text("b")
+    (helpers / "sub" / "x.py").write_text("c")
+    base = runner.helpers_source_hash(tmp_path)
+    (helpers / "runner.py").write_text("changed")
+    assert runner.helpers_source_hash(tmp_path) == base
+    (helpers / "sub" / "x.py").write_text("changed")
+    assert runner.helpers_source_hash(tmp_path) != base
+
+
+@pytest.mark.slow
+def test_a_notebook_reruns_only_when_a_notebook_it_reads_from_changes(tiny_project):
+    # 03 reads only what 01 wrote (it names its producer, as RunPaths.upstream does); 04 reads the metrics table
+    _write_notebook(tiny_project / "notebooks" / "03_third.ipynb", 'run_dir = "runs/x"\nseed = 0',
+                    ["from pathlib import Path\nsource = Path(run_dir, 'artifacts', 'first.csv')  # from '01_first'"])
+    _write_notebook(tiny_project / "notebooks" / "04_fourth.ipynb", 'run_dir = "runs/x"',
+                    ["from pathlib import Path\nPath(run_dir, 'metrics.csv').exists()"])
+    specs = {nb.name: nb for nb in runner.discover_notebooks(tiny_project)}
+    names = list(specs)
+    assert runner.upstream_notebooks(specs["03_third"], names[:2]) == ["01_first"]
+    assert runner.upstream_notebooks(specs["02_second"], names[:1]) == ["01_first"]  # names none: all earlier
+    assert runner.upstream_notebooks(specs["04_fourth"], names[:3]) == names[:3]  # reads metrics: all earlier
+
+    first = _run(tiny_project)
+    assert list(first.executed) == names
+    changed_02 = _run(tiny_project, "02.seed=8")
+    assert list(changed_02.executed) == ["02_second", "04_fourth"] and changed_02.reused == ["01_first", "03_third"]
+    changed_01 = _run(tiny_project, "02.seed=8", "01.seed=2")
+    assert list(changed_01.executed) == names
+
+
+def test_a_bare_two_digit_notebook_label_works_although_yaml_reads_it_as_a_number():
+    raw = yaml.safe_load("notebooks:\n  01:\n    n_admissions: 50\n  02:\n    max_length: 32\n")
+    assert list(raw["notebooks"]) == [1, 2]  # what YAML makes of `01:`
+    resolved = resolve_parameters(raw, _specs())
+    assert resolved["01_data"] == {"n_admissions": 50} and resolved["02_model"] == {"max_length": 32}
+
+
+def test_a_field_of_a_mapping_parameter_is_pointed_to_its_mapping():
+    with pytest.raises(ParameterError) as err:
+        resolve_parameters({}, runner.discover_notebooks(runner.project_root()), overrides=["02.bf16=true"])
+    message = str(err.value)
+    assert message.startswith("--set: unknown parameter 'bf16' for notebook 02_clinicllm.")
+    assert "--set '02.clinicllm_options={bf16: ...}'" in message
+    with pytest.raises(ParameterError, match=r"--set '01.simulation=\{drift_strength: \.\.\.\}'"):
+        resolve_parameters({}, runner.discover_notebooks(runner.project_root()), overrides=["drift_strength=2"])
+
+
+@pytest.mark.slow
+def test_kernels_get_a_fixed_string_hash_salt(tiny_project):
+    """Iterating a set of strings must give the same order in every run (see runner.HASH_SEED)."""
+    import os
+    import subprocess
+    import sys
+
+    _write_notebook(tiny_project / "notebooks" / "03_hash.ipynb", 'run_dir = "runs/x"',
+                    ["from pathlib import Path\nPath(run_dir, 'hash.txt').write_text(str(hash('clinicllm')))"])
+    expected = subprocess.run([sys.executable, "-c", "print(hash('clinicllm'))"], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", runner.HASH_SEED)},
+                              check=True).stdout.strip()
+    plan = runner.plan_run(tiny_project / "params" / "t.yaml", only=["03"], runs_root=tiny_project / "runs",
+                           root=tiny_project)
+    runner.execute_plan(plan)
+    assert (tiny_project / "runs" / "t" / "hash.txt").read_text() == expected

@@ -26,7 +26,8 @@ import nbformat
 import pandas as pd
 import yaml
 
-from helpers.artifacts import RunPaths
+from helpers.artifacts import RunPaths, file_sha256
+from helpers.project import discover_notebooks, project_root
 
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
 SMALL_CELL_THRESHOLD = 11
@@ -38,12 +39,6 @@ REPORTED_PACKAGES = (
 
 class BookBuildError(RuntimeError):
     """Jupyter Book refused the run's pages; the message carries the warnings."""
-
-
-def _project_root() -> Path:
-    from helpers.runner import project_root
-
-    return project_root()
 
 
 def hide_parameter_cells(notebook: nbformat.NotebookNode) -> int:
@@ -82,38 +77,221 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_status_markdown(run_dir: str | os.PathLike) -> str:
-    """The run's status, for the reproducibility page: notebooks, time, parameters, versions (all from the run)."""
+def git_state(root: Path) -> dict[str, str]:
+    """The checkout's commit and whether it has uncommitted changes ("unknown" outside a git checkout)."""
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
+        if result.returncode != 0:
+            raise OSError(result.stderr.strip())
+        return result.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown (not a git checkout)", "dirty": "unknown"}
+    return {"commit": commit, "dirty": "yes" if dirty else "no"}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine a run executes on: CPU model, cores, native bfloat16 or not, GPU (recorded by the runner)."""
+    import platform
+
+    info: dict[str, Any] = {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
+    try:
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+        try:
+            from helpers.clinicllm import bf16_supported
+
+            info["native_bf16"] = bool(bf16_supported())
+        except Exception:  # the model package may be mid-refactor; the machine record must not fail a run
+            info["native_bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    except ImportError:
+        info["gpu"], info["native_bf16"] = "unknown (torch not installed)", "unknown"
+    info["cpu_capability_env"] = os.environ.get("ATEN_CPU_CAPABILITY", "")
+    return info
+
+
+def _fmt(value: Any) -> str:
+    """A parameter value as it is written in a parameters file, for a Markdown table cell."""
+    text = json.dumps(value, default=str) if not isinstance(value, str) else json.dumps(value)
+    if value is None:
+        text = "null"
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _seeds(log: dict[str, Any], root: Path) -> dict[str, Any]:
+    try:
+        defaults = {nb.name: nb.defaults for nb in discover_notebooks(root)}
+    except Exception:  # a page must render even when a notebook is being edited
+        defaults = {}
+    seeds = {}
+    for name, info in sorted(log.get("notebooks", {}).items()):
+        params = info.get("parameters", {})
+        if "seed" in params:
+            seeds[name] = params["seed"]
+        elif "seed" in defaults.get(name, {}):
+            seeds[name] = defaults[name]["seed"]
+    return seeds
+
+
+def _run_log(paths: RunPaths) -> dict[str, Any]:
+    try:
+        return json.loads(paths.run_log.read_text()) if paths.run_log.exists() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def run_status_markdown(run_dir: str | os.PathLike, root: Path | None = None) -> str:
+    """The run's own record, for the reproducibility page: commit, date, parameters, machine, times, seeds,
+    versions and the fingerprint of ``metrics.csv`` (all read from the run, none typed in)."""
+    root = root or project_root()
     paths = RunPaths.from_run_dir(run_dir)
-    log = json.loads(paths.run_log.read_text()) if paths.run_log.exists() else {}
+    log = _run_log(paths)
+    git = log.get("git") or {**git_state(root), "note": "not recorded by the run; this checkout when rendered"}
+    machine = log.get("machine") or {"cpu": "not recorded by the run", "cores": "?", "native_bf16": None,
+                                     "gpu": "not recorded by the run"}
+    notebooks = log.get("notebooks", {})
+    finished = sorted(info.get("finished", "") for info in notebooks.values() if info.get("finished"))
     lines = [
         "",
-        "## This run",
+        "| | |",
+        "|---|---|",
+        f"| run | `{paths.name}` |",
+        f"| parameters file | `{log.get('params_file', '?')}` |",
+        f"| git commit | `{git.get('commit', '?')}` (uncommitted changes: {git.get('dirty', '?')})"
+        f"{'; ' + git['note'] if git.get('note') else ''} |",
+        f"| run date | {finished[0] if finished else '?'} to {finished[-1] if finished else '?'} (machine time) |",
+        f"| Python | {log.get('python', '?')} on `{log.get('platform', '?')}` |",
+        f"| CPU | {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores |",
+        f"| native bfloat16 | {_yes_no(machine.get('native_bf16'))} |",
+        f"| GPU | {machine.get('gpu', '?')} |",
+    ]
+    summary = paths.artifacts / "clinicllm" / "summary.json"
+    if summary.exists():
+        try:
+            used = json.loads(summary.read_text()).get("config", {}).get("bf16")
+            lines.append(f"| ClinicLLM trained in bfloat16 | {_yes_no(used)} |")
+        except (json.JSONDecodeError, AttributeError):
+            pass
+    seeds = _seeds(log, root)
+    if seeds:
+        shown = ", ".join(f"{name}: `{seed}`" for name, seed in seeds.items())
+        lines.append(f"| seeds | {shown} |")
+    if paths.metrics.exists():
+        rows = sum(1 for _ in paths.metrics.open()) - 1
+        lines.append(f"| SHA-256 of `metrics.csv` | `{file_sha256(paths.metrics)}` ({rows} rows) |")
+    lines += [
         "",
-        f"Rendered on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from the parameters file "
-        f"`{log.get('params_file', '?')}` (run `{paths.name}`), Python {log.get('python', '?')} on "
-        f"`{log.get('platform', '?')}`.",
+        "Two runs agree when their `metrics.csv` fingerprints agree; compare yours with "
+        "`sha256sum runs/<name>/metrics.csv`.",
         "",
         "| notebook | status | run time (s) | finished | parameters set by the run |",
         "|---|---|---|---|---|",
     ]
     total = 0.0
-    for name, info in sorted(log.get("notebooks", {}).items()):
+    for name, info in sorted(notebooks.items()):
         params = {k: v for k, v in info.get("parameters", {}).items() if k != "run_dir"}
         shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "defaults"
-        total += float(info.get("seconds", 0))
+        total += float(info.get("seconds", 0) or 0)
         lines.append(
             f"| {name} | {info.get('status', '?')} | {info.get('seconds', '?')} | {info.get('finished', '')} "
             f"| {shown} |"
         )
-    lines += ["", f"Total notebook time: {total:.0f} s.", "", "| package | version |", "|---|---|"]
+    lines += ["", f"Total notebook time: {total:.0f} s (the time each notebook took when it was last executed).",
+              "", "| package | version |", "|---|---|"]
     lines += [f"| {name} | {version} |" for name, version in package_versions().items()]
     return "\n".join(lines) + "\n"
 
 
+def _yes_no(value: Any) -> str:
+    return {True: "yes", False: "no"}.get(value, "unknown") if isinstance(value, bool) or value is None else str(value)
+
+
+#: Where the renderer puts generated content into a page (an HTML comment, invisible if left in place).
+GENERATED_MARKER = "<!-- generated: {name} -->"
+
+
+def parameter_reference_markdown(root: Path | None = None) -> str:
+    """Every notebook's parameters (default and meaning, from its parameters cell) and what each shipped
+    ``params/*.yaml`` sets: read from the code when the book is rendered, so the page cannot drift from it."""
+    root = root or project_root()
+    notebooks = discover_notebooks(root)
+    lines: list[str] = []
+    for nb in notebooks:
+        lines += [f"### {nb.name}", "", "| parameter | default | meaning |", "|---|---|---|"]
+        for key, default in nb.defaults.items():
+            meaning = nb.meanings.get(key, "")
+            if key == "run_dir":
+                meaning = meaning or "set by the runner to `runs/NAME` (NAME = the parameters file's name); not settable"
+            lines.append(f"| `{key}` | {_fmt(default)} | {meaning.replace('|', '/')} |")
+        lines.append("")
+    knobs = _simulation_knobs()
+    if knobs:
+        lines += ["### Simulator knobs (`simulation` in 01_data)", "",
+                  "Each key of the `simulation` mapping sets one knob of the simulated health system, e.g. "
+                  "`--set '01.simulation={drift_strength: 2.0}'`.", "",
+                  "| knob | default | meaning |", "|---|---|---|"]
+        for name, (_, default, doc) in knobs.items():
+            lines.append(f"| `{name}` | {_fmt(default)} | {str(doc).replace('|', '/')} |")
+        lines.append("")
+    lines += ["### The shipped parameters files", "", "| file | notebook | parameter | value |", "|---|---|---|---|"]
+    for path in sorted((root / "params").glob("*.yaml")):
+        content = yaml.safe_load(path.read_text()) or {}
+        for key, value in (content.get("global") or {}).items():
+            lines.append(f"| `params/{path.name}` | every notebook | `{key}` | {_fmt(value)} |")
+        for notebook, values in (content.get("notebooks") or {}).items():
+            for key, value in (values or {}).items():
+                lines.append(f"| `params/{path.name}` | {notebook} | `{key}` | {_fmt(value)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _simulation_knobs() -> dict[str, tuple[Any, Any, str]]:
+    try:
+        from helpers.simulator import simulation_knobs
+    except ImportError:
+        return {}
+    try:
+        return dict(simulation_knobs())
+    except Exception:
+        return {}
+
+
+def papermill_commands_markdown(root: Path | None = None) -> str:
+    """The papermill command that runs each chapter alone, from the notebooks that exist."""
+    root = root or project_root()
+    lines = ["```bash"]
+    for nb in discover_notebooks(root):
+        lines += [f".venv/bin/papermill notebooks/{nb.path.name} \\",
+                  f"    runs/mine/notebooks/{nb.path.name} -p run_dir runs/mine --cwd ."]
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def fill_generated(text: str, sections: dict[str, str]) -> str:
+    """Replace each ``<!-- generated: name -->`` marker of a page with its generated Markdown."""
+    for name, content in sections.items():
+        text = text.replace(GENERATED_MARKER.format(name=name), content)
+    return text
+
+
 def stage_book_sources(run_dir: str | os.PathLike, root: Path | None = None) -> tuple[Path, list[str]]:
     """Copy the book's sources and the run's executed notebooks into ``runs/<name>/_book_src``."""
-    root = root or _project_root()
+    root = root or project_root()
     paths = RunPaths.from_run_dir(run_dir)
     staging = paths.root / "_book_src"
     if staging.exists():
@@ -122,12 +300,25 @@ def stage_book_sources(run_dir: str | os.PathLike, root: Path | None = None) -> 
     shutil.copy(root / "_config.yml", staging / "_config.yml")
     shutil.copytree(root / "book", staging / "book")
 
-    status_page = staging / "book" / "reproducibility.md"
-    if status_page.exists():
-        status_page.write_text(status_page.read_text() + run_status_markdown(run_dir))
+    generated = {
+        "run-record": run_status_markdown(run_dir, root),
+        "parameter-reference": parameter_reference_markdown(root),
+        "papermill-commands": papermill_commands_markdown(root),
+    }
+    for page in (staging / "book").glob("*.md"):
+        text = page.read_text()
+        filled = fill_generated(text, generated)
+        if filled != text:
+            page.write_text(filled)
 
     (staging / "notebooks").mkdir()
+    statuses = {name: info.get("status") for name, info in _run_log(paths).get("notebooks", {}).items()}
     for executed in sorted(paths.notebooks.glob("*.ipynb")):
+        if statuses.get(executed.stem, "ok") != "ok":
+            # a failed or interrupted notebook is not a chapter: leave it out (its link becomes text)
+            print(f"book: leaving out {executed.stem}: its last run did not finish ({statuses[executed.stem]})",
+                  flush=True)
+            continue
         notebook = nbformat.read(executed, as_version=4)
         hide_parameter_cells(notebook)
         nbformat.write(notebook, staging / "notebooks" / executed.name)
@@ -142,27 +333,63 @@ def stage_book_sources(run_dir: str | os.PathLike, root: Path | None = None) -> 
         if key in toc:
             toc[key], dropped = _filter_toc(toc[key], exists)
     (staging / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-    if dropped:
-        _unlink_dropped_pages(staging, dropped)
+    _unlink_missing_pages(staging, toc)
     return staging, dropped
 
 
-def _unlink_dropped_pages(staging: Path, dropped: list[str]) -> None:
-    """Turn links to chapters this run did not execute into plain text, so the book still builds."""
-    names = {Path(entry).name for entry in dropped}
-    pattern = re.compile(r"\{doc\}`([^`]+)`")
+def _toc_files(entries: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(entries, dict):
+        if "file" in entries:
+            found.add(str(Path(entries["file"]).with_suffix("")))
+        if "root" in entries:
+            found.add(str(Path(entries["root"]).with_suffix("")))
+        for value in entries.values():
+            if isinstance(value, (list, dict)):
+                found |= _toc_files(value)
+    elif isinstance(entries, list):
+        for entry in entries:
+            found |= _toc_files(entry)
+    return found
+
+
+def _unlink_missing_pages(staging: Path, toc: dict[str, Any]) -> None:
+    """Turn ``{doc}`` links to pages that are not in this book (a chapter this run did not execute, or one not
+    written yet) into plain text, so the book still builds with warnings as errors."""
+    in_book = _toc_files(toc)
+    pattern = re.compile(r"\{doc\}`([^`<]+?)(?:\s*<([^>]+)>)?`")
 
     def replace(match: re.Match) -> str:
-        target = match.group(1)
-        return f"*{Path(target).name} (not run in this run)*" if Path(target).name in names else match.group(0)
+        title, target = (match.group(1).strip(), match.group(2)) if match.group(2) else (None, match.group(1))
+        resolved = os.path.normpath(os.path.join("book", target.strip())).replace(os.sep, "/")
+        if resolved in in_book:
+            return match.group(0)
+        return f"*{title or Path(target).name} (not in this run)*"
 
     for page in (staging / "book").glob("*.md"):
         text = page.read_text()
-        page.write_text(pattern.sub(replace, text))
+        new = pattern.sub(replace, text)
+        if new != text:
+            page.write_text(new)
 
 
-def build_book(run_dir: str | os.PathLike, root: Path | None = None) -> Path:
-    """Render ``runs/<name>/html/`` from the run's executed notebooks (warnings are errors). Returns index.html."""
+def _staged_key(staging: Path) -> str:
+    """A hash of everything the renderer reads: equal keys give the same book."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(staging.rglob("*")):
+        if path.is_file() and "_build" not in path.relative_to(staging).parts:
+            digest.update(str(path.relative_to(staging)).encode() + b"\0" + path.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def build_book(run_dir: str | os.PathLike, root: Path | None = None, reuse: bool = True) -> Path:
+    """Render ``runs/<name>/html/`` from the run's executed notebooks (warnings are errors). Returns index.html.
+
+    With ``reuse`` (the default), a book already rendered from exactly the same sources is kept as it is.
+    """
     paths = RunPaths.from_run_dir(run_dir)
     if not paths.notebooks.exists() or not any(paths.notebooks.glob("*.ipynb")):
         raise BookBuildError(
@@ -171,6 +398,11 @@ def build_book(run_dir: str | os.PathLike, root: Path | None = None) -> Path:
     staging, dropped = stage_book_sources(run_dir, root)
     if dropped:
         print(f"book: leaving out chapters this run has not executed: {', '.join(dropped)}", flush=True)
+    key = _staged_key(staging)
+    key_file = paths.html / ".book-key"
+    if reuse and (paths.html / "index.html").exists() and key_file.exists() and key_file.read_text() == key:
+        print(f"book: reused {paths.html} (rendered before from the same notebooks and pages)", flush=True)
+        return paths.html / "index.html"
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book", "build", str(staging),
                "--builder", "html", "-W", "-n", "--keep-going", "--all", "-q"]
@@ -188,6 +420,7 @@ def build_book(run_dir: str | os.PathLike, root: Path | None = None) -> Path:
     if incoming.exists():
         shutil.rmtree(incoming)
     shutil.move(str(built), incoming)
+    (incoming / ".book-key").write_text(key)
     if paths.html.exists():
         shutil.rmtree(paths.html)
     os.replace(incoming, paths.html)

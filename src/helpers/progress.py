@@ -1,9 +1,10 @@
 """Progress of long stages, for the person at the terminal and the run's log, never for the book.
 
-A notebook's own output ends up in the rendered book, so progress must not be printed there. Inside a kernel
-started by papermill, ``sys.__stderr__`` is the kernel process's inherited stderr: the runner's terminal. Each
-message goes there and, when the runner has set ``CLINICLLM_LOG`` (it points at ``runs/<name>/log.txt``), is
-appended to that file too.
+A notebook's own output ends up in the rendered book, and ipykernel captures even the kernel process's raw
+stderr, so progress must not be printed from inside a notebook. When the runner executes a notebook it sets
+``CLINICLLM_LOG`` to ``runs/<name>/log.txt``: each message is appended there, and the runner echoes new lines of
+that file to its terminal while the notebook runs. Outside a run (a helper called from a plain script or a
+test) the message goes to stderr.
 """
 
 from __future__ import annotations
@@ -16,22 +17,20 @@ LOG_ENV = "CLINICLLM_LOG"
 
 
 def report(message: str) -> None:
-    """One progress line (time-stamped) to the terminal and to the run's log; never to the notebook."""
+    """One time-stamped progress line to the run's log (echoed by the runner), or to stderr outside a run."""
     line = f"{time.strftime('%H:%M:%S')} {message}"
-    stream = sys.__stderr__
-    if stream is not None:
-        try:
-            stream.write(line + "\n")
-            stream.flush()
-        except (OSError, ValueError):
-            pass
     path = os.environ.get(LOG_ENV)
     if path:
         try:
             with open(path, "a", encoding="utf-8") as log:
                 log.write(line + "\n")
+            return
         except OSError:
             pass
+    if "ipykernel" in sys.modules:
+        return  # inside a notebook without a run log: stay out of the cell's output
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 class Throttled:
