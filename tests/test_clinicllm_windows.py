@@ -263,7 +263,10 @@ def test_a_collapsed_model_is_flagged_and_a_learning_one_is_not():
     collapsed = learning_check(_predictions(0.11 + rng.normal(0, 0.0005, 2000), labels))
     assert not collapsed.learned
     assert collapsed.score_sd == pytest.approx(0.0005, rel=0.1)
-    assert any("hardly vary" in problem for problem in collapsed.problems)
+    assert any("not clearly above 0.5" in problem for problem in collapsed.problems)
+    # A constant model is flagged for its spread as well.
+    constant = learning_check(_predictions(np.full(2000, 0.11), labels))
+    assert not constant.learned and any("hardly vary" in problem for problem in constant.problems)
     box = learning_admonition(collapsed)
     assert 'class="admonition warning"' in box and "did not learn" in box and "learning rate" in box
     # Spread but random: flagged for its AUROC, not for its spread.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -374,3 +375,16 @@ def test_kernels_get_a_fixed_string_hash_salt(tiny_project):
                            root=tiny_project)
     runner.execute_plan(plan)
     assert (tiny_project / "runs" / "t" / "hash.txt").read_text() == expected
+
+
+def test_progress_lines_a_kernel_appends_to_the_log_are_echoed_to_the_terminal(tmp_path, capsys):
+    log_file = tmp_path / "log.txt"
+    log_file.write_text("07:00:00 an earlier line, not echoed again\n")
+    with runner._echo_new_log_lines(log_file, every_seconds=0.05):
+        with open(log_file, "a") as handle:
+            handle.write("07:00:01 pretraining: step 10/40 (25 %), 3 s\n07:00:02 half a li")
+        time.sleep(0.3)
+        with open(log_file, "a") as handle:
+            handle.write("ne\n")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["    07:00:01 pretraining: step 10/40 (25 %), 3 s", "    07:00:02 half a line"]

@@ -27,7 +27,7 @@ def report(message: str) -> None:
             return
         except OSError:
             pass
-    if "ipykernel" in sys.modules:
+    if type(sys.stderr).__module__.startswith("ipykernel"):
         return  # inside a notebook without a run log: stay out of the cell's output
     sys.stderr.write(line + "\n")
     sys.stderr.flush()

@@ -19,6 +19,7 @@ must have the type of that cell's literal default (an int is accepted where the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import hashlib
 import json
@@ -27,6 +28,7 @@ import platform
 import re
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,6 +397,41 @@ def _reusable(entry: dict[str, Any], key: str, output: Path, paths: RunPaths) ->
     return True, ""
 
 
+@contextlib.contextmanager
+def _echo_new_log_lines(log_file: Path, every_seconds: float = 1.0):
+    """While a notebook runs, print to the terminal each line its stages append to log.txt (helpers.progress).
+
+    The kernel cannot print progress itself (its output is the book's), so the runner follows the log file.
+    """
+    start = log_file.stat().st_size if log_file.exists() else 0
+    stop = threading.Event()
+
+    def follow() -> None:
+        position = start
+        while True:
+            finished = stop.wait(every_seconds)
+            try:
+                with open(log_file, encoding="utf-8", errors="replace") as handle:
+                    handle.seek(position)
+                    chunk = handle.read()
+            except OSError:
+                chunk = ""
+            complete = chunk[:chunk.rfind("\n") + 1]
+            if complete:
+                print("    " + complete.rstrip("\n").replace("\n", "\n    "), flush=True)
+                position += len(complete.encode("utf-8"))
+            if finished:
+                return
+
+    thread = threading.Thread(target=follow, name="log-echo", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def _say(message: str, log_file: Path) -> None:
     """A runner line: to the terminal (stdout) and to runs/<name>/log.txt."""
     print(message, flush=True)
@@ -434,7 +471,23 @@ class RunOutcome:
 
 
 def execute_plan(plan: RunPlan, log_output: bool = False) -> RunOutcome:
-    """Run the plan's notebooks in order, reusing finished ones whose key is unchanged. Raises on a failure."""
+    """Run the plan's notebooks in order, reusing finished ones whose key is unchanged. Raises on a failure.
+
+    The variables set for the kernels (the run's log file, the hash salt) are taken back afterwards, so a later
+    run, or other code in the same process, does not write into this run's log.
+    """
+    saved = {name: os.environ.get(name) for name in (progress.LOG_ENV, "PYTHONHASHSEED")}
+    try:
+        return _execute_plan(plan, log_output)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _execute_plan(plan: RunPlan, log_output: bool) -> RunOutcome:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -484,16 +537,17 @@ def execute_plan(plan: RunPlan, log_output: bool = False) -> RunOutcome:
         log.update(environment)
         write_json(log, paths.run_log)
         try:
-            pm.execute_notebook(
-                str(nb.path),
-                str(output),
-                parameters=plan.parameters[nb.name],
-                cwd=str(plan.root),
-                progress_bar=sys.stderr.isatty(),
-                log_output=log_output,
-                kernel_name="python3",
-                kernel_manager_class=_kernel_manager_class(),
-            )
+            with _echo_new_log_lines(log_file):
+                pm.execute_notebook(
+                    str(nb.path),
+                    str(output),
+                    parameters=plan.parameters[nb.name],
+                    cwd=str(plan.root),
+                    progress_bar=sys.stderr.isatty(),
+                    log_output=log_output,
+                    kernel_name="python3",
+                    kernel_manager_class=_kernel_manager_class(),
+                )
         except (PapermillExecutionError, Exception) as exc:
             elapsed = time.perf_counter() - start
             entries[nb.name] = {"seconds": round(elapsed, 1), "status": "failed",
