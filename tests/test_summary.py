@@ -228,3 +228,10 @@ def test_summary_page_runs_and_glues_every_key(tmp_path, complete):
     assert ("not estimable" in html) != complete
     assert "(the model reads a fixed token limit; chapter 4 reports AUROC by words per note instead)" in html
     assert "0.736" in html and "+0.25 % to +11.74 %" in html
+
+
+def test_missing_chapters_are_named_in_order_or_none():
+    rows = pd.DataFrame({"notebook": ["02_clinicllm", "03_disparities"]})
+    assert summary.missing_chapters_text(rows) == "04_feature_analysis, 05_mitigation"
+    every = pd.DataFrame({"notebook": ["02_clinicllm", "03_disparities", "04_feature_analysis", "05_mitigation"]})
+    assert summary.missing_chapters_text(every) == "none"

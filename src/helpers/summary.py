@@ -468,6 +468,12 @@ def read_importance(run_dir: str | os.PathLike) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
 
 
+def missing_chapters_text(rows: pd.DataFrame) -> str:
+    """The chapters without rows in metrics.csv, comma-separated, or "none" (for the page's opening sentence)."""
+    missing = [name for name, done in chapters_present(rows).items() if not done]
+    return ", ".join(missing) if missing else "none"
+
+
 def chapters_present(rows: pd.DataFrame) -> dict[str, bool]:
     """Which chapters have rows in metrics.csv."""
     notebooks = set(rows["notebook"].astype(str))
