@@ -41,6 +41,21 @@ def test_one_literal_parameters_cell_with_run_dir_and_seed(path):
     assert tagged == [first_code], "the parameters cell is the first code cell"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_has_a_meaning_that_papermill_can_read(path):
+    # The meaning comment feeds the book's parameter reference; papermill parses the same lines with a regular
+    # expression that gives up on a comment holding "=", and then warns that the parameter is unknown.
+    from papermill.translators import PythonTranslator
+
+    from helpers.project import parameters_cell_meanings
+
+    defaults = parameters_cell_defaults(path)
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    assert [p.name for p in PythonTranslator.inspect(cell)] == list(defaults)
+    meanings = parameters_cell_meanings(path)
+    assert not [name for name in defaults if not meanings.get(name)], "parameters without a meaning comment"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_function_or_class_definitions_and_no_absolute_paths(path):
     nb = nbformat.read(path, as_version=4)
