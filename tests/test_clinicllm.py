@@ -203,6 +203,26 @@ def test_tokenizer_adds_cls_and_sep_and_keeps_frequent_words_whole(word_tokenize
     assert word_tokenizer.pad_token == "[PAD]" and word_tokenizer.mask_token == "[MASK]"
 
 
+def test_the_same_notes_always_give_the_same_vocabulary(tmp_path):
+    # Hugging Face's WordPiece trainer, left to itself, numbers its "##" pieces in hash-map order; on notes with
+    # many equally frequent pairs its vocabulary then changes from one training to the next (8 of 8 differed when
+    # measured). A study that must be re-runnable needs one vocabulary per set of notes.
+    rng = np.random.default_rng(0)
+    syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "be", "so", "di", "fu", "gra", "pli", "ost", "umb", "ex"]
+    words = ["".join(rng.choice(syllables, size=rng.integers(1, 5))) for _ in range(400)]
+    texts = [" ".join(rng.choice(words, size=60)) for _ in range(300)]
+    vocabularies = {json.dumps(sorted(train_tokenizer(texts, 300, tmp_path / f"tok{i}").get_vocab().items()))
+                    for i in range(6)}
+    assert len(vocabularies) == 1
+    tokenizer = load_tokenizer(tmp_path / "tok0")
+    # the word-inside pieces are ordinary tokens; only BERT's five are special (and kept out of MLM masking)
+    assert sorted(tokenizer.all_special_tokens) == sorted(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    pieces = tokenizer.tokenize("kalomineruta")
+    assert len(pieces) > 1 and all(piece.startswith("##") for piece in pieces[1:])
+    ids = tokenizer("kalomineruta")["input_ids"]
+    assert tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True) == [1] + [0] * len(pieces) + [1]
+
+
 def test_tokenization_report_on_a_hand_made_case(word_tokenizer):
     # 1, 2, 3 and 4 words -> 3, 4, 5 and 6 tokens with [CLS] and [SEP]; a limit of 4 cuts the last two notes.
     notes = ["alpha", "alpha beta", "alpha beta gamma", "alpha beta gamma delta"]
@@ -345,6 +365,19 @@ def test_second_run_reuses_every_stage_and_a_finetune_change_reruns_only_finetun
     assert changed.pretrained_dir == first.pretrained_dir
     assert (first.pretrained_dir / "config.json").stat().st_mtime_ns == pretrained_mtime
     assert changed.model_dir != first.model_dir
+
+
+def test_early_stopping_count_survives_a_resume():
+    # A resumed Trainer rebuilds each stateful callback from its state() as type(callback)(**args) and then sets
+    # the attributes; the count of evaluations without improvement must come back, not restart at zero.
+    stopping = clinicllm.training.PatientEarlyStopping(3, min_steps=120)
+    stopping.early_stopping_patience_counter = 2
+    saved = json.loads(json.dumps(stopping.state()))     # it goes through trainer_state.json
+    restored = type(stopping)(**saved["args"])
+    for name, value in saved["attributes"].items():
+        setattr(restored, name, value)
+    assert (restored.early_stopping_patience, restored.min_steps, restored.early_stopping_patience_counter) == \
+        (3, 120, 2)
 
 
 def test_early_stopping_really_stops(study, tmp_path):

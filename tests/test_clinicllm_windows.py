@@ -163,7 +163,10 @@ def test_training_windows_come_only_from_training_notes_and_reach_past_the_head(
                                  tokenizer.cls_token_id, tokenizer.sep_token_id)
     allowed = {tuple(w.tolist()) for w in train_windows.input_ids}
     heldout = tokenizer.convert_tokens_to_ids("heldout")
-    drawn = [train_set[i % len(train_set)] for i in range(4 * len(train_set))]
+    drawn = []
+    for epoch in range(4):
+        train_set.use_epoch(epoch)
+        drawn += [train_set[i] for i in range(len(train_set))]
     assert all(tuple(item["input_ids"]) in allowed for item in drawn)
     assert not any(heldout in item["input_ids"] for item in drawn)
     heads = {tuple(train_windows.input_ids[i].tolist()) for i in np.flatnonzero(
@@ -175,6 +178,28 @@ def test_training_windows_come_only_from_training_notes_and_reach_past_the_head(
     # validation: every window of every validation note, in order
     assert len(val_set) == len(note_windows(note_token_ids(tokenizer, validation["note_text"].tolist()), 16, None,
                                             tokenizer.cls_token_id, tokenizer.sep_token_id).input_ids)
+
+
+def test_a_window_draw_depends_on_seed_epoch_and_note_only(notes, tokenizer):
+    # What a resumed run needs: the Trainer skips the batches done before the checkpoint without fetching them, so
+    # a draw must not depend on how many draws came before it.
+    windows = note_windows(note_token_ids(tokenizer, notes["note_text"].tolist()), 16, None,
+                           tokenizer.cls_token_id, tokenizer.sep_token_id)
+    first, again = RandomWindowNotes(windows, seed=3), RandomWindowNotes(windows, seed=3)
+    order = np.random.default_rng(0).permutation(len(first))
+    for epoch in (0, 1):
+        first.use_epoch(epoch)
+        again.use_epoch(epoch)
+        forward = {i: first[i]["input_ids"] for i in range(len(first))}
+        assert forward == {int(i): again[int(i)]["input_ids"] for i in order}         # any order, same draws
+        assert forward == {i: first[i]["input_ids"] for i in range(len(first))}        # and twice the same
+    by_epoch = []
+    for epoch in range(3):
+        first.use_epoch(epoch)
+        by_epoch.append([first[i]["input_ids"] for i in range(len(first))])
+    assert by_epoch[0] != by_epoch[1] != by_epoch[2]                                  # each pass draws anew
+    other_seed = RandomWindowNotes(windows, seed=4)
+    assert [other_seed[i]["input_ids"] for i in range(len(first))] != by_epoch[0]
 
 
 # ----------------------------------------------------------------------------------------------------------------

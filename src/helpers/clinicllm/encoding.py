@@ -207,8 +207,10 @@ class RandomWindowNotes(torch.utils.data.Dataset):
     Used for MLM pretraining (no labels, with the special-tokens mask the masking collator reads) and fine-tuning.
 
     An epoch then costs what it costs with ``head`` (one window of max_length tokens per note), while over the
-    epochs the model sees text from the whole note; each window carries its note's label. The draws come from a
-    generator seeded by ``seed``, so a run is repeatable.
+    epochs the model sees text from the whole note; each window carries its note's label. Each draw is a function of
+    (``seed``, epoch, note) alone, not of how many draws came before, so a run is repeatable and a run resumed from
+    a checkpoint in the middle of an epoch draws the windows the uninterrupted run drew. The Trainer sets the epoch
+    through :class:`~helpers.clinicllm.training.WindowEpochs`.
     """
 
     def __init__(self, windows: NoteWindows, labels: np.ndarray | None = None, seed: int = 0,
@@ -220,15 +222,21 @@ class RandomWindowNotes(torch.utils.data.Dataset):
         bounds = np.concatenate([[0], np.cumsum(windows.windows_per_note)])
         self.first, self.count = bounds[:-1], np.diff(bounds)
         self.windows = windows
-        self.rng = np.random.default_rng(seed)
+        self.seed = int(seed)
+        self.epoch = 0
         # Lengths for the length-grouped sampler: the head window's (all but a note's last window are full).
         self.input_ids = [windows.input_ids[first] for first in self.first]
 
     def __len__(self) -> int:
         return len(self.first)
 
+    def use_epoch(self, epoch: int) -> None:
+        """Draw the windows of pass number ``epoch`` (0 for the first) from now on."""
+        self.epoch = int(epoch)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
-        window = self.first[index] + int(self.rng.integers(self.count[index]))
+        draw = np.random.default_rng([self.seed, self.epoch, int(index)]).integers(self.count[index])
+        window = self.first[index] + int(draw)
         ids = self.windows.input_ids[window].tolist()
         item: dict[str, Any] = {"input_ids": ids}
         if self.labels is not None:

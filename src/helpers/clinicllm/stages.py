@@ -57,9 +57,13 @@ def _checkpoint_fingerprint(path: str) -> str:
     return stage_key(config=(root / "config.json").read_text(), files=listing)
 
 
-FINETUNE_RECIPE = "issue-8"
+TOKENIZER_RECIPE = "sorted-pieces"
+"""Version of the tokenizer training in its stage key: the vocabulary no longer depends on hash order (issue 9)."""
+
+FINETUNE_RECIPE = "resume-exact"
 """Version of the fine-tuning code path in the stage key: a change of what training does (not of a setting), such as
-the head started at the base rate or early stopping held off until finetune_min_steps, retrains cached models."""
+the head started at the base rate, early stopping held off until finetune_min_steps or training windows drawn
+by epoch so that a resumed run draws what an uninterrupted one does, retrains cached models."""
 
 _LABEL_COLUMNS = ["admission_id", "readmitted_30d", "note_text"]
 _SCORED_COLUMNS = ["admission_id", "patient_id", "hospital", "split", "readmitted_30d", "note_text"]
@@ -258,7 +262,8 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
         tokenizer_dir = Path(config.pretrained_path)
         reused["tokenizer"] = True
     else:
-        keys["tokenizer"] = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key)
+        keys["tokenizer"] = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key,
+                                      recipe=TOKENIZER_RECIPE)
         tokenizer_dir, reused["tokenizer"] = cached_stage(
             root / f"tokenizer-{keys['tokenizer']}", keys["tokenizer"],
             build=lambda out: train_tokenizer(train_texts, config.vocab_size, out), load=lambda out: out,

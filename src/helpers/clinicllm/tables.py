@@ -25,7 +25,8 @@ from .config import (
 
 __all__ = ['parameter_count', 'config_table', 'tokenization_table', 'reading_comparison', 'ceiling_gap_rows',
            'ceiling_gap_table', 'ceiling_texts', 'CEILING_GAPS', 'reading_description', 'reading_texts',
-           'reading_display', 'classifier_description', 'note_ceiling_rows', 'oracle_texts', 'auroc_texts']
+           'reading_display', 'classifier_description', 'note_ceiling_rows', 'oracle_texts', 'auroc_texts',
+           'log_loss_explained', 'learning_depth_texts', 'log_loss_explained_table']
 
 
 def parameter_count(model_dir: str | os.PathLike) -> int:
@@ -332,3 +333,51 @@ def reading_display(table: pd.DataFrame) -> pd.DataFrame:
     shown["tokens read per test note"] = table["tokens_per_note"].round(0).astype(int)
     shown["scoring time (s)"] = table["seconds"].round(1)
     return shown
+
+
+def log_loss_explained(y_true, y_score) -> float:
+    """Share of the base-rate log loss that the scores remove: 1 - log loss(scores) / log loss(the split's own
+    prevalence for every admission) (McFadden's pseudo-R-squared). 0 for a model that knows only the base rate; 1
+    for a perfect one; negative when miscalibrated scores do worse than the base rate."""
+    from sklearn.metrics import log_loss
+
+    y = np.asarray(y_true, dtype=float)
+    p = np.clip(np.asarray(y_score, dtype=float), 1e-7, 1 - 1e-7)
+    base = np.full_like(y, y.mean())
+    return float(1 - log_loss(y, p, labels=[0, 1]) / log_loss(y, base, labels=[0, 1]))
+
+
+def learning_depth_texts(predictions: pd.DataFrame, pretrain_history: pd.DataFrame, vocab_size: int, *,
+                         split: str = "temporal_test", experiments=("global", "tfidf_lr"), last_logs: int = 5
+                         ) -> dict[str, str]:
+    """How much each model learned, for chapter 2's explanation of a gap: the share of the base-rate log loss each
+    model's scores remove on ``split`` (``explained_<model>``), and where the MLM pretraining ended: the mean of the
+    last ``last_logs`` logged losses (``mlm_loss_end``), its perplexity, the perplexity of a uniform guess over the
+    vocabulary and the number of pretraining steps."""
+    texts: dict[str, str] = {}
+    rows = predictions[predictions["split"] == split]
+    for model in experiments:
+        scored = rows[rows["experiment"] == model]
+        texts[f"explained_{model}"] = (f"{100 * log_loss_explained(scored['y_true'], scored['y_score']):.1f} %"
+                                       if len(scored) and scored["y_true"].nunique() == 2 else "not estimable")
+    losses = pd.to_numeric(pretrain_history.get("train_loss", pd.Series(dtype=float)), errors="coerce").dropna()
+    if len(losses):
+        end = float(losses.tail(last_logs).mean())
+        texts.update(mlm_loss_end=f"{end:.2f}", mlm_perplexity=f"{np.exp(end):,.0f}",
+                     mlm_steps=f"{int(pd.to_numeric(pretrain_history['step']).max()):,}")
+    else:
+        texts.update(mlm_loss_end="not available (no pretraining in this run)", mlm_perplexity="not available",
+                     mlm_steps="0")
+    texts["mlm_uniform_perplexity"] = f"{int(vocab_size):,}"
+    return texts
+
+
+def log_loss_explained_table(predictions: pd.DataFrame, splits=("random_test", "temporal_test")) -> pd.DataFrame:
+    """Share of the base-rate log loss removed (%), one row per experiment, one column per test split."""
+    table = {}
+    for (experiment, split), rows in predictions[predictions["split"].isin(splits)].groupby(["experiment", "split"]):
+        if rows["y_true"].nunique() == 2:
+            table.setdefault(split, {})[experiment] = round(100 * log_loss_explained(rows["y_true"], rows["y_score"]), 1)
+    frame = pd.DataFrame(table).reindex(columns=[s for s in splits if s in table])
+    frame.index.name = "base-rate log loss removed (%)"
+    return frame

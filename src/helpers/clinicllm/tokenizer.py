@@ -31,13 +31,26 @@ def train_tokenizer(texts: list[str], vocab_size: int, out_dir: str | os.PathLik
         raise ValueError(
             f"train_tokenizer: vocab_size is {vocab_size!r}; use an integer well above {len(SPECIAL_TOKENS)}."
         )
-    backend = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    backend.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
+    # Hugging Face's WordPiece trainer numbers the word-inside pieces ("##e") in hash-map order, which changes from
+    # process to process, and breaks ties between equally frequent merges by those numbers, so the same notes gave
+    # different vocabularies (tokenizers issue 1794). Handing it every "##" piece up front, in sorted order, leaves
+    # nothing to number by hash and makes the vocabulary a function of the notes alone.
+    word_inside_pieces = [f"##{char}" for char in _alphabet(texts, normalizer)]
     trainer = trainers.WordPieceTrainer(
-        vocab_size=int(vocab_size), special_tokens=SPECIAL_TOKENS, min_frequency=2, show_progress=False,
+        vocab_size=int(vocab_size), special_tokens=SPECIAL_TOKENS + word_inside_pieces, min_frequency=2,
+        show_progress=False,
     )
-    backend.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    draft = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    draft.normalizer = normalizer
+    draft.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    draft.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    # The "##" pieces were passed as special tokens only to fix their numbers; the tokenizer that is kept has the
+    # same vocabulary with the five BERT special tokens as its only special ones.
+    backend = Tokenizer(models.WordPiece(vocab=draft.get_vocab(), unk_token="[UNK]", max_input_chars_per_word=100))
+    backend.normalizer = normalizer
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.add_special_tokens(SPECIAL_TOKENS)
     cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -53,6 +66,14 @@ def train_tokenizer(texts: list[str], vocab_size: int, out_dir: str | os.PathLik
     tokenizer.save_pretrained(temp)
     _publish_dir(temp, final)
     return tokenizer
+
+
+def _alphabet(texts: list[str], normalizer) -> list[str]:
+    """The sorted characters of ``texts`` after normalisation (lower-cased, accents stripped), spaces left out."""
+    raw = set()
+    for text in texts:
+        raw.update(text)
+    return sorted({char for piece in raw for char in normalizer.normalize_str(piece) if not char.isspace()})
 
 
 def load_tokenizer(path: str | os.PathLike):

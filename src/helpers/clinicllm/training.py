@@ -71,6 +71,8 @@ def _training_arguments(config: ClinicLLMConfig, output_dir: Path, **overrides: 
         train_sampling_strategy="group_by_length",
         save_strategy="no",
         push_to_hub=False,
+        # A resumed run continues early stopping's count of evaluations without improvement, not from zero.
+        restore_callback_states_from_checkpoint=True,
     )
     if use_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         values["ddp_backend"] = "gloo"
@@ -128,6 +130,24 @@ class PatientEarlyStopping(EarlyStoppingCallback):
         if state.global_step < self.min_steps:
             control.should_training_stop = False
 
+    def state(self) -> dict:
+        # The Trainer rebuilds a resumed callback as ``type(callback)(**args)``: the args must be this __init__'s.
+        return {"args": {"patience": self.early_stopping_patience, "min_steps": self.min_steps},
+                "attributes": {"early_stopping_patience_counter": self.early_stopping_patience_counter}}
+
+
+class WindowEpochs(TrainerCallback):
+    """Tells a :class:`RandomWindowNotes` training set which pass over the notes begins, so that its window draws
+    depend on the epoch and not on the order of calls; a run resumed in the middle of an epoch then draws the same
+    windows as an uninterrupted one."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        # state.epoch is the number of passes completed so far, fractional for a run resumed mid-epoch.
+        self.dataset.use_epoch(math.floor((state.epoch or 0.0) + 1e-6))
+
 
 class StageProgress(TrainerCallback):
     """One progress line per ~10 s of training (``pretraining: step 120/400 (30 %), 41 s``) and one per validation
@@ -144,6 +164,10 @@ class StageProgress(TrainerCallback):
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if state.is_world_process_zero and metrics and "eval_auroc" in metrics:
             report(f"{self.label}: step {state.global_step}, validation AUROC {metrics['eval_auroc']:.3f}")
+
+
+def _epoch_callbacks(dataset) -> list[TrainerCallback]:
+    return [WindowEpochs(dataset)] if isinstance(dataset, RandomWindowNotes) else []
 
 
 def _history_frame(log_history: list[dict[str, Any]]) -> pd.DataFrame:
@@ -178,15 +202,19 @@ def _planned_steps(n_examples: int, batch_size: int, epochs: float, max_steps: i
     return min(steps, max_steps) if max_steps else steps
 
 
-def _resume_checkpoint(work_dir: Path) -> str | None:
-    """The newest complete checkpoint in ``work_dir`` (a run killed while saving leaves one without its state)."""
+def _resume_checkpoint(work_dir: Path, label: str | None = None) -> str | None:
+    """The newest complete checkpoint in ``work_dir`` (a run killed while saving leaves one without its state);
+    with ``label``, says in the progress lines that the stage resumes from it."""
     if not work_dir.is_dir():
         return None
     complete = [p for p in work_dir.glob("checkpoint-*")
                 if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
     if not complete:
         return None
-    return str(max(complete, key=lambda p: int(p.name.split("-")[-1])))
+    newest = max(complete, key=lambda p: int(p.name.split("-")[-1]))
+    if label and _is_main_process():
+        report(f"{label}: resuming an interrupted run from its checkpoint at step {newest.name.split('-')[-1]}")
+    return str(newest)
 
 
 def _save_stage(trainer: Trainer, final: Path, work_dir: Path, config: ClinicLLMConfig, history: pd.DataFrame,
@@ -235,8 +263,10 @@ def pretrain_mlm(tokenizer, train_texts: list[str], config: ClinicLLMConfig,
         dataset = RandomWindowNotes(_reading_windows(tokenizer, texts, config), seed=config.seed,
                                     with_special_tokens_mask=True)
     model = build_mlm_model(config, tokenizer, masked_only=True)
+    # The masking draws from torch's global generator, which the Trainer seeds and restores from a checkpoint (a
+    # collator's own seeded generator would start over on resume and mask other tokens than the uninterrupted run).
     collator = DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm_probability=config.mlm_probability,
-                                               pad_to_multiple_of=8, seed=config.seed)
+                                               pad_to_multiple_of=8)
     save = dict(save_strategy="steps", save_steps=config.checkpoint_steps, save_total_limit=1) \
         if config.checkpoint_steps else {}
     steps = _planned_steps(len(dataset), config.pretrain_batch_size, config.pretrain_epochs, config.pretrain_max_steps,
@@ -249,9 +279,11 @@ def pretrain_mlm(tokenizer, train_texts: list[str], config: ClinicLLMConfig,
         **save,
     )
     trainer = _make_trainer(config, model=model, args=args, train_dataset=dataset, data_collator=collator,
-                            processing_class=tokenizer, callbacks=[StageProgress("pretraining", max(1, steps))])
+                            processing_class=tokenizer,
+                            callbacks=_epoch_callbacks(dataset) + [StageProgress("pretraining", max(1, steps))])
     if steps > 0:
-        trainer.train(resume_from_checkpoint=_resume_checkpoint(work_dir) if config.checkpoint_steps else None)
+        trainer.train(resume_from_checkpoint=_resume_checkpoint(work_dir, "pretraining") if config.checkpoint_steps
+                      else None)
     history = _history_frame(trainer.state.log_history)[["step", "epoch", "train_loss", "learning_rate"]]
     # Same weights as BertForMaskedLM: saved under that name, so any BERT code loads them without this module.
     _save_stage(trainer, final, work_dir, config, history, architecture="BertForMaskedLM")
@@ -403,9 +435,9 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
         processing_class=tokenizer,
         compute_metrics=metrics,
-        callbacks=callbacks + [StageProgress("fine-tuning", max_steps)],
+        callbacks=callbacks + _epoch_callbacks(train_set) + [StageProgress("fine-tuning", max_steps)],
     )
-    trainer.train(resume_from_checkpoint=_resume_checkpoint(work_dir))
+    trainer.train(resume_from_checkpoint=_resume_checkpoint(work_dir, "fine-tuning"))
     history = _history_frame(trainer.state.log_history)
     best_step = None
     if trainer.state.best_model_checkpoint:
