@@ -122,3 +122,32 @@ def test_tokens_read_by_hand():
     assert read["windows"].tolist() == [2, 10, 16, 19, 32]      # 15 content + 2 x 2 specials; 28 + 2 x 2
     overlapping = clinicllm.tokens_read(np.array([30]), 16, stride=7)
     assert overlapping["n_windows"].tolist() == [3] and overlapping["windows"].tolist() == [48]
+
+
+def test_log_loss_explained_by_hand():
+    y = np.array([1, 0, 0, 0])
+    # base rate 1/4 for everyone against a model that gives the readmitted admission 1/2
+    base = -(np.log(0.25) + 3 * np.log(0.75)) / 4
+    model = -(np.log(0.5) + 3 * np.log(0.75)) / 4
+    assert clinicllm.log_loss_explained(y, [0.5, 0.25, 0.25, 0.25]) == pytest.approx(1 - model / base)
+    assert clinicllm.log_loss_explained(y, [0.25] * 4) == pytest.approx(0.0)        # knows only the base rate
+    assert clinicllm.log_loss_explained(y, [0.999, 0.001, 0.001, 0.001]) > 0.99     # nearly certain and right
+    assert clinicllm.log_loss_explained(y, [0.01, 0.6, 0.6, 0.6]) < 0                # worse than the base rate
+
+
+def test_learning_depth_texts_read_the_test_split_and_the_end_of_pretraining():
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.2).astype(int)
+    rows = []
+    for experiment, score in (("global", np.full(400, y.mean())), ("tfidf_lr", np.where(y == 1, 0.6, 0.1))):
+        rows.append(pd.DataFrame({"split": "temporal_test", "experiment": experiment, "y_true": y, "y_score": score}))
+    history = pd.DataFrame({"step": [10, 20, 30, 40, 50, 60], "train_loss": [9.0, 7.0, 6.0, 5.0, 5.0, 5.0]})
+    texts = clinicllm.learning_depth_texts(pd.concat(rows), history, 8000, experiments=("global", "tfidf_lr", "oracle"),
+                                           last_logs=3)
+    assert texts["explained_global"] == "0.0 %"
+    assert texts["explained_tfidf_lr"] == f"{100 * clinicllm.log_loss_explained(y, np.where(y == 1, 0.6, 0.1)):.1f} %"
+    assert texts["explained_oracle"] == "not estimable"                               # no oracle rows (real data)
+    assert (texts["mlm_loss_end"], texts["mlm_perplexity"], texts["mlm_steps"]) == ("5.00", f"{np.exp(5):,.0f}", "60")
+    assert texts["mlm_uniform_perplexity"] == "8,000"
+    no_pretraining = clinicllm.learning_depth_texts(pd.concat(rows), pd.DataFrame(columns=["step", "train_loss"]), 10)
+    assert no_pretraining["mlm_steps"] == "0"
