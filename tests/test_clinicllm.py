@@ -496,3 +496,57 @@ def test_a_local_checkpoint_skips_tokenizer_training_and_pretraining(study, tmp_
     assert len(local.predictions) == len(result.predictions)
     validation = local.predictions[local.predictions["split"] == "validation"]
     assert roc_auc_score(validation["y_true"], validation["y_score"]) > 0.75
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Linear probe start of the classification head (LP-FT)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("classifier_input", ["mean", "cls"])
+def test_linear_probe_head_gives_the_logistic_regression_log_odds(classifier_input):
+    from sklearn.linear_model import LogisticRegression
+
+    from helpers.clinicllm.models import ClsOnlyLastLayerBertForSequenceClassification, \
+        MeanPooledBertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=40, num_labels=2)
+    model_class = (MeanPooledBertForSequenceClassification if classifier_input == "mean"
+                   else ClsOnlyLastLayerBertForSequenceClassification)
+    model = model_class(config)
+    rng = np.random.default_rng(0)
+    inputs = [[2] + rng.integers(5, 97, rng.integers(5, 38)).tolist() + [3] for _ in range(300)]
+    labels = np.array([int(7 in ids[1:6] or 11 in ids) for ids in inputs])   # a planted word decides the label
+    dataset = [{"input_ids": ids} for ids in inputs]
+    train_auroc = clinicllm.training._start_head_by_linear_probe(model, dataset, labels, batch_size=64, seed=0)
+    assert model.training                                        # left in the mode it was in
+
+    model.eval()
+    with torch.no_grad():
+        features, log_odds = [], []
+        for ids in inputs:
+            x = torch.tensor([ids])
+            features.append(model.head_input(input_ids=x, attention_mask=torch.ones_like(x))[0].numpy())
+            logits = model(input_ids=x, attention_mask=torch.ones_like(x)).logits[0]
+            log_odds.append(float(logits[1] - logits[0]))
+    features = np.array(features)
+    expected = LogisticRegression(C=1.0, max_iter=2000).fit(features, labels)
+    # equal up to the solver's tolerance (the probe read the same features in padded batches, here one by one)
+    assert np.allclose(log_odds, expected.decision_function(features), atol=1e-2)
+    assert np.abs(log_odds).max() < 20                           # no feature blown up by its own tiny spread
+    assert train_auroc == pytest.approx(roc_auc_score(labels, log_odds), abs=1e-3)
+    assert train_auroc > 0.6                                     # the random encoder's features carry the word
+
+
+def test_linear_probe_is_skipped_when_the_sample_has_one_class():
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=20, num_labels=2)
+    from helpers.clinicllm.models import MeanPooledBertForSequenceClassification
+
+    model = MeanPooledBertForSequenceClassification(config)
+    before = model.classifier.weight.detach().clone()
+    dataset = [{"input_ids": [2, 7, 8, 3]}] * 10
+    assert clinicllm.training._start_head_by_linear_probe(model, dataset, np.zeros(10, dtype=int), 8, 0) is None
+    assert torch.equal(model.classifier.weight, before)

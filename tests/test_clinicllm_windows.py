@@ -22,7 +22,6 @@ from helpers.clinicllm import (
     ClinicLLMConfig,
     MeanPooledBertForSequenceClassification,
     RandomWindowNotes,
-    finetune_classifier,
     learning_admonition,
     learning_check,
     note_token_ids,
@@ -235,14 +234,22 @@ def test_window_predictions_pool_every_windows_stock_score(windowed_run, notes):
     assert predict_scores(windowed_run.model_dir, tok, frame, toy_config()) == pytest.approx(expected, abs=1e-5)
 
 
-def test_model_selection_uses_the_pooled_validation_score_and_the_model_learns(windowed_run):
+def test_model_selection_uses_the_pooled_validation_score(windowed_run):
     predictions = windowed_run.predictions
     validation = predictions[predictions["split"] == "validation"]
     pooled_auroc = roc_auc_score(validation["y_true"], validation["y_score"])
     assert windowed_run.best_validation_auroc == pytest.approx(pooled_auroc, abs=1e-6)
-    tests = predictions[predictions["split"] != "validation"]
+
+
+def test_the_default_head_learns_a_word_placed_anywhere_in_the_note(tmp_path):
+    # The windowed_run fixture reads [CLS], as the stock models it is compared with do; after a 5-step pretraining
+    # that vector hardly depends on the note and its scores barely spread (the reason the default reads the mean).
+    # The default head (mean of the window's tokens, started from a linear probe) must find the planted word.
+    # 600 notes: with the fixture's 240, 48 validation notes leave the learning check's CI too wide to clear 0.5
+    result = run_clinicllm(long_notes(600, seed=1), toy_config(classifier_input="mean"), tmp_path / "mean")
+    tests = result.predictions[result.predictions["split"] != "validation"]
     assert roc_auc_score(tests["y_true"], tests["y_score"]) > 0.75
-    assert windowed_run.learning.learned
+    assert result.learning.learned, result.learning.problems
 
 
 def test_tokenization_report_counts_the_whole_note(windowed_run, notes, tokenizer):

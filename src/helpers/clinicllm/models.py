@@ -121,6 +121,10 @@ class ClsOnlyLastLayerBertForSequenceClassification(BertForSequenceClassificatio
 
     accepts_loss_kwargs = False
 
+    def head_input(self, input_ids, attention_mask) -> torch.Tensor:
+        """The vector the classification head reads (before dropout): the pooler's output at [CLS]."""
+        return self.bert(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+
     def _fast_path(self, labels, kwargs) -> bool:
         return (not kwargs and _supports_partial_last_layer(self.config) and self.bert.pooler is not None
                 and self.num_labels > 1 and self.config.problem_type in (None, "single_label_classification")
@@ -158,9 +162,10 @@ class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
 
     accepts_loss_kwargs = False
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, **kwargs):
-        kwargs.pop("num_items_in_batch", None)
+    def head_input(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                   inputs_embeds=None) -> torch.Tensor:
+        """The vector the classification head reads (before dropout): the pooler's dense layer and tanh applied to
+        the mean of the last layer over the window's tokens."""
         if attention_mask is None:
             attention_mask = torch.ones(input_ids.shape, dtype=torch.long, device=input_ids.device)
         hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
@@ -171,7 +176,12 @@ class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
             hidden = layer(hidden, mask)
         weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
         mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-        pooled = self.bert.pooler.activation(self.bert.pooler.dense(mean))
+        return self.bert.pooler.activation(self.bert.pooler.dense(mean))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, **kwargs):
+        kwargs.pop("num_items_in_batch", None)
+        pooled = self.head_input(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:
