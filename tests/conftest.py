@@ -31,3 +31,19 @@ def smoke_run(tmp_path_factory) -> tuple[Path, Path]:
     runs_root = tmp_path_factory.mktemp("runs")
     index = runner.run_study(SMOKE_PARAMS, runs_root=runs_root, root=ROOT)
     return runs_root / "smoke", index
+
+
+@pytest.fixture
+def mid():
+    """The 12,000-admission simulated system the simulator's statistical tests share (tests/simulator_systems.py)."""
+    import simulator_systems
+
+    return simulator_systems.mid()
+
+
+@pytest.fixture
+def mid_table():
+    """``mid``'s admissions joined with its oracle table."""
+    import simulator_systems
+
+    return simulator_systems.mid_table()

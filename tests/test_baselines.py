@@ -124,7 +124,7 @@ def test_bad_inputs_are_named(data):
         bl.fit_tfidf_lr(train.drop(columns="note_text"), validation)
     with pytest.raises(ValueError, match="validation column 'readmitted_30d' has a single class"):
         bl.fit_tfidf_lr(train, validation.assign(readmitted_30d=0))
-    with pytest.raises(ValueError, match="must hold 0/1 labels"):
+    with pytest.raises(ValueError, match="must hold only 0 or 1"):
         bl.fit_tfidf_lr(train.assign(readmitted_30d=2), validation)
     missing_note = train.copy()
     missing_note.loc[missing_note.index[3], "note_text"] = None

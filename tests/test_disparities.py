@@ -7,10 +7,12 @@ import json
 import re
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from executed_notebooks import glued_names, prose_glue_keys
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from helpers import disparities as dis
@@ -139,7 +141,7 @@ def test_bootstrap_intervals_equal_an_explicit_loop_with_the_same_draws():
     frame, _ = dis.disparity_frame(predictions, cohort)
     table = dis.split_table(frame, "temporal_test", ["global", "tfidf_lr", "oracle"])
     codes, n_patients = pd.factorize(table["patient_id"])
-    weights = np.concatenate(list(ev._patient_resample_blocks(codes, len(n_patients), n_resamples, seed)))
+    weights = np.concatenate(list(ev.patient_resample_blocks(codes, len(n_patients), n_resamples, seed)))
     member = (table["hospital"] == "Hospital A").to_numpy()
     y = table["y_true"].to_numpy()
     group_auroc, rest_auroc, gap = [], [], []
@@ -309,6 +311,84 @@ def test_worst_group_per_variable():
                                                       "temporal_test")
 
 
+# ---------------------------------------------------------------- what the prose says
+
+
+def test_chapter_setting_texts_on_real_data_without_borough():
+    texts = dis.chapter_setting_texts(["hospital", "insurance", "age_group", "comorbidity_level"], simulated=False,
+                                      n_bootstrap=1000, min_group_size=20, min_positives=5)
+    assert texts == {
+        "group_vars_text": "hospital, insurance, age group, comorbidity level",
+        "absent_vars_text": "borough",
+        "n_bootstrap_text": "1,000",
+        "min_group_size": "20",
+        "min_positives": "5",
+        "models_text": "ClinicLLM (global) and the TF-IDF baseline (real data have no oracle)",
+        "privacy_text": "These are real data: every table shows counts under 11 as <11 and hides rates that would "
+                        "reveal them.",
+    }
+
+
+def test_chapter_setting_texts_on_simulated_data_with_every_column():
+    texts = dis.chapter_setting_texts(list(dis.GROUP_VARS), simulated=True, n_bootstrap=40, min_group_size=4,
+                                      min_positives=1)
+    assert texts["absent_vars_text"] == "none"
+    assert texts["models_text"] == "ClinicLLM (global), the TF-IDF baseline and the oracle"
+    assert texts["privacy_text"] == "These are simulated data, so every count is shown."
+    assert texts["n_bootstrap_text"] == "40"
+
+
+def _metric_row(split, group_var, group, value, ci_low=np.nan, ci_high=np.nan, *, experiment="global",
+                metric="auroc", note=""):
+    return {"experiment": experiment, "split": split, "group_var": group_var, "group": group, "metric": metric,
+            "value": value, "ci_low": ci_low, "ci_high": ci_high, "note": note}
+
+
+def test_overview_texts_count_the_temporal_groups_and_the_pairs_too_small():
+    rows = pd.DataFrame([
+        _metric_row("temporal_test", "overall", "all", 0.7123, 0.65, 0.7701),
+        _metric_row("temporal_test", "hospital", "A", 0.6, 0.5, 0.7),
+        _metric_row("temporal_test", "hospital", "B", np.nan, note="7 admissions < min 20"),
+        _metric_row("temporal_test", "contrast", "smallest_hospital", np.nan, note="7 admissions < min 20"),
+        _metric_row("random_test", "overall", "all", np.nan, note="only one class"),
+        _metric_row("random_test", "hospital", "A", 0.55, 0.45, 0.65),
+        # neither the oracle nor another metric counts
+        _metric_row("temporal_test", "hospital", "C", np.nan, experiment="oracle"),
+        _metric_row("temporal_test", "hospital", "C", 0.1, metric="brier"),
+    ])
+    # temporal groups: A, B, smallest_hospital; not estimable: B, smallest_hospital (temporal), overall (random)
+    assert dis.overview_texts(rows) == {"n_groups": "3", "n_not_estimable": "3",
+                                        "overall_temporal": "0.712 (0.650-0.770)",
+                                        "overall_random": "not estimable (only one class)"}
+
+
+def test_worst_group_texts_name_each_variable_on_both_tests_and_the_smallest_hospital():
+    worst = pd.DataFrame([
+        {"split": "temporal_test", "group_var": "hospital", "group": "Hospital 2", "auroc": 0.48,
+         "AUROC (95 % CI)": "0.480 (0.334-0.657)"},
+        {"split": "random_test", "group_var": "hospital", "group": "Hospital 1", "auroc": 0.6,
+         "AUROC (95 % CI)": "0.600 (0.500-0.700)"},
+        {"split": "temporal_test", "group_var": "insurance", "group": "none estimable", "auroc": np.nan,
+         "AUROC (95 % CI)": "not estimable"},
+        {"split": "random_test", "group_var": "insurance", "group": "Medicaid", "auroc": 0.58,
+         "AUROC (95 % CI)": "0.580 (0.410-0.720)"},
+    ])
+    texts = dis.worst_group_texts(worst, "Hospital 4")
+    assert texts == {
+        "worst_hospital_temporal": "Hospital 2, AUROC 0.480 (0.334-0.657)",
+        "worst_hospital_random": "Hospital 1, AUROC 0.600 (0.500-0.700)",
+        "worst_insurance_temporal": "none estimable",
+        "worst_insurance_random": "Medicaid, AUROC 0.580 (0.410-0.720)",
+        "worst_age_group_temporal": "not in the data (no age_group column)",
+        "worst_age_group_random": "not in the data (no age_group column)",
+        "worst_comorbidity_level_temporal": "not in the data (no comorbidity_level column)",
+        "worst_comorbidity_level_random": "not in the data (no comorbidity_level column)",
+        "worst_borough_temporal": "not in the data (no borough column)",
+        "worst_borough_random": "not in the data (no borough column)",
+        "smallest_hospital_name": "Hospital 4",
+    }
+
+
 # ---------------------------------------------------------------- inputs
 
 
@@ -350,10 +430,7 @@ def test_notebook_runs_and_glues_every_key_it_uses(tmp_path, simulated):
                                parameters={"run_dir": str(run_dir), "n_bootstrap": 40}, cwd=str(ROOT),
                                progress_bar=False)
     nb = nbformat.read(output, as_version=4)
-    glued = {o["metadata"]["scrapbook"]["name"] for c in nb.cells for o in c.get("outputs", [])
-             if "scrapbook" in o.get("metadata", {})}
-    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    used = set(re.findall(r"\{glue:text\}`([^`]+)`", prose))
+    glued, used = glued_names(nb), prose_glue_keys(nb)
     assert used and used <= glued, sorted(used - glued)
     rows = ev.read_metrics(run_dir)
     assert set(rows["notebook"]) == {"03_disparities"}
@@ -362,3 +439,18 @@ def test_notebook_runs_and_glues_every_key_it_uses(tmp_path, simulated):
     assert ("oracle_gap" in set(rows["metric"])) == simulated
     for split in dis.TEST_SPLITS:
         assert set(rows.loc[rows["split"] == split, "group_var"]) == set(rows["group_var"])
+
+
+def test_reliability_figure_draws_one_line_per_hospital_in_each_test_and_the_diagonal():
+    bins = pd.DataFrame({"split": ["random_test"] * 4 + ["temporal_test"] * 4,
+                         "hospital": ["Hospital 2", "Hospital 2", "Hospital 1", "Hospital 1"] * 2,
+                         "mean_pred": [0.1, 0.2, 0.1, 0.3] * 2, "frac_pos": [0.12, 0.18, 0.1, 0.25] * 2,
+                         "n": [50] * 8})
+    figure = dis.reliability_figure(bins)
+    assert [ax.get_title() for ax in figure.axes] == ["random test", "temporal test"]
+    for ax in figure.axes:
+        lines = ax.get_lines()
+        assert [line.get_label() for line in lines[:2]] == ["Hospital 1", "Hospital 2"]   # sorted hospitals
+        assert list(lines[0].get_xdata()) == [0.1, 0.3] and list(lines[0].get_ydata()) == [0.1, 0.25]
+        assert list(lines[2].get_xdata()) == list(lines[2].get_ydata())                    # the diagonal
+    plt.close(figure)

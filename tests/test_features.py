@@ -344,3 +344,130 @@ def test_length_bins_are_quartiles_of_words():
     assert bins["words_per_note_bin"].nunique() == 4
     assert bins.groupby("words_per_note_bin").size().tolist() == [2, 2, 2, 2]
     assert features.bin_order(bins["words_per_note_bin"])[0].startswith("100-")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What the chapter's prose says
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_error_texts_on_a_hand_example():
+    # 8 admissions, 2 errors (25 %): 1 of the 2 readmitted missed (50 %), 1 of the 6 others flagged (17 %).
+    # Borough is absent and one hospital's mortality rate is suppressed, so both are left out.
+    factors = pd.DataFrame({
+        "y_true": [1, 1, 0, 0, 0, 0, 0, 0], "error": [1, 0, 0, 0, 0, 1, 0, 0],
+        "train_size": 100, "words_per_note": 300, "comorbidity_level": 1, "age": 60.0, "insurance": "Medicare",
+        "hospital": "H1", "readmission_rate": 0.1, "mortality_rate": [0.02] * 7 + [np.nan]})
+    assert features.error_texts(factors, 0.23456) == {
+        "threshold": "0.235", "error_rate": "25 %", "missed_share": "50 %", "false_alarm_share": "17 %",
+        "n_test_admissions": "8",
+        "left_out_factors": "borough (not in the data); hospital mortality rate (missing for some hospitals or "
+                            "admissions, e.g. suppressed under 11)",
+    }
+
+
+def _profile(aurocs):
+    return pd.DataFrame({"fine-tuning sample size": [5000, 1200, 2400], "AUROC": aurocs,
+                         "AUROC ci_low": [0.65, 0.55, 0.50], "AUROC ci_high": [0.75, 0.69, 0.80]},
+                        index=pd.Index(["H1", "H3", "H2"], name="hospital"))
+
+
+def test_hospital_texts_name_the_smallest_and_the_worst_hospital():
+    assert features.hospital_texts(_profile([0.70, 0.66, 0.62])) == {
+        "smallest_hospital": "H3", "smallest_hospital_size": "1,200",
+        "smallest_hospital_auroc": "0.660 (0.550-0.690)",
+        "worst_hospital": "H2", "worst_hospital_auroc": "0.620 (0.500-0.800)",
+    }
+    none_scored = features.hospital_texts(_profile([np.nan] * 3))
+    assert none_scored["smallest_hospital_auroc"] == "n/a"
+    assert (none_scored["worst_hospital"], none_scored["worst_hospital_auroc"]) == \
+        ("none (no hospital could be scored)", "n/a")
+
+
+def test_odds_ratio_texts_quote_the_three_patient_factors_and_the_clusters():
+    odds_ratios = pd.DataFrame({
+        "term": ["readmitted (adjustment)", "age (per 10 years)", "words per note (per 100)",
+                 "comorbidity level (per level)"],
+        "odds_ratio": [2.0, 1.234, 0.95, 1.5], "ci_low": [1.5, 1.01, 0.9, 1.3], "ci_high": [2.6, 1.5, 1.002, 1.73],
+        "p_value": [0.001, 0.04, 0.0612, 1.2e-8]})
+    factors = pd.DataFrame({"patient_id": [f"P{i // 2}" for i in range(2468)]})  # 1,234 patients, two visits each
+    assert features.odds_ratio_texts(odds_ratios, factors) == {
+        "or_age": "1.23 (1.01-1.50), p = 0.04",
+        "or_words": "0.95 (0.90-1.00), p = 0.061",
+        "or_comorbidity": "1.50 (1.30-1.73), p = 1.2e-08",
+        "n_clusters": "1,234",
+    }
+
+
+def test_group_regression_texts_quote_the_sample_size_effect_or_say_why_there_is_none():
+    table = pd.DataFrame({"term": ["fine-tuning sample size (per doubling)", "age (per 10 years)"],
+                          "estimate": [0.0123, -0.02], "ci_low": [-0.004, -0.05], "ci_high": [0.0286, 0.01],
+                          "p_value": [0.1449, 0.2]})
+    fitted = features.GroupRegression(table, fit=object(), n_groups=14)
+    assert features.group_regression_texts(fitted, ["hospital", "age_group"]) == {
+        "n_groups": "14", "group_cells": "hospital x age_group",
+        "size_effect": "each doubling of the subgroup's fine-tuning sample size goes with an AUROC change of "
+                       "0.012 (-0.004-0.029) (p = 0.14)",
+    }
+    reason = "only 3 subgroups have an estimable AUROC; the regression needs at least 9"
+    too_few = features.GroupRegression(pd.DataFrame(), fit=None, n_groups=3, reason=reason)
+    assert features.group_regression_texts(too_few, ["hospital"]) == {
+        "n_groups": "3", "group_cells": "hospital", "size_effect": f"the regression is not estimated: {reason}"}
+
+
+def test_classifier_texts_quote_each_classifiers_held_out_auroc():
+    performance = pd.DataFrame({"classifier": ["gradient_boosting", "logistic_regression"],
+                                "auroc": [0.61, 0.5876], "ci_low": [0.58, 0.556], "ci_high": [0.64, 0.6191],
+                                "n_held_out": [1520, 1520], "n_errors_held_out": [300, 300]})
+    assert features.classifier_texts(performance) == {
+        "error_auroc_gradient_boosting": "0.610 (0.580-0.640)",
+        "error_auroc_logistic_regression": "0.588 (0.556-0.619)",
+        "n_held_out": "1,520",
+    }
+
+
+def test_ranking_texts_list_the_top_four_and_count_the_studys():
+    ranking = pd.DataFrame({"rank": [1, 2, 3, 4, 5],
+                            "feature": [features.HOSPITAL_BLOCK, "age", "insurance", "comorbidity level",
+                                        "words per note"],
+                            "in the study's top four": ["yes", "yes", "", "yes", "yes"]})
+    assert features.ranking_texts(ranking) == {
+        "top_four": f"1. {features.HOSPITAL_BLOCK}; 2. age; 3. insurance; 4. comorbidity level",
+        "study_overlap": "3 of 4",
+    }
+
+
+def test_hidden_texts_on_simulated_and_on_real_data():
+    gain = pd.DataFrame({"log loss reduction (%)": [4.24], "AUROC, visible (CI)": ["0.600 (0.550-0.650)"],
+                         "AUROC, visible + hidden (CI)": ["0.700 (0.650-0.750)"]},
+                        index=pd.Index(["gradient_boosting"], name="classifier"))
+    ranking = pd.DataFrame({"feature": [features.HIDDEN_LABELS["share_unread"], "age"]})
+    assert features.hidden_texts(gain, ranking, ["share_unread"]) == {"hidden_result": (
+        "With the hidden variables used in this run (share of the note past the model's input limit) added to the "
+        "visible factors, the gradient boosting error classifier's held-out AUROC goes from 0.600 (0.550-0.650) to "
+        "0.700 (0.650-0.750) and its log loss falls by 4.2 %; the most important factor is then share of the note "
+        "past the model's input limit.")}
+    assert features.hidden_texts(None, None, []) == {
+        "hidden_result": "On real data these variables do not exist, so this section has nothing to add."}
+
+
+def test_length_texts_take_the_shortest_and_longest_bins_in_numeric_order():
+    # in text order "1201-..." would come first; in numeric order it is the longest bin
+    words = ["1201-2500 words", "90-300 words", "301-1200 words"]
+    length_rows = pd.DataFrame({
+        "group_var": ["words_per_note_bin"] * 6 + ["share_read_bin"],
+        "split": ["temporal_test"] * 3 + ["random_test"] * 3 + ["temporal_test"],
+        "group": words + words + ["100 % read"],
+        "value": [0.58, 0.7123, 0.65, 0.1, 0.1, 0.1, 0.66], "ci_low": [0.5, 0.65, 0.6, 0, 0, 0, 0.6],
+        "ci_high": [0.66, 0.77, 0.7, 0.2, 0.2, 0.2, 0.7]})
+    bins = pd.DataFrame({"words_per_note_bin": words * 2})
+    factors = pd.DataFrame({"share_read": [0.5, 0.8, 1.0]})
+    assert features.length_texts(length_rows, bins, factors, "head") == {
+        "auroc_shortest": "90-300 words: 0.712 (0.650-0.770)",
+        "auroc_longest": "1201-2500 words: 0.580 (0.500-0.660)",
+        "median_share_read": "80 %",
+        "reading": "reads the first tokens of each note up to its input limit",
+    }
+    assert features.length_texts(length_rows, bins, factors, "windows")["reading"] == (
+        "reads every note whole, in windows of its input limit, so the share read is 100 % for every note and the "
+        "right panel has one bin")

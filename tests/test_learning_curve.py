@@ -148,3 +148,22 @@ def test_share_of_the_note_read_against_the_tokenizers_own_count(tmp_path):
     assert features.note_share_read(tokenizer, notes, 16, note_reading="windows").tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="note_reading"):
         features.note_share_read(tokenizer, notes, 16, note_reading="tail")
+
+
+def test_curve_texts_quote_the_smallest_and_the_largest_size_on_the_temporal_test():
+    rows = [(2000, "all", "temporal_test", 0.70, 0.66, 0.74), (200, "all", "temporal_test", 0.61, 0.55, 0.67),
+            (800, "all", "temporal_test", 0.655, 0.6, 0.71), (200, "H1", "temporal_test", 0.5, 0.4, 0.6),
+            (200, "all", "random_test", 0.9, 0.85, 0.95), (5000, "H1", "temporal_test", 0.8, 0.7, 0.9)]
+    table = pd.DataFrame(rows, columns=["train_size", "hospital", "split", "auroc", "ci_low", "ci_high"])
+    assert curve.curve_texts(table) == {"lc_sizes": "200, 800, 2,000",
+                                        "lc_first": "200 admissions: 0.610 (0.550-0.670)",
+                                        "lc_last": "2,000 admissions: 0.700 (0.660-0.740)"}
+
+
+@pytest.mark.parametrize("bf16, shown", [(True, "on"), (False, "off")])
+def test_cost_texts_add_up_the_stages_and_say_whether_bfloat16_was_on(bf16, shown):
+    stages = pd.DataFrame({"train_size": [100, 400, 2000], "fine-tune (s)": [12.4, 30.2, 0.0],
+                           "predictions (s)": [3.1, 4.4, 0.0]})
+    config = curve.learning_curve_config({"preset": "tiny", "bf16": bf16}, max_steps=None, max_eval_samples=None)
+    learning = curve.LearningCurve(pd.DataFrame(), stages, config)
+    assert curve.cost_texts(learning) == {"lc_seconds": "50", "lc_bf16": shown}  # 12.4 + 30.2 + 3.1 + 4.4 = 50.1

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from helpers import clinicllm, evaluation
 from helpers import mitigation as m
-from helpers.mitigation import comparison, strategies
+from helpers.mitigation import strategies
 
 
 def study_frame(seed: int = 0, sizes=(("Hospital A", 400), ("Hospital B", 240), ("Hospital C", 120))) -> pd.DataFrame:

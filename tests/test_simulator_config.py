@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import simulator_systems as systems
 
 from helpers.simulator import DEFAULT_HOSPITALS, HospitalProfile, SimulationConfig, simulate_health_system, \
     simulation_knobs

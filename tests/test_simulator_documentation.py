@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
-import simulator_systems as systems
 
 from helpers.simulator import simulate_health_system
 from helpers.simulator.lexicon import SYNONYMS
@@ -17,16 +15,6 @@ def _any(canonical: str) -> str:
     """A regular expression for a canonical phrase in any clinician's wording."""
     options = (canonical,) + SYNONYMS.get(canonical, ())
     return "(?:" + "|".join(re.escape(o) for o in sorted(options, key=len, reverse=True)) + ")"
-
-
-@pytest.fixture
-def mid():
-    return systems.mid()
-
-
-@pytest.fixture
-def mid_table():
-    return systems.mid_table()
 
 
 _GIVE_AWAY = re.compile(r"readmi|return(?:ed|s)? (?:to|within)|bounce|rehospitali|came back|within 30 days|"

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import simulator_systems as systems
 
 from helpers.simulator import HospitalProfile
-
-
-@pytest.fixture
-def mid():
-    return systems.mid()
 
 
 def test_medicare_tracks_age(mid):

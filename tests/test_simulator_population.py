@@ -5,13 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
-import simulator_systems as systems
-
-
-@pytest.fixture
-def mid():
-    return systems.mid()
 
 
 def test_label_is_the_next_admission_within_30_days(mid):

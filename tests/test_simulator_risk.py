@@ -13,16 +13,6 @@ from helpers import schema
 from helpers.simulator import simulate_health_system
 
 
-@pytest.fixture
-def mid():
-    return systems.mid()
-
-
-@pytest.fixture
-def mid_table():
-    return systems.mid_table()
-
-
 def test_readmission_and_mortality_rates_are_realistic(mid_table):
     alive = systems.alive(mid_table)
     overall = alive.readmitted_30d.mean()

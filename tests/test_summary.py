@@ -3,13 +3,13 @@ when the data flip, seeds, missing chapters, and the page itself on a run with a
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from executed_notebooks import glued_names, prose_glue_keys
 
 from helpers import evaluation as ev
 from helpers import summary
@@ -217,10 +217,7 @@ def test_summary_page_runs_and_glues_every_key(tmp_path, complete):
     papermill.execute_notebook(str(ROOT / "notebooks" / "06_summary.ipynb"), str(output),
                                parameters={"run_dir": str(run_dir)}, cwd=str(ROOT), progress_bar=False)
     nb = nbformat.read(output, as_version=4)
-    glued = {o["metadata"]["scrapbook"]["name"] for c in nb.cells for o in c.get("outputs", [])
-             if "scrapbook" in o.get("metadata", {})}
-    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    used = set(re.findall(r"\{glue:text\}`([^`]+)`", prose))
+    glued, used = glued_names(nb), prose_glue_keys(nb)
     assert used and used <= glued, sorted(used - glued)
     html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
     # complete: chapter 4's importance has one factor only, so the four factors are not reproduced; otherwise the

@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from .contracts import binary_labels
 from .evaluation import PREDICTION_COLUMNS, SPLITS, auroc
 
 DEFAULT_MIN_DF = 2
@@ -86,19 +87,15 @@ def _texts(frame: pd.DataFrame, text_column: str, name: str) -> list[str]:
 
 
 def _labels(frame: pd.DataFrame, label_column: str, name: str) -> np.ndarray:
-    labels = pd.to_numeric(frame[label_column], errors="coerce")
-    bad = labels.isna() | ~labels.isin([0, 1])
-    if bad.any():
+    """0/1 labels (the study's one parser, helpers.contracts) of a frame that a classifier is fitted or selected
+    on: both classes must be present."""
+    labels = _labels_any(frame[label_column], name, label_column)
+    if len(np.unique(labels)) < 2:
         raise ValueError(
-            f"{name} column '{label_column}' must hold 0/1 labels; {int(bad.sum())} row(s) do not. "
-            "Recode the label to 0/1 and drop unlabelled rows."
-        )
-    if labels.nunique() < 2:
-        raise ValueError(
-            f"{name} column '{label_column}' has a single class ({int(labels.iloc[0])}); fitting and selecting a "
+            f"{name} column '{label_column}' has a single class ({int(labels[0])}); fitting and selecting a "
             "classifier needs both readmitted and not-readmitted admissions."
         )
-    return labels.to_numpy(dtype=int)
+    return labels
 
 
 def fit_tfidf_lr(
@@ -171,10 +168,7 @@ def predict_tfidf_lr(model: TfidfBaseline, frame: pd.DataFrame) -> np.ndarray:
 
 def _labels_any(labels: pd.Series, name: str, column: str) -> np.ndarray:
     """0/1 labels where one class only is fine (a small split may have no readmission)."""
-    values = pd.to_numeric(labels, errors="coerce")
-    if (values.isna() | ~values.isin([0, 1])).any():
-        raise ValueError(f"{name} column '{column}' must hold 0/1 labels; recode it and drop unlabelled rows.")
-    return values.to_numpy(dtype=int)
+    return binary_labels(labels, column=column, where=name)
 
 
 def tfidf_predictions(

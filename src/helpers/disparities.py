@@ -56,13 +56,12 @@ import seaborn as sns
 from fairlearn.metrics import MetricFrame
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from helpers import evaluation
+from helpers import evaluation, figures
 from helpers.book import SMALL_CELL_THRESHOLD, suppress_small_counts
-from helpers.contracts import check_columns
+from helpers.contracts import TEST_SPLITS, check_columns
 from helpers.progress import report
 
 NOTEBOOK = "03_disparities"
-TEST_SPLITS: tuple[str, ...] = ("random_test", "temporal_test")
 EXPERIMENTS: tuple[str, ...] = ("global", "tfidf_lr", "oracle")
 GROUP_VARS: tuple[str, ...] = ("hospital", "insurance", "age_group", "comorbidity_level", "borough")
 CONTRAST = "contrast"
@@ -283,15 +282,15 @@ class _ExperimentPlan:
 
     name: str
     order: np.ndarray
-    sorted_scores: evaluation._SortedScores
+    sorted_scores: evaluation.SortedScores
     level_of: np.ndarray  # level (run of tied scores) of each admission, in sorted order
     members: np.ndarray  # n x G membership, rows in sorted order
     weighted_scores: np.ndarray  # members * score, rows in sorted order
     group_columns: list  # per group: its admissions' positions in sorted order (already ascending by score)
-    group_scores: list  # per group: its own _SortedScores (for its own ties), or None when not estimable
+    group_scores: list  # per group: its own SortedScores (for its own ties), or None when not estimable
 
 
-def _rest_concordance(sorted_scores: evaluation._SortedScores, level_of: np.ndarray, weights: np.ndarray,
+def _rest_concordance(sorted_scores: evaluation.SortedScores, level_of: np.ndarray, weights: np.ndarray,
                       members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Concordance of the whole split, and for every group its pairs that involve the group (B x G).
 
@@ -316,7 +315,7 @@ def _rest_concordance(sorted_scores: evaluation._SortedScores, level_of: np.ndar
 
 def _plan_experiment(name: str, labels: np.ndarray, scores: np.ndarray, membership: np.ndarray,
                      estimable: Sequence[bool]) -> _ExperimentPlan:
-    sorted_scores = evaluation._SortedScores.build(labels, scores)
+    sorted_scores = evaluation.SortedScores.build(labels, scores)
     order = sorted_scores.order
     level_of = np.repeat(np.arange(len(sorted_scores.level_starts)),
                          np.diff(np.append(sorted_scores.level_starts, len(order))))
@@ -324,7 +323,7 @@ def _plan_experiment(name: str, labels: np.ndarray, scores: np.ndarray, membersh
     columns, group_scores = [], []
     for index in range(membership.shape[1]):
         cols = np.flatnonzero(members[:, index])
-        own = evaluation._SortedScores.build(labels[order][cols], scores[order][cols]) if estimable[index] else None
+        own = evaluation.SortedScores.build(labels[order][cols], scores[order][cols]) if estimable[index] else None
         columns.append(cols if own is None else cols[own.order])
         group_scores.append(own)
     return _ExperimentPlan(name, order, sorted_scores, level_of, members, members * scores[order][:, None], columns,
@@ -340,8 +339,8 @@ def bootstrap_split(table: pd.DataFrame, groups: Sequence[Group], experiments: S
     group is large enough), ``mean_prediction`` and, for ``rest_experiments``, ``rest_auroc`` (the AUROC of the
     rest of the split). ``points`` holds the same quantities with every weight one.
     """
-    labels = evaluation._as_labels(table["y_true"].to_numpy())
-    codes, n_patients = evaluation._as_patient_codes(table["patient_id"].to_numpy(), len(labels))
+    labels = evaluation.as_labels(table["y_true"].to_numpy())
+    codes, n_patients = evaluation.as_patient_codes(table["patient_id"].to_numpy(), len(labels))
     membership = np.column_stack([g.mask for g in groups]).astype(float)
     n_groups = membership.shape[1]
     counts = membership.sum(axis=0).astype(int)
@@ -349,10 +348,10 @@ def bootstrap_split(table: pd.DataFrame, groups: Sequence[Group], experiments: S
     metrics, with_rest = [], []
     for index, group in enumerate(groups):
         n, n_pos = int(counts[index]), int(positives[index])
-        ranking = evaluation._insufficiency_reason("auroc", n, n_pos, **thresholds) is None
-        sized = evaluation._insufficiency_reason("brier", n, n_pos, **thresholds) is None
+        ranking = evaluation.insufficiency_reason("auroc", n, n_pos, **thresholds) is None
+        sized = evaluation.insufficiency_reason("brier", n, n_pos, **thresholds) is None
         metrics.append(tuple(m for m in MODEL_METRICS if (ranking if m in evaluation.RANKING_METRICS else sized)))
-        rest_reason = evaluation._insufficiency_reason("auroc", len(labels) - n, int(labels.sum()) - n_pos,
+        rest_reason = evaluation.insufficiency_reason("auroc", len(labels) - n, int(labels.sum()) - n_pos,
                                                        **thresholds)
         with_rest.append(group.group_var != "overall" and ranking and rest_reason is None)
     plans = [_plan_experiment(e, labels, table[f"score:{e}"].to_numpy(dtype=float), membership,
@@ -375,7 +374,7 @@ def bootstrap_split(table: pd.DataFrame, groups: Sequence[Group], experiments: S
                 put((index, plan.name, "mean_prediction"), mean_prediction[:, index])
                 if not metrics[index]:
                     continue
-                values = evaluation._metrics_for_sorted_weights(plan.group_scores[index],
+                values = evaluation.metrics_for_sorted_weights(plan.group_scores[index],
                                                                 weights[:, plan.group_columns[index]],
                                                                 metrics[index])
                 for metric, v in values.items():
@@ -395,7 +394,7 @@ def bootstrap_split(table: pd.DataFrame, groups: Sequence[Group], experiments: S
                 put((index, plan.name, "rest_auroc"), _ratio(total - involving[:, index] + own, rest_pairs))
 
     run_block(np.ones((1, len(labels))), point=True)
-    for block in evaluation._patient_resample_blocks(codes, n_patients, n_resamples, seed):
+    for block in evaluation.patient_resample_blocks(codes, n_patients, n_resamples, seed):
         run_block(block, point=False)
     return store
 
@@ -454,7 +453,7 @@ def point_estimates(table: pd.DataFrame, groups: Sequence[Group], experiments: S
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, int]:
-    return evaluation._percentile_interval(values, confidence)
+    return evaluation.percentile_interval(values, confidence)
 
 
 def _row(base: dict, metric: str, value: float, values: np.ndarray | None, n_resamples: int, confidence: float,
@@ -486,14 +485,14 @@ def split_rows(table: pd.DataFrame, split: str, groups: Sequence[Group], experim
         members = group.mask
         n, n_pos = int(members.sum()), int(labels[members].sum())
         others = ~members
-        rest_reason = evaluation._insufficiency_reason("auroc", int(others.sum()), int(labels[others].sum()),
+        rest_reason = evaluation.insufficiency_reason("auroc", int(others.sum()), int(labels[others].sum()),
                                                        **thresholds)
-        prevalence_reason = group.missing_reason or evaluation._insufficiency_reason("brier", n, n_pos, **thresholds)
+        prevalence_reason = group.missing_reason or evaluation.insufficiency_reason("brier", n, n_pos, **thresholds)
         for experiment in experiments:
             base = {"notebook": notebook, "experiment": experiment, "model": models[experiment], "split": split,
                     "group_var": group.group_var, "group": group.group, "n": n, "n_pos": n_pos, "seed": seed}
             for metric in MODEL_METRICS:
-                reason = group.missing_reason or evaluation._insufficiency_reason(metric, n, n_pos, **thresholds)
+                reason = group.missing_reason or evaluation.insufficiency_reason(metric, n, n_pos, **thresholds)
                 rows.append(_row(base, metric, points.get((index, experiment, metric), np.nan),
                                  store.values((index, experiment, metric)), n_resamples, confidence, reason))
             rows.append(_row(base, "prevalence", points.get((index, "", "prevalence"), np.nan),
@@ -507,7 +506,7 @@ def split_rows(table: pd.DataFrame, split: str, groups: Sequence[Group], experim
                 rows.append(_row(base, CALIBRATION_METRIC, value, observed - predicted, n_resamples, confidence,
                                  citl_reason))
             if group.group_var != "overall" and experiment in rest_experiments:
-                auroc_reason = group.missing_reason or evaluation._insufficiency_reason("auroc", n, n_pos,
+                auroc_reason = group.missing_reason or evaluation.insufficiency_reason("auroc", n, n_pos,
                                                                                          **thresholds)
                 reason = (f"group: {auroc_reason}" if auroc_reason else
                           (f"rest of the split: {rest_reason}" if rest_reason else None))
@@ -516,7 +515,7 @@ def split_rows(table: pd.DataFrame, split: str, groups: Sequence[Group], experim
                 deltas = store.values(key + ("auroc",)) - store.values(key + ("rest_auroc",)) if not reason else None
                 rows.append(_row(base, "delta_auroc_vs_rest", value, deltas, n_resamples, confidence, reason))
             if experiment != "oracle" and "oracle" in experiments:
-                reason = group.missing_reason or evaluation._insufficiency_reason("auroc", n, n_pos, **thresholds)
+                reason = group.missing_reason or evaluation.insufficiency_reason("auroc", n, n_pos, **thresholds)
                 key_o, key_e = (index, "oracle", "auroc"), (index, experiment, "auroc")
                 value = store.points.get(key_o, np.nan) - store.points.get(key_e, np.nan)
                 gaps = store.values(key_o) - store.values(key_e) if not reason else None
@@ -535,7 +534,7 @@ def disparity_rows(frame: pd.DataFrame, group_vars: Sequence[str], *, smallest: 
     ``frame`` is :func:`disparity_frame`'s table. Experiments are taken in the order of :data:`EXPERIMENTS`; the
     oracle exists on simulated data only, and without it no ``oracle_gap`` rows are written.
     """
-    evaluation._check_bootstrap_parameters(n_resamples, evaluation.DEFAULT_CONFIDENCE,
+    evaluation.check_bootstrap_parameters(n_resamples, evaluation.DEFAULT_CONFIDENCE,
                                            {"min_group_size": min_cases, "min_positives": min_positives,
                                             "min_negatives": min_negatives})
     experiments = [e for e in EXPERIMENTS if e in set(frame["experiment"])]
@@ -850,22 +849,8 @@ def reliability_by_hospital(frame: pd.DataFrame, *, simulated: bool, experiment:
 def reliability_figure(bins: pd.DataFrame) -> plt.Figure:
     """Reliability curves, one panel per test, one line per hospital; the diagonal is perfect calibration."""
     splits = [s for s in TEST_SPLITS if s in set(bins["split"])] or list(TEST_SPLITS)
-    fig, axes = plt.subplots(1, len(splits), figsize=(10, 4.2), squeeze=False)
-    hospitals = sorted(set(bins["hospital"]))
-    palette = dict(zip(hospitals, sns.color_palette("colorblind", n_colors=max(len(hospitals), 1))))
-    top = float(max(bins["mean_pred"].max(), bins["frac_pos"].max(), 0.05)) * 1.1 if len(bins) else 1.0
-    for ax, split in zip(axes[0], splits):
-        for hospital, part in bins[bins["split"] == split].groupby("hospital", sort=True):
-            ax.plot(part["mean_pred"], part["frac_pos"], marker="o", color=palette[hospital], label=hospital)
-        ax.plot([0, top], [0, top], color="grey", linestyle=":", linewidth=1)
-        ax.set_xlim(0, top)
-        ax.set_ylim(0, top)
-        ax.set_title(_SPLIT_TITLES.get(split, split))
-        ax.set_xlabel("mean predicted probability (quantile bins)")
-        ax.set_ylabel("observed readmission rate")
-        ax.legend(loc="upper left", fontsize="small")
-    fig.tight_layout()
-    return fig
+    ordered = bins.sort_values("hospital", kind="stable")
+    return figures.calibration_curves(ordered, hue="hospital", splits=splits, bin_label="quantile bins")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -950,3 +935,47 @@ def calibration_summary(rows: pd.DataFrame, split: str = "temporal_test", experi
                                                 digits=1)
         out["worst"] = f"{worst['group']} (observed minus predicted {difference} percentage points)"
     return out
+
+
+def chapter_setting_texts(group_vars: Sequence[str], *, simulated: bool, n_bootstrap: int, min_group_size: int,
+                          min_positives: int) -> dict[str, str]:
+    """The chapter's setting for the prose: grouping columns present and absent, models, bootstrap, size rules."""
+    absent = [v for v in GROUP_VARS if v not in group_vars]
+    return {
+        "group_vars_text": ", ".join(v.replace("_", " ") for v in group_vars),
+        "absent_vars_text": ", ".join(absent) if absent else "none",
+        "n_bootstrap_text": f"{n_bootstrap:,}",
+        "min_group_size": f"{min_group_size}",
+        "min_positives": f"{min_positives}",
+        # real data have no true risk, so there is no oracle to score
+        "models_text": ("ClinicLLM (global), the TF-IDF baseline and the oracle" if simulated
+                        else "ClinicLLM (global) and the TF-IDF baseline (real data have no oracle)"),
+        "privacy_text": ("These are simulated data, so every count is shown." if simulated else
+                         "These are real data: every table shows counts under 11 as <11 and hides rates that would "
+                         "reveal them."),
+    }
+
+
+def overview_texts(rows: pd.DataFrame) -> dict[str, str]:
+    """How many groups the global model is scored in, how many are too small, and its AUROC on each whole test."""
+    auroc_rows = _pick(rows, metric="auroc", experiment="global")
+    # one test is enough for the count: both tests have the same groups (contrasts included)
+    temporal_groups = auroc_rows[(auroc_rows["split"] == "temporal_test") & (auroc_rows["group_var"] != "overall")]
+    overall = {"experiment": "global", "group_var": "overall", "metric": "auroc"}
+    return {
+        "n_groups": f"{len(temporal_groups)}",
+        "n_not_estimable": f"{int(auroc_rows['value'].isna().sum())}",
+        "overall_temporal": estimate_text(rows, split="temporal_test", **overall),
+        "overall_random": estimate_text(rows, split="random_test", **overall),
+    }
+
+
+def worst_group_texts(worst: pd.DataFrame, smallest: str | None) -> dict[str, str]:
+    """The worst group of every grouping variable on both tests (:func:`worst_group_text`), and the smallest
+    hospital's name (the study's worst hospital was its smallest)."""
+    texts = {}
+    for group_var in GROUP_VARS:
+        for split, suffix in (("temporal_test", "temporal"), ("random_test", "random")):
+            texts[f"worst_{group_var}_{suffix}"] = worst_group_text(worst, group_var, split)
+    texts["smallest_hospital_name"] = str(smallest)
+    return texts

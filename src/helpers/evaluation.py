@@ -82,7 +82,7 @@ _INT_COLUMNS = ["n", "n_pos", "seed"]
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _as_labels(y_true, name: str = "y_true") -> np.ndarray:
+def as_labels(y_true, name: str = "y_true") -> np.ndarray:
     labels = np.asarray(y_true)
     if labels.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {labels.shape}; pass one label per admission.")
@@ -119,7 +119,7 @@ def _as_weights(sample_weight, n: int) -> np.ndarray:
     return weights
 
 
-def _as_patient_codes(patient_id, n: int) -> tuple[np.ndarray, int]:
+def as_patient_codes(patient_id, n: int) -> tuple[np.ndarray, int]:
     ids = pd.Series(np.asarray(patient_id))
     if len(ids) != n:
         raise ValueError(f"patient_id has {len(ids)} values but y_true has {n}; they must be aligned row by row.")
@@ -148,7 +148,7 @@ def _check_metric_names(metrics: Iterable[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class _SortedScores:
+class SortedScores:
     """Scores sorted once, ascending, with the start of every run of tied scores (a "level")."""
 
     order: np.ndarray
@@ -157,7 +157,7 @@ class _SortedScores:
     squared_error: np.ndarray  # (y - s)^2 in sorted order
 
     @classmethod
-    def build(cls, labels: np.ndarray, scores: np.ndarray) -> _SortedScores:
+    def build(cls, labels: np.ndarray, scores: np.ndarray) -> SortedScores:
         order = np.argsort(scores, kind="stable")
         sorted_scores = scores[order]
         new_level = np.empty(len(order), dtype=bool)
@@ -173,8 +173,8 @@ class _SortedScores:
         )
 
 
-def _metrics_for_sorted_weights(
-    sorted_scores: _SortedScores, weights: np.ndarray, metrics: Sequence[str]
+def metrics_for_sorted_weights(
+    sorted_scores: SortedScores, weights: np.ndarray, metrics: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Weighted metrics for each row of ``weights`` (B x n, columns already in sorted-score order).
 
@@ -222,7 +222,7 @@ def batched_weighted_metrics(
     A row of ``weights`` is one bootstrap resample (or any weighting, e.g. all ones for the point estimate). A
     metric that is undefined for a row (no positive or no negative weight left) is NaN in that row.
     """
-    labels = _as_labels(y_true)
+    labels = as_labels(y_true)
     scores = _as_scores(y_score, len(labels))
     names = _check_metric_names(metrics)
     weight_matrix = np.atleast_2d(np.asarray(weights, dtype=float))
@@ -233,14 +233,14 @@ def batched_weighted_metrics(
         )
     if not np.isfinite(weight_matrix).all() or (weight_matrix < 0).any():
         raise ValueError("weights must be finite and non-negative.")
-    sorted_scores = _SortedScores.build(labels, scores)
+    sorted_scores = SortedScores.build(labels, scores)
     if len(labels) == 0:
         return {m: np.full(weight_matrix.shape[0], np.nan) for m in names}
-    return _metrics_for_sorted_weights(sorted_scores, weight_matrix[:, sorted_scores.order], names)
+    return metrics_for_sorted_weights(sorted_scores, weight_matrix[:, sorted_scores.order], names)
 
 
 def _single_metric(name: str, y_true, y_score, sample_weight) -> float:
-    labels = _as_labels(y_true)
+    labels = as_labels(y_true)
     scores = _as_scores(y_score, len(labels))
     weights = _as_weights(sample_weight, len(labels))
     return float(batched_weighted_metrics(labels, scores, weights[None, :], (name,))[name][0])
@@ -296,7 +296,7 @@ class MetricResult:
         return ""
 
 
-def _insufficiency_reason(
+def insufficiency_reason(
     metric: str, n: int, n_pos: int, min_cases: int, min_positives: int, min_negatives: int
 ) -> str | None:
     """Why a group is too small for ``metric``, or None when it is large enough."""
@@ -315,7 +315,7 @@ def _insufficiency_reason(
     return None
 
 
-def _check_bootstrap_parameters(n_resamples: int, confidence: float, thresholds: Mapping[str, int]) -> None:
+def check_bootstrap_parameters(n_resamples: int, confidence: float, thresholds: Mapping[str, int]) -> None:
     if int(n_resamples) != n_resamples or n_resamples < 0:
         raise ValueError(f"n_resamples must be a non-negative integer (0 = no CI); got {n_resamples!r}.")
     if not 0 < confidence < 1:
@@ -325,7 +325,7 @@ def _check_bootstrap_parameters(n_resamples: int, confidence: float, thresholds:
             raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
 
 
-def _patient_resample_blocks(patient_codes: np.ndarray, n_patients: int, n_resamples: int, seed: int):
+def patient_resample_blocks(patient_codes: np.ndarray, n_patients: int, n_resamples: int, seed: int):
     """Yield admission weight blocks (rows = resamples): each weight is how often the admission's patient was drawn.
 
     Each resample draws ``n_patients`` patients uniformly with replacement; the per-patient counts are obtained
@@ -343,7 +343,7 @@ def _patient_resample_blocks(patient_codes: np.ndarray, n_patients: int, n_resam
         done += rows
 
 
-def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float, int]:
+def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float, int]:
     kept = values[np.isfinite(values)]
     if kept.size == 0:
         return np.nan, np.nan, 0
@@ -370,18 +370,18 @@ def bootstrap_metrics(
     resamples of a few thousand admissions take about a second. ``n_resamples=0`` gives point estimates with NaN
     CIs. A group below the thresholds gets NaN value and CI with a ``reason`` (see module docstring).
     """
-    labels = _as_labels(y_true)
+    labels = as_labels(y_true)
     scores = _as_scores(y_score, len(labels))
-    patient_codes, n_patients = _as_patient_codes(patient_id, len(labels))
+    patient_codes, n_patients = as_patient_codes(patient_id, len(labels))
     names = _check_metric_names(metrics)
-    _check_bootstrap_parameters(
+    check_bootstrap_parameters(
         n_resamples,
         confidence,
         {"min_cases": min_cases, "min_positives": min_positives, "min_negatives": min_negatives},
     )
     n, n_pos = len(labels), int(labels.sum())
 
-    reasons = {m: _insufficiency_reason(m, n, n_pos, min_cases, min_positives, min_negatives) for m in names}
+    reasons = {m: insufficiency_reason(m, n, n_pos, min_cases, min_positives, min_negatives) for m in names}
     estimable = [m for m in names if reasons[m] is None]
     results = {
         m: MetricResult(np.nan, np.nan, np.nan, n, n_pos, reasons[m], 0, n_resamples) for m in names if reasons[m]
@@ -389,17 +389,17 @@ def bootstrap_metrics(
     if not estimable:
         return results
 
-    sorted_scores = _SortedScores.build(labels, scores)
-    point = _metrics_for_sorted_weights(sorted_scores, np.ones((1, n)), estimable)
+    sorted_scores = SortedScores.build(labels, scores)
+    point = metrics_for_sorted_weights(sorted_scores, np.ones((1, n)), estimable)
     per_resample: dict[str, list[np.ndarray]] = {m: [] for m in estimable}
     sorted_codes = patient_codes[sorted_scores.order]
-    for block in _patient_resample_blocks(sorted_codes, n_patients, n_resamples, seed):
-        for metric, values in _metrics_for_sorted_weights(sorted_scores, block, estimable).items():
+    for block in patient_resample_blocks(sorted_codes, n_patients, n_resamples, seed):
+        for metric, values in metrics_for_sorted_weights(sorted_scores, block, estimable).items():
             per_resample[metric].append(values)
 
     for metric in estimable:
         values = np.concatenate(per_resample[metric]) if per_resample[metric] else np.empty(0)
-        low, high, used = _percentile_interval(values, confidence)
+        low, high, used = percentile_interval(values, confidence)
         results[metric] = MetricResult(float(point[metric][0]), low, high, n, n_pos, None, used, n_resamples)
     return {m: results[m] for m in names}
 
@@ -408,14 +408,14 @@ def bootstrap_resample_values(
     y_true, y_score, patient_id, metric: str = "auroc", n_resamples: int = 1000, seed: int = 0
 ) -> np.ndarray:
     """The metric in every patient-level resample (NaN where a class vanished), e.g. to plot its distribution."""
-    labels = _as_labels(y_true)
+    labels = as_labels(y_true)
     scores = _as_scores(y_score, len(labels))
-    patient_codes, n_patients = _as_patient_codes(patient_id, len(labels))
+    patient_codes, n_patients = as_patient_codes(patient_id, len(labels))
     (name,) = _check_metric_names((metric,))
-    _check_bootstrap_parameters(n_resamples, 0.95, {})
-    sorted_scores = _SortedScores.build(labels, scores)
-    blocks = _patient_resample_blocks(patient_codes[sorted_scores.order], n_patients, n_resamples, seed)
-    values = [_metrics_for_sorted_weights(sorted_scores, block, (name,))[name] for block in blocks]
+    check_bootstrap_parameters(n_resamples, 0.95, {})
+    sorted_scores = SortedScores.build(labels, scores)
+    blocks = patient_resample_blocks(patient_codes[sorted_scores.order], n_patients, n_resamples, seed)
+    values = [metrics_for_sorted_weights(sorted_scores, block, (name,))[name] for block in blocks]
     return np.concatenate(values) if values else np.empty(0)
 
 
@@ -436,34 +436,34 @@ def paired_bootstrap_delta(
     Pairing matters: the two models' AUROCs on one resample move together (same patients, same difficulty), so
     the CI of their difference is much narrower than what two independent CIs would suggest.
     """
-    labels = _as_labels(y_true)
+    labels = as_labels(y_true)
     scores_a = _as_scores(score_a, len(labels), name="score_a")
     scores_b = _as_scores(score_b, len(labels), name="score_b")
-    patient_codes, n_patients = _as_patient_codes(patient_id, len(labels))
-    _check_bootstrap_parameters(
+    patient_codes, n_patients = as_patient_codes(patient_id, len(labels))
+    check_bootstrap_parameters(
         n_resamples,
         confidence,
         {"min_cases": min_cases, "min_positives": min_positives, "min_negatives": min_negatives},
     )
     n, n_pos = len(labels), int(labels.sum())
-    reason = _insufficiency_reason("auroc", n, n_pos, min_cases, min_positives, min_negatives)
+    reason = insufficiency_reason("auroc", n, n_pos, min_cases, min_positives, min_negatives)
     if reason:
         return MetricResult(np.nan, np.nan, np.nan, n, n_pos, reason, 0, n_resamples)
 
-    sorted_a = _SortedScores.build(labels, scores_a)
-    sorted_b = _SortedScores.build(labels, scores_b)
+    sorted_a = SortedScores.build(labels, scores_a)
+    sorted_b = SortedScores.build(labels, scores_b)
     # Back from a's sorted order to admission order, then into b's sorted order: one weight block serves both.
     a_to_b = np.argsort(sorted_a.order)[sorted_b.order]
     point = (
-        _metrics_for_sorted_weights(sorted_b, np.ones((1, n)), ("auroc",))["auroc"][0]
-        - _metrics_for_sorted_weights(sorted_a, np.ones((1, n)), ("auroc",))["auroc"][0]
+        metrics_for_sorted_weights(sorted_b, np.ones((1, n)), ("auroc",))["auroc"][0]
+        - metrics_for_sorted_weights(sorted_a, np.ones((1, n)), ("auroc",))["auroc"][0]
     )
     deltas = []
-    for block in _patient_resample_blocks(patient_codes[sorted_a.order], n_patients, n_resamples, seed):
-        auroc_a = _metrics_for_sorted_weights(sorted_a, block, ("auroc",))["auroc"]
-        auroc_b = _metrics_for_sorted_weights(sorted_b, block[:, a_to_b], ("auroc",))["auroc"]
+    for block in patient_resample_blocks(patient_codes[sorted_a.order], n_patients, n_resamples, seed):
+        auroc_a = metrics_for_sorted_weights(sorted_a, block, ("auroc",))["auroc"]
+        auroc_b = metrics_for_sorted_weights(sorted_b, block[:, a_to_b], ("auroc",))["auroc"]
         deltas.append(auroc_b - auroc_a)
-    low, high, used = _percentile_interval(np.concatenate(deltas) if deltas else np.empty(0), confidence)
+    low, high, used = percentile_interval(np.concatenate(deltas) if deltas else np.empty(0), confidence)
     return MetricResult(float(point), low, high, n, n_pos, None, used, n_resamples)
 
 
@@ -479,7 +479,7 @@ def calibration_curve_table(y_true, y_score, n_bins: int = 10, strategy: str = "
     whose scores crowd near zero; ``"uniform"`` uses equal-width bins on [0, 1]. Bins are closed on the left,
     as in scikit-learn's ``calibration_curve``, so the two agree bin for bin.
     """
-    labels = _as_labels(y_true)
+    labels = as_labels(y_true)
     scores = _as_scores(y_score, len(labels))
     if int(n_bins) != n_bins or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
@@ -516,7 +516,7 @@ def roc_curve_table(y_true, y_score, max_points: int = 300) -> pd.DataFrame:
     """
     from sklearn.metrics import roc_curve
 
-    labels = _as_labels(y_true)
+    labels = as_labels(y_true)
     scores = _as_scores(y_score, len(labels))
     if labels.min(initial=0) == labels.max(initial=0):
         raise ValueError("roc_curve_table needs both outcome classes in y_true; this group has only one.")

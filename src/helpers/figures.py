@@ -105,22 +105,27 @@ def roc_curves(curves: pd.DataFrame, aurocs: pd.DataFrame | None = None) -> plt.
     return fig
 
 
-def calibration_curves(bins: pd.DataFrame) -> plt.Figure:
-    """Reliability diagrams: observed readmission rate against mean predicted probability per bin."""
-    splits = list(dict.fromkeys(bins["split"]))
+def calibration_curves(bins: pd.DataFrame, *, hue: str = "model", splits: list[str] | None = None,
+                       bin_label: str = "decile bins") -> plt.Figure:
+    """Reliability diagrams: observed readmission rate against mean predicted probability per bin, one panel per
+    split and one line per value of ``hue`` (``model`` in chapter 2, ``hospital`` in chapter 3); the dotted
+    diagonal is perfect calibration."""
+    splits = splits or list(dict.fromkeys(bins["split"]))
     fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4.4), squeeze=False)
-    palette = dict(zip(dict.fromkeys(bins["model"]), sns.color_palette("colorblind")))
-    top = float(max(bins["mean_pred"].max(), bins["frac_pos"].max())) * 1.05
+    levels = list(dict.fromkeys(bins[hue]))
+    palette = dict(zip(levels, sns.color_palette("colorblind", n_colors=max(len(levels), 1))))
+    top = float(max(bins["mean_pred"].max(), bins["frac_pos"].max(), 0.05)) * 1.1 if len(bins) else 1.0
     for ax, split in zip(axes[0], splits):
-        for model, part in bins[bins["split"] == split].groupby("model", sort=False):
-            ax.plot(part["mean_pred"], part["frac_pos"], marker="o", color=palette[model], label=model)
+        for level, part in bins[bins["split"] == split].groupby(hue, sort=False):
+            ax.plot(part["mean_pred"], part["frac_pos"], marker="o", color=palette[level], label=level)
         ax.plot([0, top], [0, top], color="grey", linestyle=":", linewidth=1)
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
         ax.set_title(split.replace("_", " "))
-        ax.set_xlabel("mean predicted probability (decile bins)")
+        ax.set_xlabel(f"mean predicted probability ({bin_label})")
         ax.set_ylabel("observed readmission rate")
-        ax.legend(loc="upper left", fontsize="small")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     return fig
 

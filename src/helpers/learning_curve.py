@@ -245,3 +245,22 @@ def stage_seconds(stages: pd.DataFrame) -> float:
     """Seconds the learning curve's new fine-tunes and predictions took (reused stages count their loading time)."""
     return float(stages["fine-tune (s)"].sum() + stages["predictions (s)"].sum())
 
+
+
+def curve_texts(table: pd.DataFrame) -> dict[str, str]:
+    """The training sizes of the curve and the temporal-test AUROC (95 % CI) at the smallest and the largest."""
+    overall = table[(table["hospital"] == "all") & (table["split"] == "temporal_test")].sort_values("train_size")
+    first, last = overall.iloc[0], overall.iloc[-1]
+    return {
+        "lc_sizes": ", ".join(f"{n:,}" for n in overall["train_size"]),
+        "lc_first": f"{first.train_size:,} admissions: "
+                    f"{evaluation.format_estimate(first.auroc, first.ci_low, first.ci_high)}",
+        "lc_last": f"{last.train_size:,} admissions: "
+                   f"{evaluation.format_estimate(last.auroc, last.ci_low, last.ci_high)}",
+    }
+
+
+def cost_texts(learning: LearningCurve) -> dict[str, str]:
+    """What the curve's fine-tunes cost: seconds (:func:`stage_seconds`) and whether they ran in bfloat16."""
+    return {"lc_seconds": f"{stage_seconds(learning.stages):.0f}",
+            "lc_bf16": "on" if learning.config.resolved().bf16 else "off"}

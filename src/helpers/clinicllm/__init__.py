@@ -85,7 +85,7 @@ from .models import (  # noqa: E402,F401
     _encode_until_last_layer, _last_layer_at, _load_classifier, _supports_partial_last_layer,
 )
 from .tokenizer import *  # noqa: E402,F401,F403
-from .tokenizer import _check_max_length, _report_from_lengths, _token_lengths, _word_counts  # noqa: E402,F401
+from .tokenizer import _check_max_length, _report_from_lengths, _word_counts  # noqa: E402,F401
 from .training import *  # noqa: E402,F401,F403
 from .training import (  # noqa: E402,F401
     _history_frame, _labels_of, _make_trainer, _planned_steps, _resume_checkpoint, _save_stage, _softmax_positive,

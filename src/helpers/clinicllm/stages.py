@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.artifacts import cached_stage, frame_fingerprint, stage_key
+from helpers.contracts import ContractError, check_columns, check_split_names, check_unique, describe_rows
 from helpers.evaluation import PREDICTION_COLUMNS
-from helpers.splits import SPLITS as SPLIT_NAMES
 
 from helpers.progress import report as progress_report
 
@@ -34,7 +34,7 @@ from .config import (
     _config_part,
 )
 from .distributed import _barrier, _is_main_process, _write_json_atomic, _write_table_atomic, configure_threads
-from .tokenizer import _report_from_lengths, _token_lengths, _word_counts, load_tokenizer, train_tokenizer
+from .tokenizer import _report_from_lengths, _word_counts, load_tokenizer, token_lengths, train_tokenizer
 from .training import _labels_of, finetune_classifier, note_embeddings, predict_scores, pretrain_mlm
 
 __all__ = ['texts_fingerprint', 'finetune_stage', 'prediction_stage', 'embedding_stage', 'ClinicLLMResult',
@@ -191,34 +191,30 @@ class ClinicLLMResult:
 
 
 def validate_study_frame(data: pd.DataFrame) -> pd.DataFrame:
-    """Check the frame the chapter reads, naming the column, the problem and the rows; returns a clean copy."""
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"run_clinicllm needs a pandas DataFrame, got {type(data).__name__}.")
-    missing = [c for c in DATA_COLUMNS if c not in data.columns]
-    if missing:
-        raise ValueError(
-            f"the ClinicLLM input lacks column(s) {missing}; it needs {DATA_COLUMNS} (join the cohort with its splits)."
-        )
+    """Check the frame the chapter reads, naming the column, the problem and the rows; returns a clean copy.
+
+    The notebooks pass the study frame that ``helpers.cohort.study_frame`` has checked already; this entry point
+    also takes a file from the command line (``python -m helpers.clinicllm run --data``), so it checks with the
+    same contracts (helpers.contracts) and adds what training needs: a note in every row, train and validation rows.
+    """
+    where = "ClinicLLM input"
+    check_columns(data, DATA_COLUMNS, where=where, fix="join the cohort with its splits (helpers.cohort.study_frame)")
     frame = data[DATA_COLUMNS].copy()
-    bad_split = ~frame["split"].astype(str).isin(SPLIT_NAMES)
-    if bad_split.any():
-        values = sorted(frame.loc[bad_split, "split"].astype(str).unique())[:5]
-        raise ValueError(f"column 'split' has value(s) {values}; allowed are {list(SPLIT_NAMES)}.")
+    check_split_names(frame["split"], where=where)
     frame["split"] = frame["split"].astype(str)
-    text_ok = frame["note_text"].map(lambda t: isinstance(t, str) and t.strip() != "")
+    text_ok = frame["note_text"].map(lambda t: isinstance(t, str) and t.strip() != "").astype(bool)
     if not text_ok.all():
-        bad = frame.loc[~text_ok, "admission_id"].head(5).tolist()
-        raise ValueError(
-            f"column 'note_text' is missing or empty for {int((~text_ok).sum())} admission(s), e.g. {bad}; "
-            "drop them or supply their notes."
+        raise ContractError(
+            f"{where}: column 'note_text' is missing or empty for "
+            f"{describe_rows(frame.loc[~text_ok, 'admission_id'].tolist(), noun='admission')}. "
+            "Fix: drop them or supply their notes."
         )
-    if frame["admission_id"].duplicated().any():
-        dup = frame.loc[frame["admission_id"].duplicated(), "admission_id"].head(5).tolist()
-        raise ValueError(f"column 'admission_id' must be unique; duplicated: {dup}.")
+    check_unique(frame["admission_id"], column="admission_id", where=where)
     frame["readmitted_30d"] = _labels_of(frame, "input")
     for split in ("train", "validation"):
         if not (frame["split"] == split).any():
-            raise ValueError(f"column 'split' has no '{split}' rows; the model needs them to train and select.")
+            raise ContractError(f"{where}: column 'split' has no '{split}' rows; the model needs them to train and "
+                                "select. Fix: check split_fractions in chapter 1.")
     return frame.reset_index(drop=True)
 
 
@@ -281,7 +277,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
                                       notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]))
 
     def build_report(out: Path) -> None:
-        lengths = pd.Series(_token_lengths(tokenizer, frame["note_text"].tolist(),
+        lengths = pd.Series(token_lengths(tokenizer, frame["note_text"].tolist(),
                                            remember=config.note_reading == "windows"), index=frame.index)
         words = pd.Series(_word_counts(frame["note_text"].tolist()), index=frame.index)
         report = _report_from_lengths(len(tokenizer), lengths[train.index].to_numpy(),

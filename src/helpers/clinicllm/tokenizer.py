@@ -14,7 +14,7 @@ from .config import SPECIAL_TOKENS
 from .encoding import note_token_ids
 from .distributed import _fresh_temp_dir, _publish_dir, _quiet_transformers
 
-__all__ = ['train_tokenizer', 'load_tokenizer', 'tokenization_report', 'tokens_read']
+__all__ = ['train_tokenizer', 'load_tokenizer', 'tokenization_report', 'tokens_read', 'token_lengths']
 
 def train_tokenizer(texts: list[str], vocab_size: int, out_dir: str | os.PathLike) -> PreTrainedTokenizerFast:
     """Train a BERT-style WordPiece tokenizer on ``texts`` and save it (atomically) to ``out_dir``.
@@ -82,7 +82,7 @@ def load_tokenizer(path: str | os.PathLike):
         return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
 
 
-def _token_lengths(tokenizer, texts: list[str], chunk: int = 2000, remember: bool = False) -> np.ndarray:
+def token_lengths(tokenizer, texts: list[str], chunk: int = 2000, remember: bool = False) -> np.ndarray:
     """Tokens per text with [CLS] and [SEP], before any truncation.
 
     Counted in chunks straight from the Rust tokenizer (no offsets, no Python lists of ids), so measuring 25k
@@ -118,7 +118,7 @@ def tokenization_report(tokenizer, texts: list[str], max_length: int) -> dict[st
     _check_max_length(max_length)
     if not texts:
         raise ValueError("tokenization_report got no texts; pass at least one note.")
-    lengths = _token_lengths(tokenizer, texts)
+    lengths = token_lengths(tokenizer, texts)
     return _report_from_lengths(len(tokenizer), lengths, _word_counts(texts), max_length)
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from helpers import schema
 from helpers.simulator.catalogues import _COMPLICATIONS, _COND_INDEX, _CONDITIONS, _DIAGNOSES, _DISPOSITIONS, \
     _REFINES, _SECONDARY
+
+if TYPE_CHECKING:  # annotations only: the config and hospital modules import this one's callers
+    from helpers.simulator.config import SimulationConfig
+    from helpers.simulator.hospitals import HospitalProfile
 
 # ----------------------------------------------------------------------------------------------------------------
 # Risk model coefficients
