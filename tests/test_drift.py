@@ -53,3 +53,21 @@ def test_vocabulary_shift_by_split_compares_each_split_with_training():
     table = drift.vocabulary_shift_by_split(data)
     assert table.loc["random_test", "unseen_word_share"] == 0.0
     assert table.loc["temporal_test", "unseen_word_share"] == pytest.approx(0.5)
+
+
+def test_shift_texts_and_the_word_table_stay_off_real_data():
+    data = pd.DataFrame({
+        "split": ["train"] * 4 + ["random_test"] * 2 + ["temporal_test"] * 2,
+        "note_text": ["chief complaint chest pain"] * 4 + ["chief complaint cough"] * 2 + ["reason apixaban"] * 2,
+        "readmitted_30d": [0, 1, 0, 0, 1, 0, 0, 0], "age": [60] * 8, "comorbidity_level": [1] * 8,
+    })
+    shift = pd.DataFrame({"unseen_word_share": [0.0, 0.5]}, index=["random_test", "temporal_test"])
+    table = pd.DataFrame({"prevalence (%)": [50.0, 0.0]}, index=["random_test", "temporal_test"])
+    simulated = drift.shift_texts(shift, table, simulated=True)
+    assert (simulated["unseen_random"], simulated["unseen_temporal"]) == ("0.000 %", "50.000 %")
+    assert (simulated["prevalence_random"], simulated["prevalence_temporal"]) == ("50.0 %", "0.0 %")
+    assert "second table" in simulated["word_use_table"]
+    assert "does not list" in drift.shift_texts(shift, table, simulated=False)["word_use_table"]
+    assert drift.word_use_table(data, simulated=False) is None
+    words = drift.word_use_table(data, simulated=True, top=2)
+    assert "apixaban" in set(words.index.get_level_values("word"))

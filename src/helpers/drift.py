@@ -94,3 +94,28 @@ def vocabulary_shift_by_split(data: pd.DataFrame, splits=("random_test", "tempor
     train = data.loc[data["split"] == "train", "note_text"]
     return pd.DataFrame({split: vocabulary_shift(train, data.loc[data["split"] == split, "note_text"])
                          for split in splits}).T
+
+
+def shift_texts(shift: pd.DataFrame, shift_table: pd.DataFrame, *, simulated: bool) -> dict[str, str]:
+    """Chapter 2's phrases on the shift: the share of unseen words and the prevalence in each test, and what the
+    word table shows (on real data no table of words: the words of real notes are patient text)."""
+    return {
+        "unseen_random": f"{100 * shift.loc['random_test', 'unseen_word_share']:.3f} %",
+        "unseen_temporal": f"{100 * shift.loc['temporal_test', 'unseen_word_share']:.3f} %",
+        "prevalence_random": f"{shift_table.loc['random_test', 'prevalence (%)']:.1f} %",
+        "prevalence_temporal": f"{shift_table.loc['temporal_test', 'prevalence (%)']:.1f} %",
+        "word_use_table": ("the second table shows how the *use* of words moved: the share of notes containing each "
+                           "word in the training years and in the test year (template sections renamed, newer drugs "
+                           "and terms)") if simulated else (
+                           "on real data the words themselves are note text, so the book does not list which words "
+                           "rose or fell"),
+    }
+
+
+def word_use_table(data: pd.DataFrame, *, simulated: bool, top: int = 8) -> pd.DataFrame | None:
+    """The words whose share of notes moved most between the training notes and the temporal test, for reading;
+    None on real data, whose words are patient text and never shown."""
+    if not simulated:
+        return None
+    return format_terms(emerging_terms(data.loc[data["split"] == "train", "note_text"],
+                                       data.loc[data["split"] == "temporal_test", "note_text"], top=top))
