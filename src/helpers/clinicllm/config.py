@@ -42,8 +42,10 @@ HISTORY_FILE = "history.csv"
 # runs one epoch at 1e-4. Measured on the default cohort in 32-bit floats, same tokenizer and pretraining, validation
 # AUROC at 257/514/771/1026 steps: base-rate head at 5e-4 0.51/0.55/0.46/0.47 (collapsed; another draw of windows
 # reached 0.59, and bfloat16 0.63); probe head at 5e-4 0.56/0.57/0.57/0.60 (fine-tuning first undoes the probe);
-# probe head at 1e-4 0.62/0.63/0.63/0.63 (flat after one epoch, hence one epoch; the 600-step minimum then binds
-# on the default cohort as well).
+# probe head (standardised features) at 1e-4 0.62/0.63/0.63/0.63 (flat after one epoch, hence one epoch; the
+# 600-step minimum then binds on the default cohort as well). The probe as kept (an untrained pooler started as the
+# identity, features not rescaled): 0.61/0.65 at steps 257/514 and 0.647 at 600 in the default run (temporal-test
+# AUROC 0.660).
 # base: BERT-base as in NYUTron/ClinicLLM (12 x 768, 12 heads, 3072 feed-forward, vocabulary 50k, 512 tokens).
 PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny": {
