@@ -483,11 +483,12 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
     max_steps = max(1, _planned_steps(len(train_set), config.finetune_batch_size, config.finetune_epochs,
                                       config.finetune_max_steps, config.finetune_min_steps))
     model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input, num_labels=2)
+    resume_from = _resume_checkpoint(work_dir, "fine-tuning")
     if _head_is_new(model_dir_or_path):
         if _pooler_is_new(model_dir_or_path):
             _start_pooler_as_identity(model)
         probed = None
-        if config.head_init == "linear_probe" and _resume_checkpoint(work_dir) is None:
+        if config.head_init == "linear_probe" and resume_from is None:   # a resumed run loads its checkpoint's head
             probed = _start_head_by_linear_probe(model, train_set, train_labels, config.eval_batch_size, config.seed)
             if probed is not None and _is_main_process():
                 report(f"fine-tuning: head started from a linear probe on the frozen features (training AUROC "
@@ -520,7 +521,7 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
         compute_metrics=metrics,
         callbacks=callbacks + _epoch_callbacks(train_set) + [StageProgress("fine-tuning", max_steps)],
     )
-    trainer.train(resume_from_checkpoint=_resume_checkpoint(work_dir, "fine-tuning"))
+    trainer.train(resume_from_checkpoint=resume_from)
     history = _history_frame(trainer.state.log_history)
     best_step = None
     if trainer.state.best_model_checkpoint:
