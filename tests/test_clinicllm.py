@@ -110,10 +110,22 @@ def study(tmp_path_factory):
     ({"warmup_ratio": 1.0}, "warmup_ratio"),
     ({"seed": -1}, "seed"),
     ({"finetune_epochs": 0}, "finetune_epochs"),
+    ({"finetune_dropout": 1.0}, "finetune_dropout"),
+    ({"num_layers": 2, "finetune_frozen_layers": 2}, "finetune_frozen_layers"),
+    ({"finetune_frozen_layers": -1}, "finetune_frozen_layers"),
 ])
 def test_config_rejects_bad_values_naming_the_field(changes, field):
     with pytest.raises(ValueError, match=field):
         ClinicLLMConfig(**changes)
+
+
+def test_chapter_parameters_and_options_may_not_set_the_same_field():
+    config = ClinicLLMConfig.from_parameters({"bf16": False}, finetune_max_steps=600, seed=3)
+    assert (config.bf16, config.finetune_max_steps, config.seed) == (False, 600, 3)
+    with pytest.raises(ValueError, match=r"clinicllm_options sets \['finetune_max_steps'\].*02.finetune_max_steps"):
+        ClinicLLMConfig.from_parameters({"finetune_max_steps": 10}, finetune_max_steps=None)
+    with pytest.raises(ValueError, match="finetune_dropuot"):
+        ClinicLLMConfig.from_parameters({"finetune_dropuot": 0.0}, seed=0)
 
 
 def test_config_from_dict_names_unknown_fields():
@@ -319,6 +331,42 @@ def test_fine_tuning_learns_the_planted_signal(study):
     auroc = roc_auc_score(validation["y_true"], validation["y_score"])
     assert auroc > 0.75
     assert result.best_validation_auroc == pytest.approx(auroc, abs=1e-6)   # selection metric = scored model
+
+
+def test_fine_tuning_runs_with_the_configured_dropout(study):
+    # The tiny preset fine-tunes without dropout: the checkpoint records 0, and in training mode two passes over
+    # the same batch give the same logits (with dropout 0.1 they would differ).
+    _, _, result = study
+    assert result.config.finetune_dropout == 0.0
+    saved = json.loads((result.model_dir / "config.json").read_text())
+    assert saved["hidden_dropout_prob"] == 0.0 and saved["classifier_dropout"] == 0.0
+    pretrained = json.loads((result.pretrained_dir / "config.json").read_text())
+    assert pretrained["hidden_dropout_prob"] == 0.1   # pretraining keeps the preset's dropout
+    model = clinicllm.models._load_classifier(result.model_dir)
+    model.train()
+    batch = {"input_ids": torch.tensor([[2, 7, 8, 9, 3]]), "attention_mask": torch.ones(1, 5, dtype=torch.long)}
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, model(**batch).logits)
+    noisy = clinicllm.models._load_classifier(result.model_dir, hidden_dropout_prob=0.1, classifier_dropout=0.1)
+    noisy.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        assert not torch.equal(noisy(**batch).logits, noisy(**batch).logits)
+
+
+def test_frozen_layers_keep_their_pretrained_weights_and_the_rest_learns(tmp_path):
+    assert toy_config().resolved().finetune_frozen_layers == 0   # one layer: the top one is never frozen
+    result = run_clinicllm(planted_notes(n=300), toy_config(num_layers=2, finetune_epochs=1), tmp_path)
+    assert result.config.finetune_frozen_layers == 1
+    pretrained = BertForMaskedLM.from_pretrained(str(result.pretrained_dir), local_files_only=True).bert
+    tuned = clinicllm.models._load_classifier(result.model_dir).bert
+    before, after = dict(pretrained.named_parameters()), dict(tuned.named_parameters())
+    bottom = [name for name in before if name.startswith("encoder.layer.0.")]
+    top = [name for name in before if name.startswith("encoder.layer.1.")]
+    assert bottom and all(torch.equal(before[name], after[name]) for name in bottom)
+    assert any(not torch.equal(before[name], after[name]) for name in top)
+    word = "embeddings.word_embeddings.weight"
+    assert not torch.equal(before[word], after[word])   # the embeddings still learn
 
 
 def test_predictions_table_columns_rows_and_labels(study):

@@ -46,6 +46,11 @@ HISTORY_FILE = "history.csv"
 # 600-step minimum then binds on the default cohort as well). The probe as kept (an untrained pooler started as the
 # identity, features not rescaled): 0.61/0.65 at steps 257/514 and 0.647 at 600 in the default run (temporal-test
 # AUROC 0.660).
+# Fine-tuning without dropout and with the bottom layer frozen (issue 8, speed without bfloat16), measured on the
+# default cohort in 32-bit floats with the same tokenizer, pretraining and probe (validation AUROC at steps
+# 257/514/600, then random/temporal test): as above 0.61/0.65/0.647, 0.664/0.660; dropout 0 0.597/0.643/0.648,
+# 0.665/0.662; dropout 0 and the bottom layer frozen (kept) 0.601/0.653/0.657, 0.679/0.663; the embeddings frozen
+# as well 0.589/0.601/0.603 (the embeddings carry the words' own weights to the mean-pooled head).
 # base: BERT-base as in NYUTron/ClinicLLM (12 x 768, 12 heads, 3072 feed-forward, vocabulary 50k, 512 tokens).
 PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -66,6 +71,8 @@ PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
         "finetune_min_steps": 600,
         "finetune_learning_rate": 1e-4,
         "finetune_batch_size": 32,
+        "finetune_frozen_layers": 1,
+        "finetune_dropout": 0.0,
         "eval_batch_size": 128,
         "evals_per_epoch": 2,
     },
@@ -86,6 +93,8 @@ PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
         "finetune_max_steps": None,
         "finetune_learning_rate": 2e-5,
         "finetune_batch_size": 32,
+        "finetune_frozen_layers": 0,
+        "finetune_dropout": 0.1,
         "eval_batch_size": 128,
         "evals_per_epoch": 1,
     },
@@ -100,6 +109,7 @@ PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
         "finetune_max_steps": None,
         "finetune_learning_rate": 2e-5,
         "finetune_batch_size": 32,
+        "finetune_frozen_layers": 0,
         "eval_batch_size": 128,
         "evals_per_epoch": 1,
     },
@@ -149,7 +159,7 @@ class ClinicLLMConfig:
     head_init: str = "linear_probe"
     """How a new classification head starts: "linear_probe" (LP-FT, Kumar et al., 2022: a logistic regression fitted
     on the pretrained encoder's frozen features of up to 8,000 training inputs sets the head, then fine-tuning
-    updates everything) or "base_rate" (zero weights, bias at the log-odds of readmission). Measured on the default
+    updates the model, apart from any finetune_frozen_layers) or "base_rate" (zero weights, bias at the log-odds of readmission). Measured on the default
     cohort (2026-11-30): the frozen features alone gave validation AUROC 0.64, while fine-tuning from a base-rate
     head stayed between 0.47 and 0.63 depending on the seed and number format; starting from the probe's head,
     fine-tuning begins where the probe ends instead of having to find the signal through a zero head."""
@@ -194,6 +204,15 @@ class ClinicLLMConfig:
     """Peak fine-tuning learning rate (NYUTron, BERT-base: 2e-5; a tiny model needs a larger one)."""
     finetune_batch_size: int | None = None
     """Admissions per fine-tuning batch, per device."""
+    finetune_frozen_layers: int | None = None
+    """Bottom encoder layers whose weights fine-tuning leaves as pretrained (the embeddings and the layers above are
+    still trained); 0 = every weight is updated (BERT's recipe, the base preset). A frozen layer needs no weight
+    gradients and no optimizer state. The tiny preset freezes its bottom layer (never the top one, so a one-layer
+    model freezes none)."""
+    finetune_dropout: float | None = None
+    """Dropout on embeddings, layer outputs and the head while fine-tuning; None = the checkpoint's (pretrained
+    preset). The tiny preset uses 0: one short epoch from a probed head needs no regularising, and drawing dropout
+    masks takes about 15 % of a CPU step (benchmarks/bench_training.py profiles it)."""
     eval_batch_size: int | None = None
     """Notes per batch when scoring (validation during fine-tuning, and predictions)."""
     warmup_ratio: float = 0.06
@@ -269,7 +288,7 @@ class ClinicLLMConfig:
                 f"ClinicLLMConfig.max_length is {self.max_length} but BERT-base reads at most 512 tokens; "
                 "use 512 or less."
             )
-        for name in ("hidden_dropout", "attention_dropout"):
+        for name in ("hidden_dropout", "attention_dropout", "finetune_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"ClinicLLMConfig.{name} is {value}; a dropout rate must lie in [0, 1).")
@@ -293,6 +312,13 @@ class ClinicLLMConfig:
                      "finetune_min_steps", "checkpoint_steps",
                      "max_train_samples", "max_eval_samples", "num_threads", "early_stopping_patience"):
             _check_positive_int(self, name)
+        _check_positive_int(self, "finetune_frozen_layers", minimum=0)
+        frozen, layers = self.finetune_frozen_layers, self._value("num_layers")
+        if frozen is not None and layers is not None and frozen >= layers:
+            raise ValueError(
+                f"ClinicLLMConfig.finetune_frozen_layers is {frozen} but the model has {layers} layer(s); fine-tuning "
+                f"must update at least the top layer, so use at most {layers - 1} (0 = update every layer)."
+            )
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"ClinicLLMConfig.warmup_ratio is {self.warmup_ratio}; it must lie in [0, 1).")
         if not np.isfinite(self.weight_decay) or self.weight_decay < 0:
@@ -348,12 +374,32 @@ class ClinicLLMConfig:
         values = {f.name: self._value(f.name) for f in dataclasses.fields(self)}
         if values["bf16"] is None:
             values["bf16"] = bf16_supported()
+        if self.finetune_frozen_layers is None and values["num_layers"] is not None:
+            # The preset's frozen layers never include the top one (a one-layer model freezes nothing).
+            values["finetune_frozen_layers"] = min(values["finetune_frozen_layers"], values["num_layers"] - 1)
         if values["attention_kernel"] is None:
             values["attention_kernel"] = "eager" if values["bf16"] and not torch.cuda.is_available() else "sdpa"
         return ClinicLLMConfig(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_parameters(cls, options: dict[str, Any] | None, **parameters: Any) -> ClinicLLMConfig:
+        """Chapter 2's configuration: the fields it has as parameters of their own plus ``clinicllm_options``.
+
+        A field given in both places is an error (which one would win is not obvious to the reader of the params
+        file), and so is an unknown field.
+        """
+        options = dict(options or {})
+        repeated = sorted(set(options) & set(parameters))
+        if repeated:
+            raise ValueError(
+                f"clinicllm_options sets {repeated}, which chapter 2 also takes as parameter(s) of its own; set "
+                f"{repeated[0]} once, as its own parameter (e.g. --set 02.{repeated[0]}=...) and not inside "
+                "clinicllm_options."
+            )
+        return cls.from_dict({**parameters, **options})
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ClinicLLMConfig:
@@ -393,7 +439,7 @@ PRETRAIN_FIELDS = READING_FIELDS + (
 )
 FINETUNE_FIELDS = READING_FIELDS + POOLING_FIELDS + ("classifier_input", "head_init") + (
     "max_length", "finetune_epochs", "finetune_max_steps", "finetune_min_steps", "finetune_learning_rate",
-    "finetune_batch_size",
+    "finetune_batch_size", "finetune_frozen_layers", "finetune_dropout",
     "warmup_ratio", "weight_decay", "evals_per_epoch", "early_stopping_patience", "logging_steps",
     "bf16",
 )

@@ -449,6 +449,32 @@ def _start_head_by_linear_probe(model, dataset, labels: np.ndarray, batch_size: 
     return float(roc_auc_score(labels[rows], probe.decision_function(features)))
 
 
+def _freeze_lower_layers(model, n_layers: int | None) -> None:
+    """Keep the bottom ``n_layers`` encoder layers at their pretrained weights in fine-tuning.
+
+    Their weight gradients are never computed and they get no optimizer state (the Trainer's optimizer takes only
+    parameters that require gradients). The embeddings stay trainable: with the mean-pooled head they carry each
+    word's own contribution to the score (freezing them as well cut validation AUROC from 0.65 to 0.60 on the
+    default cohort), so the backward pass still runs through the frozen layers to reach them.
+    """
+    if not n_layers:
+        return
+    encoder = model.base_model
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if layers is None:
+        raise ValueError(
+            f"ClinicLLMConfig.finetune_frozen_layers is {n_layers} but this {type(model).__name__} has no BERT-style "
+            "encoder layers to freeze; set finetune_frozen_layers: 0."
+        )
+    if n_layers >= len(layers):
+        raise ValueError(
+            f"ClinicLLMConfig.finetune_frozen_layers is {n_layers} but the checkpoint has {len(layers)} layer(s); "
+            f"fine-tuning must update at least the top layer, so use at most {len(layers) - 1}."
+        )
+    for module in layers[:n_layers]:
+        module.requires_grad_(False)
+
+
 def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_df: pd.DataFrame,
                         val_df: pd.DataFrame, config: ClinicLLMConfig,
                         out_dir: str | os.PathLike) -> tuple[Path, pd.DataFrame]:
@@ -482,7 +508,11 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
     eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
     max_steps = max(1, _planned_steps(len(train_set), config.finetune_batch_size, config.finetune_epochs,
                                       config.finetune_max_steps, config.finetune_min_steps))
-    model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input, num_labels=2)
+    dropout = {} if config.finetune_dropout is None else {"hidden_dropout_prob": config.finetune_dropout,
+                                                           "classifier_dropout": config.finetune_dropout}
+    model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input, num_labels=2,
+                             **dropout)
+    _freeze_lower_layers(model, config.finetune_frozen_layers)
     resume_from = _resume_checkpoint(work_dir, "fine-tuning")
     if _head_is_new(model_dir_or_path):
         if _pooler_is_new(model_dir_or_path):
