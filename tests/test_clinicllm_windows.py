@@ -337,3 +337,25 @@ def test_default_recipe_learns_on_short_structured_notes(tmp_path):
     frame = data[data["split"].isin(["random_test", "temporal_test"])]
     tfidf_auroc = roc_auc_score(frame["readmitted_30d"], baselines.predict_tfidf_lr(tfidf, frame))
     assert model_auroc > tfidf_auroc - 0.05
+
+
+def test_a_model_far_below_the_baseline_is_flagged_as_weak():
+    # Hand example: on 4 validation admissions (labels 0, 0, 1, 1) the model ranks 3 of the 4 positive-negative
+    # pairs right (AUROC 0.75) and the baseline all 4 (1.0): a gap of 0.25, above 0.1.
+    def table(model_scores, baseline_scores):
+        labels = [0, 0, 1, 1]
+        rows = [{"model": model, "split": "validation", "y_true": y, "y_score": s}
+                for model, scores in (("clinicllm", model_scores), ("tfidf_lr", baseline_scores))
+                for y, s in zip(labels, scores)]
+        return pd.DataFrame(rows + [{"model": "clinicllm", "split": "temporal_test", "y_true": 1, "y_score": 0.0}])
+
+    box = clinicllm.baseline_gap_admonition(table([0.1, 0.4, 0.35, 0.8], [0.1, 0.2, 0.3, 0.4]))
+    assert "ClinicLLM learned little in this run" in box
+    assert "0.750, 0.250 below" in box and "1.000" in box and "another seed" in box
+    assert "Warning" not in box   # the browser test reads any "...Warning" in an output as a Python warning
+    assert clinicllm.baseline_gap_admonition(table([0.1, 0.4, 0.35, 0.8], [0.1, 0.4, 0.35, 0.8])) == ""
+    # a gap of exactly 0.25 passes a threshold of 0.25; a missing baseline gives no box
+    assert clinicllm.baseline_gap_admonition(table([0.1, 0.4, 0.35, 0.8], [0.1, 0.2, 0.3, 0.4]), max_gap=0.25) == ""
+    only_model = table([0.1, 0.4, 0.35, 0.8], [0.1, 0.2, 0.3, 0.4]).query("model == 'clinicllm'")
+    assert clinicllm.baseline_gap_admonition(only_model) == ""
+    assert clinicllm.baseline_gap_display(table([0.1, 0.4, 0.35, 0.8], [0.1, 0.4, 0.35, 0.8])) is None
