@@ -50,7 +50,6 @@ from transformers import Trainer, default_data_collator
 from transformers.trainer_callback import PrinterCallback
 
 from helpers import clinicllm
-from helpers.clinicllm.training import _freeze_lower_layers
 from helpers.clinicllm import (
     ClinicLLMConfig,
     DataCollatorForLanguageModeling,
@@ -59,6 +58,7 @@ from helpers.clinicllm import (
     encode_notes,
     train_tokenizer,
 )
+from helpers.clinicllm.training import _freeze_lower_layers, finetune_dropout_overrides
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -232,10 +232,9 @@ def main() -> None:
         else:
             cls = clinicllm.ClsOnlyLastLayerBertForSequenceClassification if cls_only \
                 else clinicllm.BertForSequenceClassification
-        overrides = {} if dropout is None else {"hidden_dropout_prob": dropout, "classifier_dropout": dropout}
         with clinicllm._quiet_transformers():
             model = cls.from_pretrained(str(init_dir), num_labels=2, local_files_only=True,
-                                        attn_implementation=kernel, **overrides)
+                                        attn_implementation=kernel, **finetune_dropout_overrides(dropout))
         _freeze_lower_layers(model, frozen)
         return model
 
@@ -313,8 +312,9 @@ def main() -> None:
             print(f"{path} finetune profile {label}: " + ", ".join(f"{group} {100 * share:.0f} %"
                                                                   for group, share in shares.items()))
         if path == paths[-1]:
-            one_thread = timed_train(classifier(True, kernel, frozen_layers, finetune_dropout), dynamic_cls, pad_collator, config, args.steps, fb,
-                                     grouped=True, bf16=use_bf16, threads=1, out=workdir / "ft", learning_rate=ft_lr)
+            one_thread = timed_train(classifier(True, kernel, frozen_layers, finetune_dropout), dynamic_cls,
+                                     pad_collator, config, args.steps, fb, grouped=True, bf16=use_bf16,
+                                     threads=1, out=workdir / "ft", learning_rate=ft_lr)
             torch.set_num_threads(threads)
             print(f"finetune threads ({path}): {one_thread[0]:,.0f} tokens/s with 1 thread (torchrun's "
                   f"OMP_NUM_THREADS=1) vs {finetune['project'][0]:,.0f} with {threads} (configure_threads): "

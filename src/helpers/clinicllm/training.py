@@ -449,6 +449,12 @@ def _start_head_by_linear_probe(model, dataset, labels: np.ndarray, batch_size: 
     return float(roc_auc_score(labels[rows], probe.decision_function(features)))
 
 
+def finetune_dropout_overrides(dropout: float | None) -> dict[str, float]:
+    """BERT config overrides that set every dropout of a classifier (layers and head) to ``dropout``; none for
+    None (the checkpoint's own)."""
+    return {} if dropout is None else {"hidden_dropout_prob": dropout, "classifier_dropout": dropout}
+
+
 def _freeze_lower_layers(model, n_layers: int | None) -> None:
     """Keep the bottom ``n_layers`` encoder layers at their pretrained weights in fine-tuning.
 
@@ -508,10 +514,8 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
     eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
     max_steps = max(1, _planned_steps(len(train_set), config.finetune_batch_size, config.finetune_epochs,
                                       config.finetune_max_steps, config.finetune_min_steps))
-    dropout = {} if config.finetune_dropout is None else {"hidden_dropout_prob": config.finetune_dropout,
-                                                           "classifier_dropout": config.finetune_dropout}
     model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input, num_labels=2,
-                             **dropout)
+                             **finetune_dropout_overrides(config.finetune_dropout))
     _freeze_lower_layers(model, config.finetune_frozen_layers)
     resume_from = _resume_checkpoint(work_dir, "fine-tuning")
     if _head_is_new(model_dir_or_path):
