@@ -7,8 +7,11 @@ model (same initial weights), the same notes and the same number of optimizer st
   projects every position onto the whole vocabulary), PyTorch's default threads;
 * project: dynamic padding (``DataCollatorWithPadding`` / the MLM collator, to a multiple of 8), length-grouped
   batches (``train_sampling_strategy='group_by_length'``), MLM logits only at masked positions, in fine-tuning the
-  bottom layer(s) frozen (``finetune_frozen_layers``) and no dropout (``finetune_dropout``),
-  bfloat16 autocast in training where the processor has native bfloat16, threads set to the cores.
+  bottom layer(s) frozen (``finetune_frozen_layers``) with their backward pass skipped (straight-through,
+  ``finetune_frozen_backward``), the top layer at a random half of the tokens (``finetune_position_share``) and no
+  dropout (``finetune_dropout``), bfloat16 autocast in training where the processor has native bfloat16, threads
+  set to the cores. The fine-tuning techniques change the gradient, not the model: their effect on validation AUROC
+  was measured in the chapter (``helpers/clinicllm/config.py`` records it), not here.
 
 Both set-ups use the Trainer's default optimizer, the fused AdamW kernel (``adamw_torch_fused``, the default since
 torch 2.8), so it has no line of its own. ``torch.compile`` was tried and not kept: on this 2-layer model on a CPU
@@ -19,7 +22,8 @@ Two paths, each against the same plain set-up: ``float32`` (always; what a CPU w
 ``bfloat16`` (where the processor has it natively, or with ``--bf16-anyway``). Each path prints its ablation lines
 (one per technique kept, alone) and ``finetune_speedup_<path>`` / ``pretrain_speedup_<path>``. Techniques: dynamic
 padding with length-grouped batches, the MLM head and last layer at masked positions only, the [CLS]-only last layer
-(when the classifier reads [CLS]), frozen lower layers and no dropout in fine-tuning, threads set to the cores, and
+(when the classifier reads [CLS]), frozen lower layers, their straight-through backward, the top layer at a random
+share of tokens and no dropout in fine-tuning, threads set to the cores, and
 on the bfloat16 path bfloat16 autocast with the faster attention kernel. A profile of one fine-tuning step (share of
 CPU time per op group) shows where the plain and the project step spend their time.
 
@@ -58,7 +62,7 @@ from helpers.clinicllm import (
     encode_notes,
     train_tokenizer,
 )
-from helpers.clinicllm.training import _freeze_lower_layers, finetune_dropout_overrides
+from helpers.clinicllm.training import finetune_dropout_overrides, freeze_lower_layers, set_step_shortcuts
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -221,11 +225,12 @@ def main() -> None:
 
     reads_mean = config.classifier_input == "mean"
 
-    def classifier(cls_only: bool = False, kernel: str = "sdpa", frozen: int = 0, dropout: float | None = None):
+    def classifier(cls_only: bool = False, kernel: str = "sdpa", frozen: int = 0, dropout: float | None = None,
+                   straight: bool = False, share: float = 1.0):
         # The model the project fine-tunes: the mean-pooled head (classifier_input: mean; the same model in the
         # plain set-up, only the Trainer set-up differs) or the [CLS] head (stock, or [CLS]-only last layer).
-        # frozen / dropout: finetune_frozen_layers and finetune_dropout (the plain set-up trains every weight with
-        # the pretraining dropout).
+        # frozen / dropout / straight / share: finetune_frozen_layers, finetune_dropout, finetune_frozen_backward
+        # and finetune_position_share (the plain set-up trains every weight exactly, with the pretraining dropout).
         torch.manual_seed(config.seed)
         if reads_mean:
             cls = clinicllm.MeanPooledBertForSequenceClassification
@@ -235,7 +240,10 @@ def main() -> None:
         with clinicllm._quiet_transformers():
             model = cls.from_pretrained(str(init_dir), num_labels=2, local_files_only=True,
                                         attn_implementation=kernel, **finetune_dropout_overrides(dropout))
-        _freeze_lower_layers(model, frozen)
+        freeze_lower_layers(model, frozen)
+        set_step_shortcuts(model, ClinicLLMConfig.from_dict({
+            **config.to_dict(), "finetune_frozen_backward": "straight_through" if straight else "exact",
+            "finetune_position_share": share}))
         return model
 
     plain_rows = plain_padded(tokenizer, texts, config.max_length, labels)
@@ -251,11 +259,14 @@ def main() -> None:
 
     ft_lr, pt_lr = config.finetune_learning_rate, config.pretrain_learning_rate
     frozen_layers, finetune_dropout = config.finetune_frozen_layers, config.finetune_dropout
+    straight = config.finetune_frozen_backward == "straight_through" and frozen_layers > 0
+    share = config.finetune_position_share if reads_mean else 1.0
     fb, pb = config.finetune_batch_size, config.pretrain_batch_size
 
     def ft(dataset, collator, grouped, use_bf16, cls_only=False, kernel="sdpa", n_threads=threads, plain=False,
-           frozen=0, dropout=None):
-        return lambda: timed_train(classifier(cls_only, kernel, frozen, dropout), dataset, collator, config,
+           frozen=0, dropout=None, straight=False, share=1.0):
+        return lambda: timed_train(classifier(cls_only, kernel, frozen, dropout, straight, share), dataset, collator,
+                                   config,
                                    args.steps, fb,
                                    grouped=grouped, bf16=use_bf16, threads=n_threads, out=workdir / "ft",
                                    learning_rate=ft_lr, plain=plain)
@@ -285,6 +296,12 @@ def main() -> None:
         if frozen_layers:
             finetune_runs[f"bottom {frozen_layers} layer(s) frozen only"] = ft(
                 plain_cls, default_data_collator, False, False, frozen=frozen_layers)
+        if straight:
+            finetune_runs[f"bottom {frozen_layers} layer(s) frozen + straight-through backward only"] = ft(
+                plain_cls, default_data_collator, False, False, frozen=frozen_layers, straight=True)
+        if share < 1.0:
+            finetune_runs[f"top layer at a random {share:g} of tokens only"] = ft(
+                plain_cls, default_data_collator, False, False, share=share)
         if finetune_dropout != config.hidden_dropout:
             finetune_runs[f"dropout {finetune_dropout:g} in fine-tuning only"] = ft(
                 plain_cls, default_data_collator, False, False, dropout=finetune_dropout)
@@ -300,20 +317,21 @@ def main() -> None:
             pretrain_runs["bf16 autocast only (sdpa)"] = pt(False, plain_mlm, False, True)
             pretrain_runs[f"bf16 autocast + {kernel} attention"] = pt(False, plain_mlm, False, True, kernel=kernel)
         finetune_runs["project"] = ft(dynamic_cls, pad_collator, True, use_bf16, cls_only=True, kernel=kernel,
-                                      frozen=frozen_layers, dropout=finetune_dropout)
+                                      frozen=frozen_layers, dropout=finetune_dropout, straight=straight, share=share)
         pretrain_runs["project"] = pt(True, dynamic_mlm, True, use_bf16, kernel=kernel)
         finetune = best_of(args.repeats, finetune_runs)
         pretrain = best_of(args.repeats, pretrain_runs)
         speedups[path] = (report_block(f"{path} finetune", finetune), report_block(f"{path} pretrain", pretrain))
         batch = default_data_collator(plain_rows[:fb])
         for label, model in (("plain", classifier()),
-                             ("project", classifier(True, kernel, frozen_layers, finetune_dropout))):
+                             ("project", classifier(True, kernel, frozen_layers, finetune_dropout, straight,
+                                                    share))):
             shares = step_profile(model, batch, ft_lr, use_bf16 and label == "project")
             print(f"{path} finetune profile {label}: " + ", ".join(f"{group} {100 * share:.0f} %"
                                                                   for group, share in shares.items()))
         if path == paths[-1]:
-            one_thread = timed_train(classifier(True, kernel, frozen_layers, finetune_dropout), dynamic_cls,
-                                     pad_collator, config, args.steps, fb, grouped=True, bf16=use_bf16,
+            one_thread = timed_train(classifier(True, kernel, frozen_layers, finetune_dropout, straight, share),
+                                     dynamic_cls, pad_collator, config, args.steps, fb, grouped=True, bf16=use_bf16,
                                      threads=1, out=workdir / "ft", learning_rate=ft_lr)
             torch.set_num_threads(threads)
             print(f"finetune threads ({path}): {one_thread[0]:,.0f} tokens/s with 1 thread (torchrun's "

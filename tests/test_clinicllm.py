@@ -26,6 +26,7 @@ from helpers.clinicllm import (
     ClinicLLMConfig,
     ClsOnlyLastLayerBertForSequenceClassification,
     MaskedPositionsBertForMaskedLM,
+    MeanPooledBertForSequenceClassification,
     encode_notes,
     finetune_classifier,
     load_tokenizer,
@@ -113,6 +114,10 @@ def study(tmp_path_factory):
     ({"finetune_dropout": 1.0}, "finetune_dropout"),
     ({"num_layers": 2, "finetune_frozen_layers": 2}, "finetune_frozen_layers"),
     ({"finetune_frozen_layers": -1}, "finetune_frozen_layers"),
+    ({"finetune_frozen_backward": "sideways"}, "finetune_frozen_backward"),
+    ({"finetune_position_share": 0.0}, "finetune_position_share"),
+    ({"finetune_position_share": 1.5}, "finetune_position_share"),
+    ({"finetune_position_share": True}, "finetune_position_share"),
 ])
 def test_config_rejects_bad_values_naming_the_field(changes, field):
     with pytest.raises(ValueError, match=field):
@@ -147,8 +152,10 @@ def test_presets_fill_unset_fields_and_keep_overrides():
     base = ClinicLLMConfig(preset="base").resolved()
     assert (base.hidden_size, base.num_layers, base.num_heads, base.intermediate_size) == (768, 12, 12, 3072)
     assert (base.vocab_size, base.max_length, base.finetune_learning_rate) == (50000, 512, 2e-5)
+    assert (base.finetune_frozen_layers, base.finetune_frozen_backward, base.finetune_position_share) == (0, "exact", 1)
     tiny = ClinicLLMConfig(num_layers=3).resolved()
     assert tiny.num_layers == 3
+    assert (tiny.finetune_frozen_backward, tiny.finetune_position_share) == ("straight_through", 0.5)
     assert tiny.hidden_size == clinicllm.PRESET_DEFAULTS["tiny"]["hidden_size"]
     assert isinstance(tiny.bf16, bool)
 
@@ -318,6 +325,110 @@ def test_cls_only_last_layer_gives_the_stock_classifier_logits_loss_and_gradient
     assert abs(fast.loss.item() - stock.loss.item()) < 1e-5
     assert torch.allclose(fast_grad, stock_grad, atol=1e-6)
     assert fast.logits[0, 0] != fast.logits[1, 0]   # not a degenerate case
+
+
+def _two_layer_mean_classifier(attention: str = "sdpa") -> tuple[MeanPooledBertForSequenceClassification, dict]:
+    """A 2-layer mean-pooled classifier without dropout, and a batch whose rows have different lengths."""
+    torch.manual_seed(2)
+    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=40, num_labels=2, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0, classifier_dropout=0.0, attn_implementation=attention)
+    model = MeanPooledBertForSequenceClassification(config).train()
+    attention_mask = torch.ones(3, 40, dtype=torch.long)
+    attention_mask[1, 25:] = 0
+    attention_mask[2, 10:] = 0
+    batch = {"input_ids": torch.randint(5, 97, (3, 40)), "attention_mask": attention_mask,
+             "labels": torch.tensor([0, 1, 1])}
+    return model, batch
+
+
+def _pooled_loss(model, hidden, mask, weights, labels):
+    """The head on top of last-layer states ``hidden`` averaged with ``weights``: the loss, by hand."""
+    mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+    logits = model.classifier(model.bert.pooler.activation(model.bert.pooler.dense(mean)))
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_straight_through_keeps_the_forward_and_hands_the_gradient_past_the_frozen_layer(attention):
+    model, batch = _two_layer_mean_classifier(attention)
+    frozen = model.bert.encoder.layer[0]
+    with torch.no_grad():   # weights far from BERT's small initial ones, so the layer is far from the identity
+        for weight in (p for p in frozen.parameters() if p.dim() == 2):
+            weight.mul_(25)
+    frozen.requires_grad_(False)
+    captured = {}
+
+    def keep_gradient(module, args, output):   # the gradient that reaches the embeddings' output
+        if output.requires_grad:
+            output.register_hook(lambda grad: captured.__setitem__("grad", grad))
+
+    model.bert.embeddings.register_forward_hook(keep_gradient)
+    exact = model(**batch)
+    exact.loss.backward()
+    exact_grad = captured["grad"].clone()
+    model.zero_grad()
+    model.straight_through_frozen = True
+    fast = model(**batch)
+    fast.loss.backward()
+    assert torch.equal(fast.logits, exact.logits)                 # the frozen layer's output is unchanged
+    assert all(p.grad is None for p in model.bert.encoder.layer[0].parameters())
+    # By hand: the gradient of the loss with respect to the frozen layer's output (the top layer's input) ...
+    with torch.no_grad():
+        embedded = model.bert.embeddings(input_ids=batch["input_ids"])
+        mask, _ = model.bert._create_attention_masks(attention_mask=batch["attention_mask"],
+                                                     encoder_attention_mask=None, embedding_output=embedded,
+                                                     encoder_hidden_states=None, cache=None)
+        bottom = model.bert.encoder.layer[0](embedded, mask)
+    bottom.requires_grad_(True)
+    weights = batch["attention_mask"].unsqueeze(-1).float()
+    _pooled_loss(model, model.bert.encoder.layer[1](bottom, mask), mask, weights, batch["labels"]).backward()
+    # ... is what reaches the embeddings' output, unchanged; back-propagating through the layer gives another one.
+    assert torch.allclose(captured["grad"], bottom.grad, rtol=1e-5, atol=1e-12)
+    assert (exact_grad - bottom.grad).norm() > 0.3 * bottom.grad.norm()
+
+
+def test_random_positions_draw_the_share_of_real_tokens_anew_each_step():
+    attention_mask = torch.ones(3, 40, dtype=torch.long)
+    attention_mask[1, 25:] = 0
+    attention_mask[2, 10:] = 0
+    torch.manual_seed(0)
+    positions, selected = clinicllm.models.random_positions(attention_mask, 0.5)
+    assert positions.shape == (3, 20) and selected.sum(dim=1).tolist() == [20, 13, 5]   # ceil(n / 2)
+    for row, length in enumerate([40, 25, 10]):
+        drawn = positions[row][selected[row]]
+        assert len(set(drawn.tolist())) == len(drawn) and int(drawn.max()) < length   # distinct, never padding
+    again, _ = clinicllm.models.random_positions(attention_mask, 0.5)
+    assert not torch.equal(positions, again)
+    seen = torch.zeros(40, dtype=torch.bool)
+    for _ in range(30):
+        drawn, chosen = clinicllm.models.random_positions(attention_mask[:1], 0.5)
+        seen[drawn[0][chosen[0]]] = True
+    assert bool(seen.all())                                        # every token takes its turn
+    assert clinicllm.models.random_positions(attention_mask, 0.01)[1].sum(dim=1).tolist() == [1, 1, 1]
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_top_layer_at_a_random_share_equals_the_full_layer_averaged_over_the_drawn_tokens(attention):
+    model, batch = _two_layer_mean_classifier(attention)
+    model.train_position_share = 0.5
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
+    torch.manual_seed(7)
+    fast = model.head_input(**inputs)
+    torch.manual_seed(7)
+    positions, selected = clinicllm.models.random_positions(batch["attention_mask"], 0.5)
+    full = model.bert(**inputs).last_hidden_state                 # the stock model, every position
+    drawn = torch.gather(full, 1, positions.unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+    weights = selected.unsqueeze(-1).float()
+    mean = (drawn * weights).sum(dim=1) / weights.sum(dim=1)
+    assert torch.allclose(fast, model.bert.pooler.activation(model.bert.pooler.dense(mean)), atol=1e-5)
+    # Outside training steps (evaluation, predictions, the probe) the head reads every token.
+    everything = (full * batch["attention_mask"].unsqueeze(-1)).sum(dim=1) / batch["attention_mask"].sum(1, True)
+    exact = model.bert.pooler.activation(model.bert.pooler.dense(everything))
+    with torch.no_grad():
+        assert torch.allclose(model.head_input(**inputs), exact, atol=1e-5)
+    model.eval()
+    assert torch.allclose(model.head_input(**inputs), exact, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -490,6 +601,33 @@ def test_trainer_takes_the_partial_last_layer_paths(study, tmp_path, monkeypatch
     finetune_classifier(result.pretrained_dir, tokenizer, train, validation,
                         toy_config(finetune_epochs=1, classifier_input="cls"), tmp_path / "ft")
     assert len(calls) == 2 + 2 + 1               # two training batches of 16, one evaluation batch
+
+
+def test_trainer_takes_the_fine_tuning_step_shortcuts(study, tmp_path, monkeypatch):
+    # The tiny preset's straight-through backward and top layer at half the tokens act in training steps only:
+    # two training batches take both, the probe and the evaluation batch neither.
+    data, _, _ = study
+    pretrained = run_clinicllm(data.head(200), toy_config(num_layers=2, finetune_max_steps=1), tmp_path / "two")
+    assert pretrained.config.finetune_frozen_layers == 1
+    calls = {"straight": 0, "share": 0}
+    straight, draw = clinicllm.models._straight_through, clinicllm.models.random_positions
+
+    def counted(name, function):
+        return lambda *args, **kwargs: calls.__setitem__(name, calls[name] + 1) or function(*args, **kwargs)
+
+    monkeypatch.setattr(clinicllm.models, "_straight_through", counted("straight", straight))
+    monkeypatch.setattr(clinicllm.models, "random_positions", counted("share", draw))
+    tokenizer = load_tokenizer(pretrained.tokenizer_dir)
+    train = data[data["split"] == "train"].head(32)
+    validation = data[data["split"] == "validation"].head(32)
+    finetune_classifier(pretrained.pretrained_dir, tokenizer, train, validation,
+                        toy_config(num_layers=2, finetune_epochs=1), tmp_path / "ft")
+    assert calls == {"straight": 2, "share": 2}
+    calls.update(straight=0, share=0)
+    finetune_classifier(pretrained.pretrained_dir, tokenizer, train, validation,
+                        toy_config(num_layers=2, finetune_epochs=1, finetune_frozen_backward="exact",
+                                   finetune_position_share=1.0), tmp_path / "exact")
+    assert calls == {"straight": 0, "share": 0}
 
 
 def test_torchrun_two_processes_fine_tune_and_write_the_same_artifacts(study, tmp_path):

@@ -1,4 +1,6 @@
-"""BERT models that skip work whose result is never read (same weights, same numbers as the stock models)."""
+"""BERT models that skip work whose result is never read (same weights, same numbers as the stock models), and two
+opt-in shortcuts for fine-tuning steps (straight-through past frozen layers, the top layer at a random share of
+positions) that change the gradient, never the predictions."""
 
 from __future__ import annotations
 
@@ -23,22 +25,63 @@ from .config import ClinicLLMConfig
 from .distributed import _quiet_transformers
 
 __all__ = ['MaskedPositionsBertForMaskedLM', 'ClsOnlyLastLayerBertForSequenceClassification',
-           'MeanPooledBertForSequenceClassification', 'CLASSIFIER_INPUTS', 'build_mlm_model']
+           'MeanPooledBertForSequenceClassification', 'CLASSIFIER_INPUTS', 'build_mlm_model', 'random_positions']
 
 def _supports_partial_last_layer(config) -> bool:
     """The partial last layer below is written for BERT encoders with eager or SDPA attention."""
     return not config.is_decoder and config._attn_implementation in ("sdpa", "eager")
 
 
-def _encode_until_last_layer(bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds):
-    """Embeddings and every layer but the last; returns the hidden states and the attention mask in BERT's form."""
+def _is_frozen(module: torch.nn.Module) -> bool:
+    return not any(parameter.requires_grad for parameter in module.parameters())
+
+
+def _straight_through(layer, hidden: torch.Tensor, mask) -> torch.Tensor:
+    """A frozen layer's output, with its backward pass skipped: the gradient reaching the output goes to the input
+    unchanged (a straight-through estimator, Bengio et al., 2013) instead of through the layer's Jacobian.
+
+    The forward value is exactly the layer's (``hidden - hidden.detach()`` is zero); only the gradient that reaches
+    the embeddings below differs. The layer runs without recording a graph, so neither its activations are kept
+    nor its backward computed.
+    """
+    with torch.no_grad():
+        output = layer(hidden, mask)
+    return output + (hidden - hidden.detach())
+
+
+def _encode_until_last_layer(bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                             straight_through_frozen: bool = False):
+    """Embeddings and every layer but the last; returns the hidden states and the attention mask in BERT's form.
+
+    ``straight_through_frozen``: layers whose weights are all frozen skip their backward pass
+    (:func:`_straight_through`) when a graph is being recorded.
+    """
     hidden = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                              inputs_embeds=inputs_embeds)
     mask, _ = bert._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
                                            embedding_output=hidden, encoder_hidden_states=None, cache=None)
+    skip_backward = straight_through_frozen and torch.is_grad_enabled()
     for layer in bert.encoder.layer[:-1]:
-        hidden = layer(hidden, mask)
+        hidden = _straight_through(layer, hidden, mask) if skip_backward and _is_frozen(layer) else layer(hidden, mask)
     return hidden, mask
+
+
+def random_positions(attention_mask: torch.Tensor, share: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fresh random ``share`` of each row's real (attention-mask) positions, at least one.
+
+    Returns (positions, selected): positions is batch x m (m the largest count drawn in the batch; a row that draws
+    fewer is padded with other positions) and ``selected`` is the batch x m mask of the drawn ones. Draws from
+    PyTorch's global generator, which the Trainer seeds and checkpoints, like dropout.
+    """
+    real = attention_mask.bool()
+    counts = real.sum(dim=1)
+    drawn = torch.ceil(counts.to(torch.float64) * share).long().clamp(min=1)
+    width = int(drawn.max())
+    # Real positions get keys in [0, 1), padding 2: sorting puts a random order of the real positions first.
+    keys = torch.rand(real.shape, device=real.device).masked_fill(~real, 2.0)
+    positions = torch.argsort(keys, dim=1)[:, :width]
+    selected = torch.arange(width, device=real.device).unsqueeze(0) < drawn.unsqueeze(1)
+    return positions, selected
 
 
 def _last_layer_at(layer, hidden: torch.Tensor, mask, positions: torch.Tensor, attn_implementation: str):
@@ -120,6 +163,8 @@ class ClsOnlyLastLayerBertForSequenceClassification(BertForSequenceClassificatio
     """
 
     accepts_loss_kwargs = False
+    # ClinicLLMConfig.finetune_frozen_backward, set on the instance by the trainer (training steps only).
+    straight_through_frozen: bool = False
 
     def head_input(self, input_ids, attention_mask) -> torch.Tensor:
         """The vector the classification head reads (before dropout): the pooler's output at [CLS]."""
@@ -137,7 +182,8 @@ class ClsOnlyLastLayerBertForSequenceClassification(BertForSequenceClassificatio
             return super().forward(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                    position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels, **kwargs)
         hidden, mask = _encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids, position_ids,
-                                                inputs_embeds)
+                                                inputs_embeds,
+                                                straight_through_frozen=self.training and self.straight_through_frozen)
         cls_position = torch.zeros((hidden.shape[0], 1), dtype=torch.long, device=hidden.device)
         cls_output = _last_layer_at(self.bert.encoder.layer[-1], hidden, mask, cls_position,
                                     self.config._attn_implementation)
@@ -162,19 +208,36 @@ class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
 
     accepts_loss_kwargs = False
 
+    # Fine-tuning shortcuts (ClinicLLMConfig.finetune_frozen_backward and finetune_position_share), set on the
+    # instance by the trainer. They act only in training steps; evaluation, predictions and the linear probe always
+    # read the exact model.
+    straight_through_frozen: bool = False
+    train_position_share: float = 1.0
+
     def head_input(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                    inputs_embeds=None) -> torch.Tensor:
         """The vector the classification head reads (before dropout): the pooler's dense layer and tanh applied to
-        the mean of the last layer over the window's tokens."""
+        the mean of the last layer over the window's tokens.
+
+        In a training step with ``train_position_share`` below 1 the mean is over a fresh random share of the
+        window's tokens, and the last layer is computed at those positions only (keys and values still come from
+        every token): an estimate of the full mean, drawn anew each step like dropout, for about that share of the
+        last layer's work.
+        """
         if attention_mask is None:
             attention_mask = torch.ones(input_ids.shape, dtype=torch.long, device=input_ids.device)
-        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
-                                      inputs_embeds=inputs_embeds)
-        mask, _ = self.bert._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
-                                                    embedding_output=hidden, encoder_hidden_states=None, cache=None)
-        for layer in self.bert.encoder.layer:
-            hidden = layer(hidden, mask)
-        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        stepping = self.training and torch.is_grad_enabled()
+        hidden, mask = _encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids, position_ids,
+                                                inputs_embeds, straight_through_frozen=stepping
+                                                and self.straight_through_frozen)
+        top = self.bert.encoder.layer[-1]
+        if stepping and self.train_position_share < 1.0 and _supports_partial_last_layer(self.config):
+            positions, selected = random_positions(attention_mask, self.train_position_share)
+            hidden = _last_layer_at(top, hidden, mask, positions, self.config._attn_implementation)
+            weights = selected.unsqueeze(-1).to(hidden.dtype)
+        else:
+            hidden = top(hidden, mask)
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
         mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
         return self.bert.pooler.activation(self.bert.pooler.dense(mean))
 

@@ -377,7 +377,8 @@ def log_loss_explained_table(predictions: pd.DataFrame, splits=("random_test", "
     table = {}
     for (experiment, split), rows in predictions[predictions["split"].isin(splits)].groupby(["experiment", "split"]):
         if rows["y_true"].nunique() == 2:
-            table.setdefault(split, {})[experiment] = round(100 * log_loss_explained(rows["y_true"], rows["y_score"]), 1)
+            explained = log_loss_explained(rows["y_true"], rows["y_score"])
+            table.setdefault(split, {})[experiment] = round(100 * explained, 1)
     frame = pd.DataFrame(table).reindex(columns=[s for s in splits if s in table])
     frame.index.name = "base-rate log loss removed (%)"
     return frame

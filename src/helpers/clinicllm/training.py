@@ -49,7 +49,7 @@ from .encoding import (
 from .models import _load_classifier, build_mlm_model
 
 __all__ = ['ClinicTrainer', 'pretrain_mlm', 'validation_metrics', 'finetune_classifier', 'predict_scores',
-    'note_embeddings']
+    'note_embeddings', 'finetune_dropout_overrides', 'freeze_lower_layers', 'set_step_shortcuts']
 
 def _training_arguments(config: ClinicLLMConfig, output_dir: Path, **overrides: Any) -> TrainingArguments:
     use_cpu = not torch.cuda.is_available()
@@ -455,7 +455,7 @@ def finetune_dropout_overrides(dropout: float | None) -> dict[str, float]:
     return {} if dropout is None else {"hidden_dropout_prob": dropout, "classifier_dropout": dropout}
 
 
-def _freeze_lower_layers(model, n_layers: int | None) -> None:
+def freeze_lower_layers(model, n_layers: int | None) -> None:
     """Keep the bottom ``n_layers`` encoder layers at their pretrained weights in fine-tuning.
 
     Their weight gradients are never computed and they get no optimizer state (the Trainer's optimizer takes only
@@ -479,6 +479,16 @@ def _freeze_lower_layers(model, n_layers: int | None) -> None:
         )
     for module in layers[:n_layers]:
         module.requires_grad_(False)
+
+
+def set_step_shortcuts(model, config: ClinicLLMConfig) -> None:
+    """Turn on the configuration's training-step shortcuts on a classifier that has them (both heads skip the
+    frozen layers' backward pass; the mean-pooled head also takes its top layer at a random share of tokens).
+    Models without them (another architecture) train exactly."""
+    if hasattr(type(model), "straight_through_frozen"):
+        model.straight_through_frozen = config.finetune_frozen_backward == "straight_through"
+    if hasattr(type(model), "train_position_share"):
+        model.train_position_share = float(config.finetune_position_share)
 
 
 def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_df: pd.DataFrame,
@@ -516,7 +526,8 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
                                       config.finetune_max_steps, config.finetune_min_steps))
     model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input, num_labels=2,
                              **finetune_dropout_overrides(config.finetune_dropout))
-    _freeze_lower_layers(model, config.finetune_frozen_layers)
+    freeze_lower_layers(model, config.finetune_frozen_layers)
+    set_step_shortcuts(model, config)
     resume_from = _resume_checkpoint(work_dir, "fine-tuning")
     if _head_is_new(model_dir_or_path):
         if _pooler_is_new(model_dir_or_path):
