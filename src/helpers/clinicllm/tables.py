@@ -25,7 +25,7 @@ from .config import (
 
 __all__ = ['parameter_count', 'config_table', 'tokenization_table', 'reading_comparison', 'ceiling_gap_rows',
            'ceiling_gap_table', 'ceiling_texts', 'CEILING_GAPS', 'reading_description', 'reading_texts',
-           'reading_display', 'classifier_description', 'note_ceiling_rows', 'oracle_texts', 'auroc_texts',
+           'reading_display', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts', 'auroc_texts',
            'log_loss_explained', 'learning_depth_texts', 'log_loss_explained_table']
 
 
@@ -299,6 +299,29 @@ def classifier_description(config: ClinicLLMConfig) -> str:
         return ("the mean of the last layer over a window's tokens (masked-language pretraining never trains the "
                 "[CLS] vector, which after a short pretraining barely depends on the note)")
     return "the last layer's [CLS] vector, as BERT's classifier does"
+
+
+def finetuning_description(config: ClinicLLMConfig) -> str:
+    """What fine-tuning updates and which shortcuts its training steps take, in words, for the page."""
+    config = config.resolved()
+    frozen = config.finetune_frozen_layers or 0
+    text = ("updates every weight" if not frozen else "updates every weight but the bottom layer's" if frozen == 1
+            else f"updates every weight but the bottom {frozen} layers'")
+    dropout = config.finetune_dropout
+    text += (", with the checkpoint's own dropout" if dropout is None else
+             ", without dropout" if dropout == 0 else f", with dropout {dropout:g}")
+    shortcuts = []
+    if frozen and config.finetune_frozen_backward == "straight_through":
+        shortcuts.append("the gradient reaches the embeddings past the frozen layer"
+                         f"{'s' if frozen > 1 else ''} unchanged (straight-through) instead of through "
+                         f"{'them' if frozen > 1 else 'it'}")
+    if config.classifier_input == "mean" and config.finetune_position_share < 1:
+        shortcuts.append(f"each step computes the top layer at a random {100 * config.finetune_position_share:.0f} % "
+                         "of a window's tokens, drawn anew every step")
+    if shortcuts:
+        text += ("; to make a training step cheaper, " + " and ".join(shortcuts)
+                 + ", while validation and predictions read the whole model")
+    return text
 
 
 def reading_texts(table: pd.DataFrame) -> dict[str, str]:
