@@ -215,7 +215,7 @@ def test_same_seed_gives_the_same_metrics_and_a_run_killed_in_chapter_2_resumes_
     capsys.readouterr()
     runner.run_study(params, only=only, render=False, runs_root=tmp_path / "b", root=ROOT)
     assert "reused 2 finished notebook(s): 01_data, 02_clinicllm; executed: none" in capsys.readouterr().out
-    assert (killed_dir / "metrics.csv").read_bytes() == reference
+    assert (killed_dir / "metrics.csv").read_bytes() == resumed
 
 
 def test_a_second_run_with_the_same_parameters_reuses_every_notebook_and_the_book(smoke_run, capsys):
