@@ -23,9 +23,9 @@ Two paths, each against the same plain set-up: ``float32`` (always; what a CPU w
 (one per technique kept, alone) and ``finetune_speedup_<path>`` / ``pretrain_speedup_<path>``. Techniques: dynamic
 padding with length-grouped batches, the MLM head and last layer at masked positions only, the [CLS]-only last layer
 (when the classifier reads [CLS]), frozen lower layers, their straight-through backward, the top layer at a random
-share of tokens and no dropout in fine-tuning, threads set to the cores, and
-on the bfloat16 path bfloat16 autocast with the faster attention kernel. A profile of one fine-tuning step (share of
-CPU time per op group) shows where the plain and the project step spend their time.
+share of tokens and no dropout in fine-tuning, threads set to the cores, and on the bfloat16 path bfloat16 autocast
+with the faster attention kernel. A profile of one fine-tuning step (share of CPU time per op group) shows where the
+plain and the project step spend their time.
 
 Each configuration runs ``--repeats`` times, interleaved with the others, and its best run counts (the machine is
 shared, so the best run is the least disturbed one). Prints ``finetune_speedup: X`` and ``pretrain_speedup: Y``,
@@ -241,9 +241,7 @@ def main() -> None:
             model = cls.from_pretrained(str(init_dir), num_labels=2, local_files_only=True,
                                         attn_implementation=kernel, **finetune_dropout_overrides(dropout))
         freeze_lower_layers(model, frozen)
-        set_step_shortcuts(model, ClinicLLMConfig.from_dict({
-            **config.to_dict(), "finetune_frozen_backward": "straight_through" if straight else "exact",
-            "finetune_position_share": share}))
+        set_step_shortcuts(model, "straight_through" if straight else "exact", share)
         return model
 
     plain_rows = plain_padded(tokenizer, texts, config.max_length, labels)
@@ -266,10 +264,8 @@ def main() -> None:
     def ft(dataset, collator, grouped, use_bf16, cls_only=False, kernel="sdpa", n_threads=threads, plain=False,
            frozen=0, dropout=None, straight=False, share=1.0):
         return lambda: timed_train(classifier(cls_only, kernel, frozen, dropout, straight, share), dataset, collator,
-                                   config,
-                                   args.steps, fb,
-                                   grouped=grouped, bf16=use_bf16, threads=n_threads, out=workdir / "ft",
-                                   learning_rate=ft_lr, plain=plain)
+                                   config, args.steps, fb, grouped=grouped, bf16=use_bf16, threads=n_threads,
+                                   out=workdir / "ft", learning_rate=ft_lr, plain=plain)
 
     def pt(masked_only, dataset, grouped, use_bf16, kernel="sdpa", n_threads=threads, plain=False):
         return lambda: timed_train(mlm_model(masked_only, kernel), dataset, mlm_collator(), config, args.steps, pb,

@@ -25,7 +25,8 @@ from .config import ClinicLLMConfig
 from .distributed import _quiet_transformers
 
 __all__ = ['MaskedPositionsBertForMaskedLM', 'ClsOnlyLastLayerBertForSequenceClassification',
-           'MeanPooledBertForSequenceClassification', 'CLASSIFIER_INPUTS', 'build_mlm_model', 'random_positions']
+           'MeanPooledBertForSequenceClassification', 'CLASSIFIER_INPUTS', 'build_mlm_model', 'random_positions',
+           'FineTuningShortcuts']
 
 def _supports_partial_last_layer(config) -> bool:
     """The partial last layer below is written for BERT encoders with eager or SDPA attention."""
@@ -54,15 +55,15 @@ def _encode_until_last_layer(bert, input_ids, attention_mask, token_type_ids, po
     """Embeddings and every layer but the last; returns the hidden states and the attention mask in BERT's form.
 
     ``straight_through_frozen``: layers whose weights are all frozen skip their backward pass
-    (:func:`_straight_through`) when a graph is being recorded.
+    (:func:`_straight_through`).
     """
     hidden = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                              inputs_embeds=inputs_embeds)
     mask, _ = bert._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
                                            embedding_output=hidden, encoder_hidden_states=None, cache=None)
-    skip_backward = straight_through_frozen and torch.is_grad_enabled()
     for layer in bert.encoder.layer[:-1]:
-        hidden = _straight_through(layer, hidden, mask) if skip_backward and _is_frozen(layer) else layer(hidden, mask)
+        skip_backward = straight_through_frozen and _is_frozen(layer)
+        hidden = _straight_through(layer, hidden, mask) if skip_backward else layer(hidden, mask)
     return hidden, mask
 
 
@@ -82,6 +83,18 @@ def random_positions(attention_mask: torch.Tensor, share: float) -> tuple[torch.
     positions = torch.argsort(keys, dim=1)[:, :width]
     selected = torch.arange(width, device=real.device).unsqueeze(0) < drawn.unsqueeze(1)
     return positions, selected
+
+
+class FineTuningShortcuts:
+    """The training-step shortcuts of ClinicLLMConfig (finetune_frozen_backward, finetune_position_share) on a
+    classifier. The trainer sets them on the instance (:func:`helpers.clinicllm.training.set_step_shortcuts`); they
+    act only in training steps, so evaluation, the linear probe and predictions always read the exact model."""
+
+    straight_through_frozen: bool = False
+    train_position_share: float = 1.0   # read by the mean-pooled head only
+
+    def _in_training_step(self) -> bool:
+        return self.training and torch.is_grad_enabled()
 
 
 def _last_layer_at(layer, hidden: torch.Tensor, mask, positions: torch.Tensor, attn_implementation: str):
@@ -151,7 +164,7 @@ class MaskedPositionsBertForMaskedLM(BertForMaskedLM):
         return MaskedLMOutput(loss=loss, logits=logits)
 
 
-class ClsOnlyLastLayerBertForSequenceClassification(BertForSequenceClassification):
+class ClsOnlyLastLayerBertForSequenceClassification(FineTuningShortcuts, BertForSequenceClassification):
     """BertForSequenceClassification that runs its last layer for the [CLS] position only.
 
     The classifier reads one vector: the last layer's output at [CLS]. That output needs the last layer's keys and
@@ -163,8 +176,6 @@ class ClsOnlyLastLayerBertForSequenceClassification(BertForSequenceClassificatio
     """
 
     accepts_loss_kwargs = False
-    # ClinicLLMConfig.finetune_frozen_backward, set on the instance by the trainer (training steps only).
-    straight_through_frozen: bool = False
 
     def head_input(self, input_ids, attention_mask) -> torch.Tensor:
         """The vector the classification head reads (before dropout): the pooler's output at [CLS]."""
@@ -182,8 +193,8 @@ class ClsOnlyLastLayerBertForSequenceClassification(BertForSequenceClassificatio
             return super().forward(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                    position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels, **kwargs)
         hidden, mask = _encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids, position_ids,
-                                                inputs_embeds,
-                                                straight_through_frozen=self.training and self.straight_through_frozen)
+                                                inputs_embeds, straight_through_frozen=self._in_training_step()
+                                                and self.straight_through_frozen)
         cls_position = torch.zeros((hidden.shape[0], 1), dtype=torch.long, device=hidden.device)
         cls_output = _last_layer_at(self.bert.encoder.layer[-1], hidden, mask, cls_position,
                                     self.config._attn_implementation)
@@ -195,7 +206,7 @@ class ClsOnlyLastLayerBertForSequenceClassification(BertForSequenceClassificatio
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
+class MeanPooledBertForSequenceClassification(FineTuningShortcuts, BertForSequenceClassification):
     """A BERT classifier that reads the mean of the last layer's outputs over the note's tokens, not [CLS] alone.
 
     The [CLS] vector is only as good as the pretraining that taught it to summarise a note; with short pretraining
@@ -207,12 +218,6 @@ class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
     """
 
     accepts_loss_kwargs = False
-
-    # Fine-tuning shortcuts (ClinicLLMConfig.finetune_frozen_backward and finetune_position_share), set on the
-    # instance by the trainer. They act only in training steps; evaluation, predictions and the linear probe always
-    # read the exact model.
-    straight_through_frozen: bool = False
-    train_position_share: float = 1.0
 
     def head_input(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                    inputs_embeds=None) -> torch.Tensor:
@@ -226,7 +231,7 @@ class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
         """
         if attention_mask is None:
             attention_mask = torch.ones(input_ids.shape, dtype=torch.long, device=input_ids.device)
-        stepping = self.training and torch.is_grad_enabled()
+        stepping = self._in_training_step()
         hidden, mask = _encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids, position_ids,
                                                 inputs_embeds, straight_through_frozen=stepping
                                                 and self.straight_through_frozen)

@@ -25,8 +25,8 @@ from .config import (
 
 __all__ = ['parameter_count', 'config_table', 'tokenization_table', 'reading_comparison', 'ceiling_gap_rows',
            'ceiling_gap_table', 'ceiling_texts', 'CEILING_GAPS', 'reading_description', 'reading_texts',
-           'reading_display', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts', 'auroc_texts',
-           'log_loss_explained', 'learning_depth_texts', 'log_loss_explained_table']
+           'reading_display', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts',
+           'auroc_texts', 'log_loss_explained', 'learning_depth_texts', 'log_loss_explained_table']
 
 
 def parameter_count(model_dir: str | os.PathLike) -> int:

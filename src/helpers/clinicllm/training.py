@@ -46,7 +46,7 @@ from .encoding import (
     note_windows,
     pool_window_scores,
 )
-from .models import _load_classifier, build_mlm_model
+from .models import FineTuningShortcuts, _load_classifier, build_mlm_model
 
 __all__ = ['ClinicTrainer', 'pretrain_mlm', 'validation_metrics', 'finetune_classifier', 'predict_scores',
     'note_embeddings', 'finetune_dropout_overrides', 'freeze_lower_layers', 'set_step_shortcuts']
@@ -461,7 +461,8 @@ def freeze_lower_layers(model, n_layers: int | None) -> None:
     Their weight gradients are never computed and they get no optimizer state (the Trainer's optimizer takes only
     parameters that require gradients). The embeddings stay trainable: with the mean-pooled head they carry each
     word's own contribution to the score (freezing them as well cut validation AUROC from 0.65 to 0.60 on the
-    default cohort), so the backward pass still runs through the frozen layers to reach them.
+    default cohort), so the gradient must still reach them: back-propagated through the frozen layers, or passed
+    past them unchanged with ``finetune_frozen_backward: straight_through`` (:func:`set_step_shortcuts`).
     """
     if not n_layers:
         return
@@ -481,14 +482,13 @@ def freeze_lower_layers(model, n_layers: int | None) -> None:
         module.requires_grad_(False)
 
 
-def set_step_shortcuts(model, config: ClinicLLMConfig) -> None:
-    """Turn on the configuration's training-step shortcuts on a classifier that has them (both heads skip the
-    frozen layers' backward pass; the mean-pooled head also takes its top layer at a random share of tokens).
-    Models without them (another architecture) train exactly."""
-    if hasattr(type(model), "straight_through_frozen"):
-        model.straight_through_frozen = config.finetune_frozen_backward == "straight_through"
-    if hasattr(type(model), "train_position_share"):
-        model.train_position_share = float(config.finetune_position_share)
+def set_step_shortcuts(model, frozen_backward: str, position_share: float) -> None:
+    """Turn on ClinicLLMConfig's training-step shortcuts (``finetune_frozen_backward``, ``finetune_position_share``)
+    on a classifier that has them: both heads can skip the frozen layers' backward pass, and the mean-pooled head
+    can take its top layer at a random share of tokens. Other architectures train exactly."""
+    if isinstance(model, FineTuningShortcuts):
+        model.straight_through_frozen = frozen_backward == "straight_through"
+        model.train_position_share = float(position_share)
 
 
 def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_df: pd.DataFrame,
@@ -527,7 +527,7 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
     model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input, num_labels=2,
                              **finetune_dropout_overrides(config.finetune_dropout))
     freeze_lower_layers(model, config.finetune_frozen_layers)
-    set_step_shortcuts(model, config)
+    set_step_shortcuts(model, config.finetune_frozen_backward, config.finetune_position_share)
     resume_from = _resume_checkpoint(work_dir, "fine-tuning")
     if _head_is_new(model_dir_or_path):
         if _pooler_is_new(model_dir_or_path):
