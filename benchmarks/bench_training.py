@@ -62,6 +62,7 @@ from helpers.clinicllm import (
     encode_notes,
     train_tokenizer,
 )
+from helpers.clinicllm.config import number_format_decision
 from helpers.clinicllm.training import finetune_dropout_overrides, freeze_lower_layers, set_step_shortcuts
 
 
@@ -209,9 +210,9 @@ def main() -> None:
     print(f"data: {len(texts)} notes, median {report['words_per_note_median']:.0f} words / "
           f"{report['tokens_per_note_median']:.0f} tokens, {100 * report['share_truncated']:.0f} % longer than "
           f"max_length {config.max_length}; model {config.num_layers} x {config.hidden_size}, vocabulary "
-          f"{len(tokenizer)}; classifier reads {config.classifier_input}; {threads} threads; bf16 native: "
-          f"{config.bf16}; {args.steps} steps, best of "
-          f"{args.repeats}")
+          f"{len(tokenizer)}; classifier reads {config.classifier_input}; {threads} threads; {args.steps} steps, best "
+          f"of {args.repeats}")
+    print(f"number format decision (bf16: null): {number_format_decision().reason}")
 
     # One initial model for every run, saved once.
     init_dir = workdir / "init"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ __all__ = ['MODEL_NAME', 'PRESETS', 'SPECIAL_TOKENS', 'DATA_COLUMNS', 'PREDICTED
     'HISTORY_FILE', 'PRESET_DEFAULTS', 'ARCHITECTURE_FIELDS', 'ClinicLLMConfig', 'TOKENIZER_FIELDS',
     'READING_FIELDS', 'POOLING_FIELDS',
     'PRETRAIN_FIELDS', 'FINETUNE_FIELDS', 'PREDICT_FIELDS', 'DATA_SELECTION_FIELDS', 'SPEED_ONLY_FIELDS',
-    'bf16_supported']
+    'bf16_supported', 'NumberFormatDecision', 'cpu_flags', 'cpu_bf16_decision', 'number_format_decision']
 
 MODEL_NAME = "clinicllm"
 PRESETS = ("tiny", "base", "pretrained")
@@ -167,6 +168,9 @@ class ClinicLLMConfig:
     is never masked), and after a short pretraining its vector barely depends on the note (standard deviation
     across notes 0.02 against a scale of 1 on the structured-notes fixture), so the head has almost nothing to read;
     the mean carries every token from the first step."""
+    classifier_layers: str = "last"
+    """Which layers the mean-pooled head averages over the tokens: "last" (the top layer) or "first_last" (the
+    mean of the embedding output and the top layer, token by token, as in first-last-average pooling)."""
     head_init: str = "linear_probe"
     """How a new classification head starts: "linear_probe" (LP-FT, Kumar et al., 2022: a logistic regression fitted
     on the pretrained encoder's frozen features of up to 8,000 training inputs sets the head, then fine-tuning
@@ -175,6 +179,9 @@ class ClinicLLMConfig:
     while fine-tuning from a base-rate head stayed between 0.47 and 0.63 depending on the seed and number format;
     starting from the probe's head, fine-tuning begins where the probe ends instead of having to find the signal
     through a zero head."""
+    train_windows_per_note: int | None = None
+    """With window_pooling "features": at most this many windows of a note, drawn at random per epoch, in a
+    training step (None = all of them). Validation and predictions always read every window."""
     window_pooling_c: float = 2.0
     """The constant c of the ClinicalBERT pooling (2 in the paper): the larger, the more weight on the maximum."""
     vocab_size: int | None = None
@@ -216,6 +223,10 @@ class ClinicLLMConfig:
     """Peak fine-tuning learning rate (NYUTron, BERT-base: 2e-5; a tiny model needs a larger one)."""
     finetune_batch_size: int | None = None
     """Admissions per fine-tuning batch, per device."""
+    finetune_embedding_lr_factor: float | None = None
+    """The embeddings' peak fine-tuning learning rate as a multiple of finetune_learning_rate (1 = the same)."""
+    finetune_head_lr_factor: float | None = None
+    """The head's (pooler and classifier) peak fine-tuning learning rate as a multiple of finetune_learning_rate."""
     finetune_frozen_layers: int | None = None
     """Bottom encoder layers whose weights fine-tuning leaves as pretrained (the embeddings and the layers above are
     still trained); 0 = every weight is updated (BERT's recipe, the base preset). A frozen layer needs no weight
@@ -375,10 +386,18 @@ class ClinicLLMConfig:
                 f"ClinicLLMConfig.head_init is {self.head_init!r}; use 'linear_probe' (a logistic regression on the "
                 "frozen features sets the head) or 'base_rate' (zero weights, bias at the base rate)."
             )
-        if self.window_pooling not in ("clinicalbert", "mean", "max"):
+        if self.window_pooling not in ("clinicalbert", "mean", "max", "features"):
             raise ValueError(
-                f"ClinicLLMConfig.window_pooling is {self.window_pooling!r}; use 'clinicalbert', 'mean' or 'max'."
+                f"ClinicLLMConfig.window_pooling is {self.window_pooling!r}; use 'features', 'clinicalbert', 'mean' "
+                "or 'max'."
             )
+        if self.window_pooling == "features" and self.classifier_input != "mean":
+            raise ValueError(
+                "ClinicLLMConfig.window_pooling is 'features', which pools the windows' token means into one note "
+                f"vector, but classifier_input is {self.classifier_input!r}; use classifier_input: mean, or a score "
+                "pooling ('clinicalbert', 'mean', 'max') with the [CLS] head."
+            )
+        _check_positive_int(self, "train_windows_per_note")
         if (isinstance(self.window_pooling_c, bool) or not isinstance(self.window_pooling_c, (int, float))
                 or not np.isfinite(self.window_pooling_c) or self.window_pooling_c <= 0):
             raise ValueError(
@@ -474,10 +493,10 @@ PRETRAIN_FIELDS = READING_FIELDS + (
     "pretrain_learning_rate",
     "pretrain_batch_size", "warmup_ratio", "weight_decay", "logging_steps", "bf16",
 )
-FINETUNE_FIELDS = READING_FIELDS + POOLING_FIELDS + ("classifier_input", "head_init") + (
+FINETUNE_FIELDS = READING_FIELDS + POOLING_FIELDS + ("classifier_input", "classifier_layers", "head_init") + (
     "max_length", "finetune_epochs", "finetune_max_steps", "finetune_min_steps", "finetune_learning_rate",
-    "finetune_batch_size", "finetune_frozen_layers", "finetune_dropout", "finetune_frozen_backward",
-    "finetune_position_share",
+    "finetune_batch_size", "finetune_embedding_lr_factor", "finetune_head_lr_factor", "finetune_frozen_layers", "finetune_dropout", "finetune_frozen_backward",
+    "finetune_position_share", "train_windows_per_note",
     "warmup_ratio", "weight_decay", "evals_per_epoch", "early_stopping_patience", "logging_steps",
     "bf16",
 )
@@ -489,15 +508,65 @@ SPEED_ONLY_FIELDS = ("num_threads", "checkpoint_steps", "eval_batch_size", "atte
 
 
 
-def bf16_supported() -> bool:
-    """True when bfloat16 matrix products run natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or AMX.
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) at which bfloat16 matrix products still run on bfloat16 instructions.
+_BF16_ONEDNN_ISAS = {"AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "ALL",
+                     "DEFAULT"}
 
-    On such hardware bfloat16 autocast speeds training with no measurable loss for BERT fine-tuning; elsewhere it
-    is emulated and slower, so it stays off.
-    """
-    if torch.cuda.is_available():
-        return bool(torch.cuda.is_bf16_supported())
+
+@dataclass(frozen=True)
+class NumberFormatDecision:
+    """Whether automatic bfloat16 is on here, and why, in words for chapter 2's configuration table."""
+
+    bf16: bool
+    reason: str
+
+
+def cpu_flags() -> set[str]:
+    """The processor's feature flags as Linux reports them (/proc/cpuinfo ``flags`` on x86, ``Features`` on Arm);
+    empty where they cannot be read (another operating system)."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            return set(value.split())
+    return set()
+
+
+def cpu_bf16_decision(flags: set[str], onednn_max_isa: str | None = None) -> NumberFormatDecision:
+    """Automatic bfloat16 on a CPU: on only with native bfloat16 instructions (AVX512_BF16 or AMX-BF16).
+
+    An AVX-512 processor without them makes oneDNN *emulate* bfloat16 (torch's mkldnn check still says
+    "supported"), which is several times slower than float32, so it stays off there; so it does when
+    ONEDNN_MAX_CPU_ISA caps oneDNN below its bfloat16 instructions.
+    """
+    native = [name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512_BF16")) if flag in flags]
+    if not native:
+        if "avx512f" in flags:
+            return NumberFormatDecision(False, "float32: this CPU has AVX-512 but no AVX512_BF16 or AMX-BF16, so "
+                                               "bfloat16 would only be emulated (several times slower)")
+        return NumberFormatDecision(False, "float32: this CPU has no native bfloat16 instructions (AVX512_BF16 or "
+                                           "AMX-BF16)")
+    cap = (onednn_max_isa or "").strip().upper()
+    if cap and cap not in _BF16_ONEDNN_ISAS:
+        return NumberFormatDecision(False, f"float32: the CPU has {' and '.join(native)}, but ONEDNN_MAX_CPU_ISA="
+                                           f"{cap} keeps oneDNN from using them")
+    return NumberFormatDecision(True, f"bfloat16 autocast in training: this CPU has {' and '.join(native)}")
+
+
+def number_format_decision() -> NumberFormatDecision:
+    """Automatic bfloat16 (``bf16: None``) for this machine: a CUDA GPU with bfloat16, or a CPU with native bfloat16
+    instructions (:func:`cpu_bf16_decision`)."""
+    if torch.cuda.is_available():
+        if torch.cuda.is_bf16_supported():
+            return NumberFormatDecision(True, f"bfloat16 autocast in training: {torch.cuda.get_device_name(0)} "
+                                              "supports it")
+        return NumberFormatDecision(False, f"float32: {torch.cuda.get_device_name(0)} has no bfloat16")
+    return cpu_bf16_decision(cpu_flags(), os.environ.get("ONEDNN_MAX_CPU_ISA"))
+
+
+def bf16_supported() -> bool:
+    """True when bfloat16 matrix products run natively here (:func:`number_format_decision`)."""
+    return number_format_decision().bf16

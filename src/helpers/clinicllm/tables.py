@@ -21,11 +21,12 @@ from .config import (
     SPEED_ONLY_FIELDS,
     TOKENIZER_FIELDS,
     ClinicLLMConfig,
+    number_format_decision,
 )
 
 __all__ = ['parameter_count', 'config_table', 'tokenization_table', 'reading_comparison', 'ceiling_gap_rows',
            'ceiling_gap_table', 'ceiling_texts', 'CEILING_GAPS', 'reading_description', 'reading_texts',
-           'reading_display', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts',
+           'reading_display', 'number_format_text', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts',
            'auroc_texts', 'log_loss_explained', 'learning_depth_texts', 'log_loss_explained_table']
 
 
@@ -55,12 +56,25 @@ def _stage_of(name: str) -> str:
     return ", ".join(stages)
 
 
+def number_format_text(config: ClinicLLMConfig) -> str:
+    """Which number format training ran in and why: the configuration's own choice, or the machine's decision
+    when ``bf16`` is left to the machine (:func:`helpers.clinicllm.config.number_format_decision`)."""
+    if config.bf16 is None:
+        return number_format_decision().reason + " (bf16: null, decided for this machine)"
+    return ("bfloat16 autocast in training, as bf16: true asks" if config.bf16
+            else "float32, as bf16: false asks")
+
+
 def config_table(config: ClinicLLMConfig) -> pd.DataFrame:
-    """The resolved configuration as a table: setting, value (as text) and the stages whose cache key it enters."""
+    """The resolved configuration as a table: setting, value (as text) and the stages whose cache key it enters.
+    Given the configuration as the chapter asked for it (before :meth:`ClinicLLMConfig.resolved`), the ``bf16`` row
+    says which number format ran and why."""
     resolved = config.resolved()
     rows = [{"setting": f.name, "value": str(getattr(resolved, f.name)), "affects": _stage_of(f.name)}
             for f in dataclasses.fields(resolved)]
-    return pd.DataFrame(rows).set_index("setting")
+    table = pd.DataFrame(rows).set_index("setting")
+    table.loc["bf16", "value"] = f"{resolved.bf16}: {number_format_text(config)}"
+    return table
 
 
 def tokenization_table(report: dict[str, Any]) -> pd.DataFrame:
