@@ -12,13 +12,15 @@ import numpy as np
 import torch
 
 __all__ = ['EncodedNotes', 'encode_notes', 'NOTE_READINGS', 'WINDOW_POOLINGS', 'note_token_ids', 'window_starts',
-           'NoteWindows', 'note_windows', 'pool_window_scores', 'RandomWindowNotes']
+           'NoteWindows', 'note_windows', 'pool_window_scores', 'RandomWindowNotes', 'NoteWindowBags',
+           'WindowBagCollator']
 
 NOTE_READINGS = ("head", "windows")
 """``head``: the first max_length tokens of a note (the rest is never read). ``windows``: the whole note, cut into
 windows of max_length tokens, each scored, the scores combined per note."""
 WINDOW_POOLINGS = ("clinicalbert", "mean", "max")
-"""How a note's window scores become one: ClinicalBERT's (p_max + p_mean n/c) / (1 + n/c), the mean, or the max."""
+"""How a note's window scores become one: ClinicalBERT's (p_max + p_mean n/c) / (1 + n/c), the mean, or the max.
+(``window_pooling: features`` pools before the head instead, see :class:`NoteWindowBags`.)"""
 
 
 class EncodedNotes(torch.utils.data.Dataset):
@@ -244,3 +246,71 @@ class RandomWindowNotes(torch.utils.data.Dataset):
         if self.with_special_tokens_mask:
             item["special_tokens_mask"] = [1] + [0] * (len(ids) - 2) + [1]
         return item
+
+
+class NoteWindowBags(torch.utils.data.Dataset):
+    """Notes as bags of windows, for ``window_pooling: features``: each item is every window of one note (or, with
+    ``max_windows``, that many of them drawn at random per epoch, in reading order) and the note's label.
+
+    The model reads all the windows of a note in one step and pools their token features into one note vector
+    before its head, so the label, which belongs to the whole note, is never pinned on a window that may not hold
+    the facts behind it. Draws depend on (``seed``, epoch, note) alone, as in :class:`RandomWindowNotes`.
+    """
+
+    def __init__(self, windows: NoteWindows, labels: np.ndarray | None = None, seed: int = 0,
+                 max_windows: int | None = None):
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        if self.labels is not None and len(self.labels) != windows.n_notes:
+            raise ValueError(f"NoteWindowBags: {len(self.labels)} labels for {windows.n_notes} notes.")
+        bounds = np.concatenate([[0], np.cumsum(windows.windows_per_note)])
+        self.first, self.count = bounds[:-1], np.diff(bounds)
+        self.windows = windows
+        self.seed = int(seed)
+        self.max_windows = None if max_windows is None else int(max_windows)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def use_epoch(self, epoch: int) -> None:
+        """Draw the windows of pass number ``epoch`` (0 for the first) from now on."""
+        self.epoch = int(epoch)
+
+    def window_rows(self, index: int) -> np.ndarray:
+        """Rows (in ``windows``) of the windows item ``index`` reads this epoch, in reading order."""
+        first, count = int(self.first[index]), int(self.count[index])
+        if self.max_windows is None or count <= self.max_windows:
+            return np.arange(first, first + count)
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        return first + np.sort(rng.choice(count, self.max_windows, replace=False))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"input_ids": [self.windows.input_ids[w].tolist() for w in self.window_rows(index)]}
+        if self.labels is not None:
+            item["labels"] = int(self.labels[index])
+        return item
+
+
+class WindowBagCollator:
+    """Batches :class:`NoteWindowBags` items: every window of the batch's notes in one padded tensor, with
+    ``window_note`` telling which note (row of ``labels``) each window belongs to."""
+
+    def __init__(self, pad_token_id: int, pad_to_multiple_of: int = 8):
+        self.pad_token_id = int(pad_token_id)
+        self.multiple = int(pad_to_multiple_of)
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        windows = [ids for feature in features for ids in feature["input_ids"]]
+        owner = [note for note, feature in enumerate(features) for _ in feature["input_ids"]]
+        width = max(len(ids) for ids in windows)
+        width = -(-width // self.multiple) * self.multiple
+        input_ids = torch.full((len(windows), width), self.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(windows), width), dtype=torch.long)
+        for row, ids in enumerate(windows):
+            input_ids[row, :len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+            attention[row, :len(ids)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention,
+                 "window_note": torch.as_tensor(owner, dtype=torch.long)}
+        if "labels" in features[0]:
+            batch["labels"] = torch.as_tensor([feature["labels"] for feature in features], dtype=torch.long)
+        return batch

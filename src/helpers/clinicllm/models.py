@@ -26,7 +26,7 @@ from .distributed import _quiet_transformers
 
 __all__ = ['MaskedPositionsBertForMaskedLM', 'ClsOnlyLastLayerBertForSequenceClassification',
            'MeanPooledBertForSequenceClassification', 'CLASSIFIER_INPUTS', 'build_mlm_model', 'random_positions',
-           'FineTuningShortcuts']
+           'FineTuningShortcuts', 'pool_by_note']
 
 def _supports_partial_last_layer(config) -> bool:
     """The partial last layer below is written for BERT encoders with eager or SDPA attention."""
@@ -51,20 +51,20 @@ def _straight_through(layer, hidden: torch.Tensor, mask) -> torch.Tensor:
 
 
 def _encode_until_last_layer(bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                             straight_through_frozen: bool = False):
+                             straight_through_frozen: bool = False, keep_embeddings: bool = False):
     """Embeddings and every layer but the last; returns the hidden states and the attention mask in BERT's form.
 
     ``straight_through_frozen``: layers whose weights are all frozen skip their backward pass
     (:func:`_straight_through`).
     """
-    hidden = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
-                             inputs_embeds=inputs_embeds)
+    hidden = embedded = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids,
+                                        position_ids=position_ids, inputs_embeds=inputs_embeds)
     mask, _ = bert._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
                                            embedding_output=hidden, encoder_hidden_states=None, cache=None)
     for layer in bert.encoder.layer[:-1]:
         skip_backward = straight_through_frozen and _is_frozen(layer)
         hidden = _straight_through(layer, hidden, mask) if skip_backward else layer(hidden, mask)
-    return hidden, mask
+    return (hidden, mask, embedded) if keep_embeddings else (hidden, mask)
 
 
 def random_positions(attention_mask: torch.Tensor, share: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,12 +219,13 @@ class MeanPooledBertForSequenceClassification(FineTuningShortcuts, BertForSequen
 
     accepts_loss_kwargs = False
 
-    def head_input(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                   inputs_embeds=None) -> torch.Tensor:
-        """The vector the classification head reads (before dropout): the pooler's dense layer and tanh applied to
-        the mean of the last layer over the window's tokens.
+    def token_sums(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                   inputs_embeds=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per window, the sum of the last layer's outputs over its tokens and how many tokens were summed
+        ((windows, hidden), (windows,)): the two halves of the mean the head reads, kept apart so that the windows
+        of a note can be pooled into one mean over all its tokens.
 
-        In a training step with ``train_position_share`` below 1 the mean is over a fresh random share of the
+        In a training step with ``train_position_share`` below 1 the sum is over a fresh random share of the
         window's tokens, and the last layer is computed at those positions only (keys and values still come from
         every token): an estimate of the full mean, drawn anew each step like dropout, for about that share of the
         last layer's work.
@@ -232,24 +233,44 @@ class MeanPooledBertForSequenceClassification(FineTuningShortcuts, BertForSequen
         if attention_mask is None:
             attention_mask = torch.ones(input_ids.shape, dtype=torch.long, device=input_ids.device)
         stepping = self._in_training_step()
-        hidden, mask = _encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids, position_ids,
-                                                inputs_embeds, straight_through_frozen=stepping
-                                                and self.straight_through_frozen)
+        first_last = getattr(self.config, "classifier_layers", "last") == "first_last"
+        hidden, mask, embedded = _encode_until_last_layer(
+            self.bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            straight_through_frozen=stepping and self.straight_through_frozen, keep_embeddings=True)
         top = self.bert.encoder.layer[-1]
         if stepping and self.train_position_share < 1.0 and _supports_partial_last_layer(self.config):
             positions, selected = random_positions(attention_mask, self.train_position_share)
             hidden = _last_layer_at(top, hidden, mask, positions, self.config._attn_implementation)
+            if first_last:
+                embedded = embedded.gather(1, positions.unsqueeze(-1).expand(-1, -1, embedded.shape[-1]))
             weights = selected.unsqueeze(-1).to(hidden.dtype)
         else:
             hidden = top(hidden, mask)
             weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        if first_last:
+            hidden = 0.5 * (hidden + embedded)
+        return (hidden * weights).sum(dim=1), weights.sum(dim=(1, 2))
+
+    def head_from_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """The vector the classification head reads (before dropout), from a mean of last-layer outputs: the
+        pooler's dense layer and tanh."""
         return self.bert.pooler.activation(self.bert.pooler.dense(mean))
 
+    def head_input(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                   inputs_embeds=None, window_note: torch.Tensor | None = None) -> torch.Tensor:
+        """The vector the classification head reads (before dropout): the pooler's dense layer and tanh applied to
+        the mean of the last layer over the window's tokens, or, with ``window_note`` (the note of each window),
+        over all the tokens of each note's windows (one row per note)."""
+        sums, counts = self.token_sums(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
+        if window_note is not None:
+            sums, counts = pool_by_note(sums, counts, window_note)
+        return self.head_from_mean(sums / counts.clamp(min=1.0).unsqueeze(-1))
+
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, **kwargs):
+                inputs_embeds=None, labels=None, window_note=None, **kwargs):
         kwargs.pop("num_items_in_batch", None)
-        pooled = self.head_input(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
+        pooled = self.head_input(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                                 window_note=window_note)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:
@@ -257,11 +278,20 @@ class MeanPooledBertForSequenceClassification(FineTuningShortcuts, BertForSequen
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
+def pool_by_note(sums: torch.Tensor, counts: torch.Tensor, window_note: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Add up per-window token sums and counts by note (``window_note``: the note row of each window, 0..n-1)."""
+    n_notes = int(window_note.max()) + 1 if window_note.numel() else 0
+    note_sums = sums.new_zeros((n_notes, sums.shape[1])).index_add(0, window_note, sums)
+    note_counts = counts.new_zeros(n_notes).index_add(0, window_note, counts)
+    return note_sums, note_counts
+
+
 CLASSIFIER_INPUTS = ("cls", "mean")
 
 
 def _load_classifier(path: str | os.PathLike, attention_kernel: str = "sdpa", classifier_input: str | None = None,
-                     **kwargs: Any):
+                     classifier_layers: str | None = None, **kwargs: Any):
     """A sequence classifier from a local checkpoint.
 
     BERT checkpoints load as :class:`MeanPooledBertForSequenceClassification` when ``classifier_input`` is "mean"
@@ -276,10 +306,12 @@ def _load_classifier(path: str | os.PathLike, attention_kernel: str = "sdpa", cl
         model_class = MeanPooledBertForSequenceClassification
     else:
         model_class = ClsOnlyLastLayerBertForSequenceClassification
+    layers = classifier_layers or stored.get("classifier_layers", "last")
     with _quiet_transformers():
         model = model_class.from_pretrained(str(path), local_files_only=True, attn_implementation=attention_kernel,
                                             **kwargs)
     model.config.classifier_input = reads
+    model.config.classifier_layers = layers
     return model
 
 

@@ -80,13 +80,21 @@ def finetune_stage(start_dir: str | os.PathLike, start_key: str, tokenizer, trai
     ``root/<name>-<key>/``. Returns (model dir, history, key, reused).
     """
     config = config.resolved()
+    fingerprints = {"train": frame_fingerprint(train, _LABEL_COLUMNS),
+                    "validation": frame_fingerprint(selection, _LABEL_COLUMNS)}
     key = stage_key(pretrain=start_key, fields=_config_part(config, FINETUNE_FIELDS), seed=config.seed,
-                    recipe=FINETUNE_RECIPE,
-                    train=frame_fingerprint(train, _LABEL_COLUMNS),
-                    validation=frame_fingerprint(selection, _LABEL_COLUMNS))
+                    recipe=FINETUNE_RECIPE, **fingerprints)
+
+    def build(out: Path) -> None:
+        started = time.perf_counter()
+        finetune_classifier(start_dir, tokenizer, train, selection, config, out)
+        # What it cost and what it read, beside it: the compute curve (helpers.clinicllm.compute) reads these.
+        if _is_main_process():
+            _write_json_atomic(_timing_path(out), {"seconds": time.perf_counter() - started, "start": start_key,
+                                                   **fingerprints})
+
     history, reused = cached_stage(
-        Path(root) / f"{name}-{key}", key,
-        build=lambda out: finetune_classifier(start_dir, tokenizer, train, selection, config, out),
+        Path(root) / f"{name}-{key}", key, build=build,
         load=lambda out: pd.read_csv(out / HISTORY_FILE), label=f"{name}: fine-tuning {len(train):,} admissions",
         record=_is_main_process(), wait=_barrier,
     )
@@ -307,8 +315,14 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
         keys["pretrain"] = stage_key(tokenizer=keys["tokenizer"], fields=_config_part(config, PRETRAIN_FIELDS),
                                       seed=config.seed, texts=train_text_key)
         pretrained_dir = root / f"mlm-{keys['pretrain']}"
+        def build_pretraining(out: Path) -> None:
+            started = time.perf_counter()
+            pretrain_mlm(tokenizer, train_texts, config, out)
+            if _is_main_process():
+                _write_json_atomic(_timing_path(out), {"seconds": time.perf_counter() - started})
+
         pretrain_history, reused["pretrain"] = cached_stage(
-            pretrained_dir, keys["pretrain"], build=lambda out: pretrain_mlm(tokenizer, train_texts, config, out),
+            pretrained_dir, keys["pretrain"], build=build_pretraining,
             load=lambda out: pd.read_csv(out / HISTORY_FILE), label="pretraining", record=_is_main_process(),
             wait=_barrier,
         )

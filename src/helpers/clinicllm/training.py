@@ -39,17 +39,20 @@ from .distributed import (
 )
 from .encoding import (
     EncodedNotes,
+    NoteWindowBags,
     NoteWindows,
     RandomWindowNotes,
+    WindowBagCollator,
     encode_notes,
     note_token_ids,
     note_windows,
     pool_window_scores,
 )
-from .models import FineTuningShortcuts, _load_classifier, build_mlm_model
+from .models import FineTuningShortcuts, _load_classifier, build_mlm_model, pool_by_note
 
 __all__ = ['ClinicTrainer', 'pretrain_mlm', 'validation_metrics', 'finetune_classifier', 'predict_scores',
-    'note_embeddings', 'finetune_dropout_overrides', 'freeze_lower_layers', 'set_step_shortcuts']
+    'note_embeddings', 'finetune_dropout_overrides', 'freeze_lower_layers', 'set_step_shortcuts', 'MODEL_PARTS',
+    'model_part']
 
 def _training_arguments(config: ClinicLLMConfig, output_dir: Path, **overrides: Any) -> TrainingArguments:
     use_cpu = not torch.cuda.is_available()
@@ -88,10 +91,34 @@ class ClinicTrainer(Trainer):
     Here training runs in bfloat16 (the speed-up) and every evaluation in float32 (the precision).
     """
 
-    def __init__(self, *args: Any, train_bf16: bool = False, eval_in_order: bool = False, **kwargs: Any):
+    def __init__(self, *args: Any, train_bf16: bool = False, eval_in_order: bool = False,
+                 lr_factors: dict[str, float] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.train_bf16 = train_bf16
         self.eval_in_order = eval_in_order
+        self.lr_factors = {part: float(f) for part, f in (lr_factors or {}).items() if f is not None and f != 1.0}
+
+    def create_optimizer(self, model=None):
+        """The Trainer's optimizer, with the peak learning rate of each part of the model (embeddings, encoder
+        layers, head) scaled by its factor in ``lr_factors``; the schedule scales every group alike."""
+        optimizer = super().create_optimizer(model)
+        if not self.lr_factors:
+            return optimizer
+        opt_model = self.model if model is None else model
+        part_of = {id(p): model_part(name) for name, p in opt_model.named_parameters()}
+        groups = []
+        for group in optimizer.param_groups:
+            by_part: dict[str, list] = {}
+            for parameter in group["params"]:
+                by_part.setdefault(part_of.get(id(parameter), "encoder"), []).append(parameter)
+            for part, params in by_part.items():
+                lr = group["lr"] * self.lr_factors.get(part, 1.0)
+                groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": params, "lr": lr,
+                               "initial_lr": lr})
+        optimizer.param_groups.clear()
+        for group in groups:
+            optimizer.add_param_group(group)
+        return optimizer
 
     def _get_eval_sampler(self, eval_dataset):
         # Length grouping shuffles the evaluation rows; window scores must come back in order to be pooled per note.
@@ -105,10 +132,24 @@ class ClinicTrainer(Trainer):
         return contextlib.nullcontext()
 
 
-def _make_trainer(config: ClinicLLMConfig, **kwargs: Any) -> Trainer:
+MODEL_PARTS = ("embeddings", "encoder", "head")
+
+
+def model_part(parameter_name: str) -> str:
+    """Which part of a BERT classifier a parameter belongs to: the word embeddings (one vector per vocabulary
+    entry), the encoder (the position and type embeddings, the embeddings' LayerNorm and the layers), or the head
+    (pooler and classifier)."""
+    if parameter_name.endswith("word_embeddings.weight"):
+        return "embeddings"
+    if parameter_name.startswith(("classifier", "bert.pooler", "pooler")):
+        return "head"
+    return "encoder"
+
+
+def _make_trainer(config: ClinicLLMConfig, lr_factors: dict[str, float] | None = None, **kwargs: Any) -> Trainer:
     with _quiet_transformers():
         trainer = ClinicTrainer(train_bf16=bool(config.bf16), eval_in_order=config.note_reading == "windows",
-                                **kwargs)
+                                lr_factors=lr_factors, **kwargs)
     trainer.remove_callback(PrinterCallback)
     return trainer
 
@@ -167,7 +208,7 @@ class StageProgress(TrainerCallback):
 
 
 def _epoch_callbacks(dataset) -> list[TrainerCallback]:
-    return [WindowEpochs(dataset)] if isinstance(dataset, RandomWindowNotes) else []
+    return [WindowEpochs(dataset)] if isinstance(dataset, (RandomWindowNotes, NoteWindowBags)) else []
 
 
 def _history_frame(log_history: list[dict[str, Any]]) -> pd.DataFrame:
@@ -345,6 +386,10 @@ def _training_sets(tokenizer, train_df: pd.DataFrame, val_df: pd.DataFrame, trai
         return train_set, val_set, validation_metrics
     train_windows = _reading_windows(tokenizer, train_df["note_text"].tolist(), config)
     val_windows = _reading_windows(tokenizer, val_df["note_text"].tolist(), config)
+    if config.window_pooling == "features":
+        train_set = NoteWindowBags(train_windows, train_labels, seed=config.seed,
+                                   max_windows=config.train_windows_per_note)
+        return train_set, NoteWindowBags(val_windows, val_labels), validation_metrics
     train_set = RandomWindowNotes(train_windows, train_labels, seed=config.seed)
     val_set = EncodedNotes([ids.tolist() for ids in val_windows.input_ids], labels=val_labels[val_windows.note_index])
     return train_set, val_set, functools.partial(validation_metrics, windows=val_windows, note_labels=val_labels,
@@ -429,15 +474,22 @@ def _start_head_by_linear_probe(model, dataset, labels: np.ndarray, batch_size: 
         rows = np.sort(rng.choice(rows, PROBE_MAX_EXAMPLES, replace=False))
     if len(np.unique(labels[rows])) < 2:
         return None
-    inputs = [dataset[int(i)]["input_ids"] for i in rows]
     pad_id = model.config.pad_token_id or 0
     was_training = model.training
     model.eval()
+    if isinstance(dataset, NoteWindowBags):
+        dataset.use_epoch(0)
+        owner = np.concatenate([np.full(len(dataset.window_rows(int(i))), k) for k, i in enumerate(rows)])
+        inputs = [dataset.windows.input_ids[w] for i in rows for w in dataset.window_rows(int(i))]
+        features = _note_head_inputs(model, inputs, owner, len(rows), batch_size, pad_id,
+                                     label="fine-tuning: linear probe")
+    else:
+        inputs = [dataset[int(i)]["input_ids"] for i in rows]
 
-    def forward(ids, attention):
-        return model.head_input(input_ids=ids, attention_mask=attention).float().cpu().numpy()
+        def forward(ids, attention):
+            return model.head_input(input_ids=ids, attention_mask=attention).float().cpu().numpy()
 
-    features = np.stack(_batched_forward(inputs, batch_size, pad_id, forward, label="fine-tuning: linear probe"))
+        features = np.stack(_batched_forward(inputs, batch_size, pad_id, forward, label="fine-tuning: linear probe"))
     model.train(was_training)
     probe = LogisticRegression(C=1.0, max_iter=2000).fit(features, labels[rows])
     weights, bias = probe.coef_[0], float(probe.intercept_[0])
@@ -524,7 +576,8 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
     eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
     max_steps = max(1, _planned_steps(len(train_set), config.finetune_batch_size, config.finetune_epochs,
                                       config.finetune_max_steps, config.finetune_min_steps))
-    model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input, num_labels=2,
+    model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input,
+                             config.classifier_layers, num_labels=2,
                              **finetune_dropout_overrides(config.finetune_dropout))
     freeze_lower_layers(model, config.finetune_frozen_layers)
     set_step_shortcuts(model, config.finetune_frozen_backward, config.finetune_position_share)
@@ -560,8 +613,11 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
         callbacks.append(PatientEarlyStopping(config.early_stopping_patience,
                                               min(max_steps, config.finetune_min_steps or 0)))
     trainer = _make_trainer(
-        config, model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
+        config, lr_factors={"embeddings": config.finetune_embedding_lr_factor,
+                            "head": config.finetune_head_lr_factor},
+        model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
+        data_collator=(WindowBagCollator(tokenizer.pad_token_id) if isinstance(train_set, NoteWindowBags)
+                       else DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)),
         processing_class=tokenizer,
         compute_metrics=metrics,
         callbacks=callbacks + _epoch_callbacks(train_set) + [StageProgress("fine-tuning", max_steps)],
@@ -604,6 +660,27 @@ def _batched_forward(input_ids: list, batch_size: int, pad_id: int, forward, lab
     return outputs
 
 
+def _note_head_inputs(model, inputs: list, owner: np.ndarray, n_notes: int, batch_size: int, pad_id: int,
+                      label: str | None = None, device=None) -> np.ndarray:
+    """The head input of each note from all its windows (``window_pooling: features``): the windows' token sums
+    and counts added up per note (``owner``: the note of each window), then the mean through the pooler; float32,
+    notes x hidden."""
+    device = device or torch.device("cpu")
+
+    def forward(ids, attention):
+        sums, counts = model.token_sums(input_ids=ids.to(device), attention_mask=attention.to(device))
+        return torch.cat([sums.float(), counts.float().unsqueeze(-1)], dim=-1).cpu().numpy()
+
+    parts = np.stack(_batched_forward(inputs, batch_size, pad_id, forward, label=label))
+    with torch.inference_mode():
+        sums, counts = pool_by_note(torch.as_tensor(parts[:, :-1]), torch.as_tensor(parts[:, -1]),
+                                    torch.as_tensor(np.asarray(owner, dtype=np.int64)))
+        if len(counts) < n_notes:
+            raise ValueError(f"_note_head_inputs: windows for {len(counts)} notes, expected {n_notes}.")
+        mean = (sums / counts.clamp(min=1.0).unsqueeze(-1)).to(device)
+        return model.head_from_mean(mean).float().cpu().numpy()
+
+
 def _reading_inputs(tokenizer, frame: pd.DataFrame, config: ClinicLLMConfig) -> tuple[list, np.ndarray | None]:
     """The inputs the model reads for each row, and for ``windows`` the row of each window (None for ``head``)."""
     texts = frame["note_text"].tolist()
@@ -635,6 +712,12 @@ def predict_scores(model_dir: str | os.PathLike, tokenizer, frame: pd.DataFrame,
         logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
         return torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
 
+    if owner is not None and config.window_pooling == "features":
+        features = _note_head_inputs(model, inputs, owner, len(frame), config.eval_batch_size, tokenizer.pad_token_id,
+                                     label=label, device=device)
+        with torch.inference_mode():
+            logits = model.classifier(torch.as_tensor(features, device=device))
+        return torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy().astype(np.float64)
     scores = np.asarray(_batched_forward(inputs, config.eval_batch_size, tokenizer.pad_token_id, forward, label),
                         dtype=np.float64)
     if owner is None:
