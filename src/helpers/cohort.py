@@ -431,6 +431,56 @@ def words_by_hospital_year(cohort: pd.DataFrame, *, suppress: bool = False) -> p
     return out
 
 
+POOLED_SITES = "smaller sites (pooled)"
+"""The label of the one row that holds the sites too small, or too many, for a row of their own."""
+
+
+@dataclass
+class SiteRows:
+    """Which sites get their own row in the per-site results, and the one row the rest are pooled into."""
+
+    mapping: dict[str, str]
+    own: list[str]
+    pooled: list[str]
+    min_admissions: int
+    max_sites: int
+
+    def apply(self, frame: pd.DataFrame, column: str = "hospital") -> pd.DataFrame:
+        """``frame`` with its site column relabelled: pooled sites carry :data:`POOLED_SITES`."""
+        out = frame.copy()
+        out[column] = out[column].astype(str).map(self.mapping).fillna(out[column].astype(str))
+        return out
+
+    def text(self, *, suppress: bool = False) -> str:
+        """The rule and what it did, for the page."""
+        rule = (f"A site gets a row of its own when it has at least {self.min_admissions:,} cohort admissions, "
+                f"and at most the {self.max_sites:,} largest sites do (parameters min_site_admissions and "
+                "max_site_rows)")
+        if not self.pooled:
+            return f"{rule}: every one of this cohort's {len(self.own):,} sites has its own row."
+        return (f"{rule}: {len(self.own):,} sites have their own row; the other {len(self.pooled):,} are pooled into "
+                f"one row, '{POOLED_SITES}', whose results describe those sites together, not any one of them.")
+
+
+def site_rows(cohort: pd.DataFrame, *, min_admissions: int, max_sites: int, column: str = "hospital") -> SiteRows:
+    """Decide which sites get their own row: those with at least ``min_admissions`` cohort admissions, the
+    ``max_sites`` largest of them at most (ties broken by name); every other site is pooled into one row.
+
+    Many small sites (an eICU-like export of 150 sites) would give a table and a forest plot of hundreds of rows,
+    nearly all of them too small to estimate, and a bootstrap per row; pooling keeps the chapter readable and its
+    time bounded, and the pooled row still counts every admission.
+    """
+    if min_admissions < 0 or max_sites < 1:
+        raise ValueError(f"parameters min_site_admissions ({min_admissions}) and max_site_rows ({max_sites}): give "
+                         "0 or more admissions and at least 1 row")
+    sizes = cohort[column].astype(str).value_counts()
+    order = sorted(sizes.index, key=lambda site: (-sizes[site], site))
+    own = [site for site in order if sizes[site] >= min_admissions][:max_sites]
+    pooled = [site for site in order if site not in own]
+    mapping = {site: (site if site in own else POOLED_SITES) for site in order}
+    return SiteRows(mapping, own, pooled, min_admissions, max_sites)
+
+
 def subgroup_summary(cohort: pd.DataFrame, group_vars: tuple[str, ...] = GROUP_VARS) -> pd.DataFrame:
     """Size, patients, readmissions and prevalence of every subgroup the study evaluates."""
     rows = []
