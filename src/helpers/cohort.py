@@ -416,6 +416,28 @@ def suppress_rates(rates: pd.DataFrame, *, suppress: bool) -> pd.DataFrame:
     return out
 
 
+def publishable_site_rates(table: pd.DataFrame, rates: pd.DataFrame, count_columns: list[str], *, real_data: bool,
+                           rate_columns: tuple[str, ...] = ("readmission_rate", "mortality_rate")) -> pd.DataFrame:
+    """A per-site table (indexed by site) that carries chapter 1's rates, as real data may show it: ``count_columns``
+    of 1 to 10 hidden, and a rate left empty where its events, non-events or total are 1 to 10 (``rates`` is
+    :func:`hospital_rates`, whose counts decide)."""
+    if not real_data:
+        return table
+    out = privacy.hide_counts(table, count_columns, real_data=True)
+    by_site = rates.assign(hospital=rates["hospital"].astype(str)).set_index("hospital")
+    behind = {"readmission_rate": ("readmissions", "cohort_admissions"),
+              "mortality_rate": ("in_hospital_deaths", "admissions")}
+    for column in rate_columns:
+        if column not in out.columns:
+            continue
+        events, total = behind[column]
+        hidden = privacy.share_hidden(by_site[events].reindex(out.index.astype(str)).to_numpy(),
+                                      by_site[total].reindex(out.index.astype(str)).to_numpy())
+        out[column] = out[column].astype(object)
+        out.loc[np.asarray(hidden, dtype=bool), column] = privacy.HIDDEN_SHARE
+    return out
+
+
 def words_by_hospital_year(cohort: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
     """Median and quartiles of words per note by hospital and discharge year.
 
@@ -534,18 +556,19 @@ def prevalence_trend(summary: pd.DataFrame, group_var: str, *, suppress: bool = 
 def format_subgroups(summary: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
     """The subgroup summary for reading: prevalence in percent, grouping and group as the index.
 
-    With ``suppress`` (real data), counts of 1 to 10 show "<11" and a prevalence resting on such a count is left
-    empty, since prevalence times admissions would give the count back.
+    With ``suppress`` (real data), counts of 1 to 10 show "<11", a prevalence resting on such a count (or on its
+    complement) is left empty, since prevalence times admissions would give the count back, and within each grouping
+    one more count is hidden where the cohort total minus the shown groups would give a hidden one back
+    (:mod:`helpers.privacy`).
     """
-    from helpers.book import suppress_small_counts
-
     out = summary.copy()
     out["prevalence (%)"] = (100 * out.pop("prevalence")).round(1)
     if suppress:
-        hidden = _small(out["admissions"]) | _small(out["readmissions"])
-        out = suppress_small_counts(out, ["admissions", "patients", "readmissions"], enabled=True)
-        out["prevalence (%)"] = out["prevalence (%)"].astype(object)
-        out.loc[hidden, "prevalence (%)"] = ""
+        # the groups of one grouping add up to the cohort: one more hidden where a total minus the rest would tell
+        out = privacy.hide_counts(out.reset_index(drop=True), ["admissions", "patients", "readmissions"],
+                                  real_data=True, complements=[("admissions", "readmissions")],
+                                  share_columns={"prevalence (%)": ("readmissions", "admissions")},
+                                  sums_within=["group_var"])
     return out.set_index(["group_var", "group"])
 
 

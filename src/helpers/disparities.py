@@ -657,7 +657,8 @@ def worst_groups(rows: pd.DataFrame, *, experiment: str = "global",
                      metric="delta_auroc_vs_rest")
         records.append({"split": split, "group_var": group_var, "group": worst["group"], "auroc": worst["value"],
                         "ci_low": worst["ci_low"], "ci_high": worst["ci_high"], "n": int(worst["n"]),
-                        "AUROC (95 % CI)": _estimate(worst), "vs rest (95 % CI)": _estimate(delta)})
+                        "AUROC (95 % CI)": _estimate(worst), "vs rest (95 % CI)": _estimate(delta),
+                        "groups": int(block["group"].nunique())})
     return pd.DataFrame(records)
 
 
@@ -865,6 +866,8 @@ def worst_group_text(worst: pd.DataFrame, group_var: str, split: str) -> str:
     row = found.iloc[0]
     if not np.isfinite(row["auroc"]):
         return "none estimable"
+    if row.get("groups", 2) == 1:  # one site, or one group: no group is worse than another
+        return f"not defined: {row['group']} is the only group (AUROC {row['AUROC (95 % CI)']}), nothing to compare"
     return f"{row['group']}, AUROC {row['AUROC (95 % CI)']}"
 
 

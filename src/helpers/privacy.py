@@ -201,3 +201,10 @@ def hide_grid(table: pd.DataFrame, *, real_data: bool, totals: pd.DataFrame | No
         if hide:
             out.loc[row, column] = HIDDEN
     return out
+
+
+def hide_counts_in_cells(table: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
+    """:func:`hide_counts_in_text` applied to every text cell of a table (reasons, evidence sentences)."""
+    if not real_data:
+        return table
+    return table.map(lambda v: hide_counts_in_text(v, real_data=True) if isinstance(v, str) else v)
