@@ -121,6 +121,20 @@ def build_cohort(
     """
     steps = []
     current = admissions
+    fixes = {
+        "deaths": "every admission is an in-hospital death: check that died_in_hospital is 1 only for deaths "
+                  "(its column_map and its 0/1 coding)",
+        "age": f"every patient is younger than min_age ({min_age}): check that age is in years (not months or "
+               "days), or lower the parameter min_age",
+        "note": "no admission has a discharge note: check that note_text is mapped onto the notes column",
+        "followup": f"every remaining discharge falls in the last {followup_days} days of the data: export a "
+                    "longer period, or set the parameter require_full_followup: false",
+    }
+
+    def refuse_if_empty(kept: pd.DataFrame, step: str, reason: str) -> None:
+        if len(current) and kept.empty:
+            raise ValueError(f"the cohort is empty: the step '{step}' removed the last {len(current):,} admissions. "
+                             f"Fix: {fixes[reason]}.")
 
     def record(step: str, kept: pd.DataFrame) -> pd.DataFrame:
         steps.append({
@@ -134,17 +148,21 @@ def build_cohort(
 
     steps.append({"step": "all admissions in the source", "excluded": 0, "admissions": len(current),
                   "patients": current["patient_id"].nunique(), "readmissions": int(current["readmitted_30d"].sum())})
-    current = record("exclude in-hospital deaths", current[current["died_in_hospital"] == 0])
-    current = record(f"exclude patients under {min_age}", current[current["age"] >= min_age])
-    has_note = current["note_text"].fillna("").astype(str).str.strip().str.len() > 0
-    current = record("exclude admissions without a discharge note", current[has_note])
+    for step, reason, keep in (
+            ("exclude in-hospital deaths", "deaths", lambda frame: frame["died_in_hospital"] == 0),
+            (f"exclude patients under {min_age}", "age", lambda frame: frame["age"] >= min_age),
+            ("exclude admissions without a discharge note", "note",
+             lambda frame: frame["note_text"].fillna("").astype(str).str.strip().str.len() > 0)):
+        kept = current[keep(current)]
+        refuse_if_empty(kept, step, reason)
+        current = record(step, kept)
     if require_full_followup:
         data_end = pd.to_datetime(admissions["admit_date"]).max()
         cutoff = data_end - pd.Timedelta(days=followup_days)
-        current = record(
-            f"exclude discharges after {cutoff.date()} (less than {followup_days} days of follow-up)",
-            current[pd.to_datetime(current["discharge_date"]) <= cutoff],
-        )
+        step = f"exclude discharges after {cutoff.date()} (less than {followup_days} days of follow-up)"
+        kept = current[pd.to_datetime(current["discharge_date"]) <= cutoff]
+        refuse_if_empty(kept, step, "followup")
+        current = record(step, kept)
     cohort = add_derived_columns(current.reset_index(drop=True))
     return cohort, pd.DataFrame(steps)
 
