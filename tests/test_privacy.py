@@ -133,3 +133,48 @@ def test_the_hospital_rates_figure_draws_sites_without_events(tmp_path):
     assert "fewer than three sites" in texts
     one = cohort.hospital_rate_texts(rates.iloc[[0]], suppress=False)["rates_comment"]
     assert one.startswith("This cohort has one site, A: its 30-day readmission rate is 0.0 % (95 % CI 0.0-9.4 %)")
+
+
+def test_site_rows_pool_the_small_and_the_many_sites_and_say_so():
+    sizes = {"Big": 500, "Mid": 120, "Mid2": 120, "Small": 30, "Tiny": 5}
+    frame = pd.DataFrame({"hospital": [h for h, n in sizes.items() for _ in range(n)]})
+    rows = cohort.site_rows(frame, min_admissions=50, max_sites=2)
+    assert rows.own == ["Big", "Mid"] and rows.pooled == ["Mid2", "Small", "Tiny"]  # ties broken by name
+    relabelled = rows.apply(frame)["hospital"].value_counts()
+    assert relabelled.to_dict() == {"Big": 500, cohort.POOLED_SITES: 155, "Mid": 120}
+    assert "2 sites have their own row; the other 3 are pooled" in rows.text()
+    everyone = cohort.site_rows(frame, min_admissions=0, max_sites=20)
+    assert everyone.pooled == [] and "every one of this cohort's 5 sites has its own row" in everyone.text()
+    with pytest.raises(ValueError, match="min_site_admissions"):
+        cohort.site_rows(frame, min_admissions=10, max_sites=0)
+
+
+def test_subgroup_table_protects_each_groupings_sum_and_chapter_4_hides_shares_beside_hidden_counts():
+    summary = pd.DataFrame({"group_var": ["hospital", "age_group", "age_group", "age_group"],
+                            "group": ["H", "18-39", "40-59", "60-79"], "admissions": [300, 6, 94, 200],
+                            "patients": [200, 6, 80, 150], "readmissions": [30, 1, 9, 20],
+                            "prevalence": [0.1, 1 / 6, 9 / 94, 0.1]})
+    shown = cohort.format_subgroups(summary, suppress=True)
+    assert shown.loc[("age_group", "18-39"), "admissions"] == "<11"
+    assert shown.loc[("age_group", "40-59"), "admissions"] == "<11"  # 300 - 200 - the rest would give 6 back
+    assert shown.loc[("age_group", "60-79"), "readmissions"] == "<11"  # 30 - 20 would give 1 + 9 back
+    assert shown.loc[("age_group", "18-39"), "prevalence (%)"] == "" and shown.loc[("hospital", "H"),
+                                                                                    "prevalence (%)"] == 10.0
+    from helpers import features
+
+    factors = pd.DataFrame({"split": "temporal_test", "hospital": ["A"] * 50 + ["B"] * 50,
+                            "insurance": ["Medicare"] * 3 + ["Private"] * 47 + ["Medicare"] * 25 + ["Private"] * 25,
+                            "error": [1] * 30 + [0] * 20 + [1] * 25 + [0] * 25, "y_true": [1] * 12 + [0] * 88,
+                            "train_size": 100, "words_per_note": 300, "age": 70.0, "comorbidity_level": 2})
+    by_error = features.publishable_by_error(factors, real_data=True)
+    assert by_error.loc["admissions"].tolist() == [45, 55]
+    # wrong: 12 readmitted of 55 is shown; right: 0 of 45 is shown (zero is publishable)
+    assert by_error.loc["readmitted (%)"].tolist() == [0.0, pytest.approx(100 * 12 / 55, abs=0.01)]
+    rates = pd.DataFrame({"hospital": ["A", "B"], "readmissions": [5, 40], "cohort_admissions": [300, 300],
+                          "in_hospital_deaths": [20, 0], "admissions": [320, 300]})
+    table = pd.DataFrame({"train_size": [7, 200], "readmission_rate": [5 / 300, 40 / 300],
+                          "mortality_rate": [20 / 320, 0.0]}, index=pd.Index(["A", "B"], name="hospital"))
+    site_rates = cohort.publishable_site_rates(table, rates, ["train_size"], real_data=True)
+    assert site_rates["train_size"].tolist() == ["<11", 200]
+    assert site_rates["readmission_rate"].tolist() == ["", 40 / 300]
+    assert site_rates["mortality_rate"].tolist() == [20 / 320, 0.0]
