@@ -129,8 +129,8 @@ def check_table(head: list[list[str]], body: list[list[str]], where: str) -> lis
                     found.append(f"{where}: count {cell!r} in row {row_label!r} (column {labels[c]!r})")
         hidden_here = any(row[c] == HIDDEN for c in count_columns if c < len(row))
         if hidden_here:
-            for c in share_columns:
-                if c < len(row) and _number(row[c]) is not None:
+            for c in share_columns:  # a share of 0 gives back a count of 0, which may show
+                if c < len(row) and _number(row[c]) not in (None, 0.0):
                     found.append(f"{where}: share {row[c]!r} ({labels[c]!r}) beside a hidden count "
                                  f"(row {row_label!r})")
     # transposed: a hidden count in a column hides that column's shares
@@ -139,7 +139,7 @@ def check_table(head: list[list[str]], body: list[list[str]], where: str) -> lis
     for c in range(1, width):
         if any(c < len(body[r]) and body[r][c] == HIDDEN for r in count_rows):
             for r in share_rows:
-                if c < len(body[r]) and _number(body[r][c]) is not None:
+                if c < len(body[r]) and _number(body[r][c]) not in (None, 0.0):
                     found.append(f"{where}: share {body[r][c]!r} (row {body[r][0]!r}) beside a hidden count "
                                  f"(column {labels[c]!r})")
     # a total minus the shown cells
@@ -147,7 +147,8 @@ def check_table(head: list[list[str]], body: list[list[str]], where: str) -> lis
     for t in totals:
         for c in count_columns:
             parts = [row[c] for r, row in enumerate(body) if r != t and c < len(row)]
-            if c < len(body[t]) and _number(body[t][c]) is not None and parts.count(HIDDEN) == 1:
+            # a total of 0 gives back hidden zeros only, which may show
+            if c < len(body[t]) and _number(body[t][c]) not in (None, 0.0) and parts.count(HIDDEN) == 1:
                 found.append(f"{where}: column {labels[c]!r} shows its total {body[t][c]!r} and exactly one hidden "
                              "cell, which the total minus the others gives back")
     total_columns = [i for i, label in enumerate(labels) if label.strip().lower() in TOTAL_LABELS]

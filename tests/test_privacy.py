@@ -178,3 +178,13 @@ def test_subgroup_table_protects_each_groupings_sum_and_chapter_4_hides_shares_b
     assert site_rates["train_size"].tolist() == ["<11", 200]
     assert site_rates["readmission_rate"].tolist() == ["", 40 / 300]
     assert site_rates["mortality_rate"].tolist() == [20 / 320, 0.0]
+
+
+def test_a_share_beside_a_count_hidden_only_to_protect_a_sum_is_hidden_too():
+    # B's 5 admissions are hidden, and A's 60 to protect the block's sum; 12 of A's 60 readmitted (20 %) would give
+    # the 60 back, so A's share goes too
+    table = pd.DataFrame({"var": "x", "admissions": [60, 5, 200], "readmissions": [12, 0, 40],
+                          "share": [20.0, 0.0, 20.0]})
+    out = privacy.hide_counts(table, ["admissions"], real_data=True, sums_within=["var"],
+                              share_columns={"share": ("readmissions", "admissions")})
+    assert out["admissions"].tolist() == ["<11", "<11", 200] and out["share"].tolist() == ["", "", 20.0]

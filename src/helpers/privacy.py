@@ -111,7 +111,8 @@ def hide_counts(
     - ``complements``: pairs ``(total, part)`` of count columns (``("n", "n_pos")``); where the total minus the part
       is from 1 to 10 the part is hidden too;
     - ``share_columns``: shares or rates derived from the counts. As a mapping ``{share: (count, total)}`` a share is
-      hidden by :func:`share_hidden`; as a list, a share is hidden wherever a count of its row is hidden. A hidden
+      hidden by :func:`share_hidden` and wherever its count or total is hidden; as a list, a share is hidden
+      wherever a count of its row is hidden. A hidden
       share shows ``hidden_share`` (default empty);
     - ``sums_within``: columns whose values split the rows into groups whose counts add up to a total known
       elsewhere (each split's test size, a hospital's cohort size); in each group and count column,
@@ -146,7 +147,9 @@ def hide_counts(
     if isinstance(share_columns, Mapping):
         for share, (count, total) in share_columns.items():
             mask = np.asarray(share_hidden(table[count].to_numpy(), table[total].to_numpy()), dtype=bool)
-            mask = mask | hidden[count].to_numpy() if count in hidden else mask
+            for column in (count, total):  # a share beside a hidden count or total would give it back
+                if column in hidden:
+                    mask = mask | hidden[column].to_numpy()
             out[share] = out[share].astype(object)
             out.loc[mask, share] = hidden_share
     else:
