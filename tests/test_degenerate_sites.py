@@ -166,7 +166,8 @@ def _duplicated_header(tmp: Path) -> Path:
     ("zoned", _zoned_some_rows, "column 'admit_date': mixes date-times with a time zone (e.g. "),
     ("empty", _empty, "the file 'empty.csv' is empty"),
     ("header-only", _header_only, "the file 'header.csv' has a header line but no data rows"),
-    ("duplicated-header", _duplicated_header, "column 'hospital': is the name of 2 columns of the header (columns 3, 13)"),
+    ("duplicated-header", _duplicated_header,
+     "column 'hospital': is the name of 2 columns of the header (columns 3, 13)"),
 ])
 def test_files_a_real_export_can_be_are_refused_at_load_leaving_no_artifacts(tmp_path, name, write, expected):
     returncode, output, run_dir = _refused(tmp_path, name, write)
