@@ -8,7 +8,7 @@ What it checks, in every output of every executed notebook (tables as HTML, glue
 - an "n (%)" cell with n from 1 to 10;
 - a percentage, prevalence or rate shown in a row (or, transposed, a column) where a count is hidden ("<11");
 - a total minus the shown cells: in a column with an "all"/"Overall" row, or a row with an "Overall" column, exactly
-  one hidden cell while the total shows;
+  one hidden cell while the total shows (except in a table the page truncates, whose middle rows are not shown);
 - in text, a whole number from 1 to 10 right before a count noun ("7 admissions").
 """
 
@@ -24,7 +24,8 @@ COUNT_WORDS = re.compile(
     r"^(n|n_pos|admissions|patients|readmissions|readmitted|excluded|notes|test admissions|training admissions|"
     r"train_size|n_held_out|n_errors_held_out|in_hospital_deaths|cohort_admissions|fine-tuning sample size|"
     r"admissions seen|.*\(n\))$", re.IGNORECASE)
-SHARE_WORDS = re.compile(r"%|prevalence|rate", re.IGNORECASE)
+SHARE_WORDS = re.compile(r"^(?!.*predict).*(%|prevalence|rate)", re.IGNORECASE)
+"""Shares of counts; a mean predicted probability (in %) is the model's, not a count's."""
 TOTAL_LABELS = {"all", "overall", "total"}
 NOUNS = r"admissions?|patients?|readmissions?|positives|negatives|deaths|events|cases"
 SMALL_IN_TEXT = re.compile(rf"(?<![\d.,<])\b([1-9]|10)\b(?![.,]\d) (?:{NOUNS})\b")
@@ -142,8 +143,9 @@ def check_table(head: list[list[str]], body: list[list[str]], where: str) -> lis
                 if c < len(body[r]) and _number(body[r][c]) not in (None, 0.0):
                     found.append(f"{where}: share {body[r][c]!r} (row {body[r][0]!r}) beside a hidden count "
                                  f"(column {labels[c]!r})")
-    # a total minus the shown cells
-    totals = [r for r, row in enumerate(body) if row and row[0].strip().lower() in TOTAL_LABELS]
+    # a total minus the shown cells (not in a table the page truncates: its middle rows are not shown)
+    truncated = any(all(cell in ("...", "…") for cell in row) for row in body if row)
+    totals = [] if truncated else [r for r, row in enumerate(body) if row and row[0].strip().lower() in TOTAL_LABELS]
     for t in totals:
         for c in count_columns:
             parts = [row[c] for r, row in enumerate(body) if r != t and c < len(row)]
