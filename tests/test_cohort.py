@@ -237,3 +237,17 @@ def test_subgroup_table_hides_prevalence_that_would_give_a_small_count_back():
     assert shown.loc[("hospital", "H1"), "admissions"] == 40
     plain = cohort_lib.format_subgroups(summary)
     assert plain.loc[("hospital", "H1"), "prevalence (%)"] == 25.0
+
+
+@pytest.mark.parametrize("change, step, fix", [
+    ({"died_in_hospital": 1, "readmitted_30d": 0}, "exclude in-hospital deaths", "every admission is an in-hospital"),
+    ({"age": 10}, "exclude patients under 18", "check that age is in years"),
+    ({"admit_date": pd.Timestamp("2019-05-01"), "discharge_date": pd.Timestamp("2019-05-03")},
+     "exclude discharges after 2019-04-01 (less than 30 days of follow-up)", "require_full_followup: false"),
+])
+def test_a_cohort_emptied_by_one_exclusion_is_refused_naming_the_step(change, step, fix):
+    admissions = _admissions().assign(**change)
+    with pytest.raises(ValueError) as refused:
+        cohort_lib.build_cohort(admissions)
+    message = str(refused.value)
+    assert message.startswith(f"the cohort is empty: the step '{step}' removed the last ") and fix in message

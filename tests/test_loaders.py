@@ -407,3 +407,98 @@ def test_notes_that_are_not_text_are_refused_without_showing_them(tmp_path):
     numeric.to_parquet(path)
     with pytest.raises(DataValidationError, match=r"column 'note_text': holds values that are not text \(of type int"):
         load_admissions(path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exports as they really come: time zones, mixed layouts, empty files, header-only files, duplicated headers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_time_zone_aware_dates_are_converted_to_utc_and_made_naive(tmp_path):
+    df = good_frame()
+    df["admit_date"] = ["2019-01-01T10:00:00Z", "2019-01-10T23:30:00+02:00", "2019-02-01 08:00-05:00",
+                        "2019-03-01T00:15:00+0100", "2019-04-01T12:00:00Z"]
+    df.loc[2, "discharge_date"] = "2019-02-02"
+    parsed = validate_admissions(df)
+    assert parsed["admit_date"].dt.tz is None
+    assert parsed["admit_date"].tolist() == [pd.Timestamp("2019-01-01 10:00"), pd.Timestamp("2019-01-10 21:30"),
+                                             pd.Timestamp("2019-02-01 13:00"), pd.Timestamp("2019-02-28 23:15"),
+                                             pd.Timestamp("2019-04-01 12:00")]
+    # a zone-aware Parquet column (Europe/Paris, +01:00 in winter) is converted the same way
+    frame = good_frame()
+    frame["admit_date"] = pd.to_datetime(["2019-01-01 10:00"] * 5).tz_localize("Europe/Paris")
+    frame["discharge_date"] = pd.to_datetime(frame["discharge_date"]).dt.tz_localize("UTC")
+    path = tmp_path / "zoned.parquet"
+    frame.to_parquet(path)
+    loaded = load_admissions(path)
+    assert loaded["admit_date"].iloc[0] == pd.Timestamp("2019-01-01 09:00") and loaded["admit_date"].dt.tz is None
+    assert loaded["discharge_date"].iloc[1] == pd.Timestamp("2019-01-12")
+
+
+def test_a_column_mixing_zoned_and_plain_date_times_is_refused_naming_the_rows():
+    df = good_frame()
+    df["admit_date"] = ["2019-01-01", "2019-01-10T10:00:00Z", "2019-02-01", "2019-03-01", "2019-04-01"]
+    error, message = only_problem(df)
+    problem = error.problems[0]
+    assert problem.column == "admit_date" and problem.rows == [2]
+    assert "mixes date-times with a time zone (e.g. '2019-01-10T10:00:00Z', 1 row) and without one" in message
+    assert "converted to UTC" in message and "Fix:" in message
+    # the majority zoned: the plain rows are the ones listed
+    df["admit_date"] = ["2019-01-01T01:00Z", "2019-01-10T10:00:00Z", "2019-02-01", "2019-03-01T00:00Z",
+                        "2019-04-01T00:00Z"]
+    error, _ = only_problem(df)
+    assert error.problems[0].rows == [3]
+
+
+def test_a_column_mixing_date_layouts_is_refused_naming_rows_and_layout():
+    df = good_frame()
+    df["discharge_date"] = ["2019-01-05", "12/01/2019", "2019-02-01", "04/03/2019", "2019-04-10"]
+    error, message = only_problem(df)
+    assert error.problems[0].column == "discharge_date" and error.problems[0].rows == [2, 4]
+    assert "mixes layouts (3 rows read, e.g. '2019-01-05')" in message and "'12/01/2019'" in message
+    assert "export every date of the column in one layout" in message
+
+
+def test_empty_and_header_only_files_are_refused_before_reading_on(tmp_path):
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(",".join(good_frame().columns) + "\n")
+    with pytest.raises(ValueError, match=r"the file 'header.csv' has a header line but no data rows \(columns: "
+                                         r"\['admission_id', 'patient_id'"):
+        load_admissions(header_only)
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\n \n\t\n")
+    with pytest.raises(ValueError, match=r"the file 'blank.csv' is empty"):
+        load_admissions(blank)
+    empty_parquet = tmp_path / "empty.parquet"
+    empty_parquet.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"the file 'empty.parquet' is empty"):
+        load_admissions(empty_parquet)
+    rows_none = tmp_path / "none.parquet"
+    good_frame().iloc[0:0].to_parquet(rows_none)
+    with pytest.raises(ValueError, match=r"'none.parquet' has a header line but no data rows"):
+        load_admissions(rows_none)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ValueError, match=r"'broken.parquet' cannot be read as Parquet"):
+        load_admissions(broken)
+    with pytest.raises(DataValidationError, match=r"column 'admission_id': the table has no rows"):
+        validate_admissions(good_frame().iloc[0:0])
+
+
+def test_a_header_naming_a_column_twice_is_refused_naming_it_and_its_positions(tmp_path):
+    text = good_frame().to_csv(index=False).splitlines()
+    header = text[0] + ",hospital"
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join([header] + [line + ",Other" for line in text[1:]]) + "\n")
+    with pytest.raises(DataValidationError) as caught:
+        load_admissions(path)
+    problem = caught.value.problems[0]
+    assert problem.column == "hospital" and "columns 3, 13" in problem.problem
+    assert "nothing was loaded" in str(caught.value)
+    # the same check with another separator
+    semicolon = tmp_path / "twice_semicolon.csv"
+    semicolon.write_text(path.read_text().replace(",", ";"))
+    with pytest.raises(DataValidationError, match=r"column 'hospital': is the name of 2 columns"):
+        load_admissions(semicolon, csv_options={"sep": ";"})
+    with pytest.raises(DataValidationError, match=r"column 'age': is the name of 2 columns"):
+        validate_admissions(pd.concat([good_frame(), good_frame()[["age"]]], axis=1))

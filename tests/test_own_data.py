@@ -217,3 +217,61 @@ def test_a_bad_data_file_leaves_no_artifacts(tmp_path):
         assert not artifacts.exists() or not [p for p in artifacts.rglob("*") if p.is_file()]
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The privacy walk: every number of every executed notebook against the small-count rule
+# ---------------------------------------------------------------------------------------------------------------
+
+sys.path.insert(0, str(ROOT / "tests"))
+from privacy_walk import walk_notebook  # noqa: E402
+
+
+def _notebook_with(tmp_path: Path, tables: list[pd.DataFrame], texts: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("execute_result", {"text/html": t.to_html(), "text/plain": "table"},
+                                           execution_count=1) for t in tables]
+    cell.outputs += [nbformat.v4.new_output("display_data", {"application/papermill.record/text/plain": repr(t)})
+                     for t in texts]
+    nb.cells.append(cell)
+    path = tmp_path / "planted.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_walk_finds_every_kind_of_planted_leak_and_passes_a_clean_table(tmp_path):
+    leaking = pd.DataFrame({"n": [7, 200, 40, 247], "readmissions": ["<11", 20, 12, 35],
+                            "prevalence (%)": [14.3, 10.0, 30.0, 14.2]}, index=["A", "B", "C", "all"])
+    table1 = pd.DataFrame({"A": ["5 (2.0%)", "300"], "B": ["<11", "40"], "Overall": ["9 (2.6%)", "340"]},
+                          index=["Sex: Other", "Admissions"])
+    found, n_tables = walk_notebook(_notebook_with(tmp_path, [leaking, table1], ["3 admissions < min 20"]))
+    assert n_tables == 2
+    kinds = sorted(f.split(": ", 1)[1].split(" ")[0] for f in found)
+    # n = 7; a share beside the hidden count; a column total with one hidden cell; two 'n (%)' cells;
+    # the Overall column with one hidden cell; the count in the text
+    assert len([f for f in found if "count '7' in column 'n'" in f]) == 1, found
+    assert any("share '14.3'" in f for f in found) and any("column 'readmissions' shows its total" in f
+                                                           for f in found)
+    assert len([f for f in found if "'n (%)' cell" in f]) == 2 and any("row 'Sex: Other' shows its total" in f
+                                                                       for f in found)
+    assert any("'3 admissions' in text" in f for f in found), kinds
+    clean = pd.DataFrame({"n": ["<11", 200, "<11", 247], "readmissions": ["<11", 20, "<11", 35],
+                          "prevalence (%)": ["", 10.0, "", 14.2]}, index=["A", "B", "C", "all"])
+    assert walk_notebook(_notebook_with(tmp_path, [clean], ["<11 admissions < min 20", "2021 notes"]))[0] == []
+
+
+def test_every_number_in_every_executed_notebook_keeps_the_small_count_rule(own_run):
+    run_dir, result = own_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    notebooks = sorted((run_dir / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    breaches, tables = [], 0
+    for notebook in notebooks:
+        found, n_tables = walk_notebook(notebook)
+        breaches += found
+        tables += n_tables
+    assert tables >= 20  # the walk read the chapters' tables, not an empty page
+    # the run does show hidden cells: the rule was applied, not merely satisfied by large numbers
+    assert "&lt;11" in (run_dir / "notebooks" / "01_data.ipynb").read_text()
+    assert breaches == [], "\n".join(breaches[:40])

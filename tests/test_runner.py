@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 import textwrap
 import time
 from pathlib import Path
@@ -388,3 +390,100 @@ def test_progress_lines_a_kernel_appends_to_the_log_are_echoed_to_the_terminal(t
             handle.write("ne\n")
     printed = capsys.readouterr().out.splitlines()
     assert printed == ["    07:00:01 pretraining: step 10/40 (25 %), 3 s", "    07:00:02 half a line"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One run per run folder
+# ---------------------------------------------------------------------------------------------------------------
+
+HOLD_LOCK = """
+import sys, time
+from helpers.runner import run_folder_lock
+with run_folder_lock(sys.argv[1], command="holder"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def _start_holder(run_dir: Path):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_live_lock_refuses_a_second_user_at_once_naming_the_process(tmp_path):
+    run_dir = tmp_path / "runs" / "mine"
+    holder = _start_holder(run_dir)
+    try:
+        lock = json.loads((run_dir / runner.LOCK_NAME).read_text())
+        assert lock["pid"] == holder.pid and lock["command"] == "holder"
+        started = time.perf_counter()
+        with pytest.raises(runner.RunFolderInUse) as refused:
+            with runner.run_folder_lock(run_dir):
+                pytest.fail("the block must not run while another process holds the folder")
+        assert time.perf_counter() - started < 5
+        message = str(refused.value)
+        assert f"process {holder.pid}" in message and "in use by another run" in message
+        assert f"kill {holder.pid}" in message and "Fix:" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder was killed (no clean exit): its lock is stale, detected and replaced
+    assert (run_dir / runner.LOCK_NAME).exists()
+    with runner.run_folder_lock(run_dir):
+        assert json.loads((run_dir / runner.LOCK_NAME).read_text())["pid"] == os.getpid()
+    assert not (run_dir / runner.LOCK_NAME).exists()
+
+
+def test_a_lock_is_released_when_the_block_fails_and_a_reused_pid_is_stale(tmp_path, capsys):
+    run_dir = tmp_path / "r"
+    with pytest.raises(ValueError, match="inside"):
+        with runner.run_folder_lock(run_dir):
+            raise ValueError("inside")
+    assert not (run_dir / runner.LOCK_NAME).exists()
+    # a lock naming a live process (this one's parent) but another start time: the pid was reused, so it is stale
+    (run_dir / runner.LOCK_NAME).write_text(json.dumps({
+        "pid": os.getppid(), "host": platform.node(), "process_start": "0", "started": "2020-01-01 00:00:00"}))
+    with runner.run_folder_lock(run_dir):
+        pass
+    assert f"removed a stale lock on {run_dir}: process {os.getppid()}" in capsys.readouterr().err
+    # the same lock with the parent's true start time is live
+    (run_dir / runner.LOCK_NAME).write_text(json.dumps({
+        "pid": os.getppid(), "host": platform.node(), "process_start": runner._process_start(os.getppid())}))
+    with pytest.raises(runner.RunFolderInUse):
+        with runner.run_folder_lock(run_dir):
+            pass
+
+
+@pytest.mark.slow
+def test_a_second_concurrent_run_of_the_same_parameters_file_is_refused_through_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    cli = Path(sys.executable).parent / "clinicllm-study"
+    params = tmp_path / f"lock-test-{os.getpid()}.yaml"
+    params.write_text(yaml.safe_dump({"notebooks": {"01_data": {"n_admissions": 1500}}}))
+    runs = tmp_path / "runs"
+    first = subprocess.Popen([str(cli), "run", str(params), "--only", "01", "--no-book", "--runs-root", str(runs)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        lock = runs / params.stem / runner.LOCK_NAME
+        deadline = time.time() + 60
+        while not lock.exists() and time.time() < deadline and first.poll() is None:
+            time.sleep(0.1)
+        assert lock.exists(), "the first run never took the lock"
+        second = subprocess.run([str(cli), "run", str(params), "--only", "01", "--no-book", "--runs-root",
+                                 str(runs)], capture_output=True, text=True, timeout=300)
+        assert second.returncode == runner.EXIT_LOCKED, second.stderr
+        # refused at once: it executed nothing, and did not wait for the first run to end
+        assert "running" not in second.stdout and first.poll() is None
+        first_line = second.stderr.strip().splitlines()[0]
+        assert f"is in use by another run: process {first.pid}" in first_line
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
+    # terminated, the first run unwound and released its lock
+    assert first.returncode == 130 and not lock.exists()

@@ -27,10 +27,11 @@ import pandas as pd
 import yaml
 
 from helpers.artifacts import RunPaths, file_sha256
+from helpers.privacy import THRESHOLD as SMALL_CELL_THRESHOLD  # the one threshold; this name for older imports
+from helpers.privacy import hide_counts
 from helpers.project import discover_notebooks, project_root
 
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
-SMALL_CELL_THRESHOLD = 11
 REPORTED_PACKAGES = (
     "torch", "transformers", "tokenizers", "accelerate", "numpy", "pandas", "scikit-learn", "statsmodels",
     "seaborn", "fairlearn", "comorbidipy", "papermill", "jupyter-book", "myst-nb",
@@ -430,19 +431,12 @@ def build_book(run_dir: str | os.PathLike, root: Path | None = None, reuse: bool
 
 def suppress_small_counts(table: pd.DataFrame, count_columns: list[str], *, enabled: bool,
                           threshold: int = SMALL_CELL_THRESHOLD) -> pd.DataFrame:
-    """Blank counts under ``threshold`` (and zero-free rates derived from them) when publishing real data.
+    """Counts from 1 to 10 in ``count_columns`` show "<11" when ``enabled`` (real data); else unchanged.
 
-    On simulated data (``enabled=False``) the table is returned unchanged. On real data every count in
-    ``count_columns`` below the threshold becomes the text ``"<11"``, the usual rule for publishing health data.
+    The rule lives in :func:`helpers.privacy.hide_counts` (``enabled`` is its ``real_data``); ``threshold`` must
+    be the study's one threshold, 11.
     """
-    if not enabled:
-        return table
-    out = table.copy()
-    for column in count_columns:
-        if column not in out.columns:
-            raise KeyError(f"suppress_small_counts: column {column!r} not in the table ({list(out.columns)})")
-        values = pd.to_numeric(out[column], errors="coerce")
-        small = values.notna() & (values > 0) & (values < threshold)
-        out[column] = out[column].astype(object)
-        out.loc[small, column] = f"<{threshold}"
-    return out
+    if threshold != SMALL_CELL_THRESHOLD:
+        raise ValueError(f"suppress_small_counts: the study has one small-count threshold, {SMALL_CELL_THRESHOLD}; "
+                         f"got {threshold}")
+    return hide_counts(table, count_columns, real_data=enabled)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from helpers import contracts, schema
+from helpers import contracts, privacy, schema
 
 GROUP_VARS = ("hospital", "insurance", "age_group", "comorbidity_level", "borough")
 DATA_SOURCES = ("simulated", "file", "mimic")
@@ -121,6 +121,20 @@ def build_cohort(
     """
     steps = []
     current = admissions
+    fixes = {
+        "deaths": "every admission is an in-hospital death: check that died_in_hospital is 1 only for deaths "
+                  "(its column_map and its 0/1 coding)",
+        "age": f"every patient is younger than min_age ({min_age}): check that age is in years (not months or "
+               "days), or lower the parameter min_age",
+        "note": "no admission has a discharge note: check that note_text is mapped onto the notes column",
+        "followup": f"every remaining discharge falls in the last {followup_days} days of the data: export a "
+                    "longer period, or set the parameter require_full_followup: false",
+    }
+
+    def refuse_if_empty(kept: pd.DataFrame, step: str, reason: str) -> None:
+        if len(current) and kept.empty:
+            raise ValueError(f"the cohort is empty: the step '{step}' removed the last {len(current):,} admissions. "
+                             f"Fix: {fixes[reason]}.")
 
     def record(step: str, kept: pd.DataFrame) -> pd.DataFrame:
         steps.append({
@@ -134,17 +148,21 @@ def build_cohort(
 
     steps.append({"step": "all admissions in the source", "excluded": 0, "admissions": len(current),
                   "patients": current["patient_id"].nunique(), "readmissions": int(current["readmitted_30d"].sum())})
-    current = record("exclude in-hospital deaths", current[current["died_in_hospital"] == 0])
-    current = record(f"exclude patients under {min_age}", current[current["age"] >= min_age])
-    has_note = current["note_text"].fillna("").astype(str).str.strip().str.len() > 0
-    current = record("exclude admissions without a discharge note", current[has_note])
+    for step, reason, keep in (
+            ("exclude in-hospital deaths", "deaths", lambda frame: frame["died_in_hospital"] == 0),
+            (f"exclude patients under {min_age}", "age", lambda frame: frame["age"] >= min_age),
+            ("exclude admissions without a discharge note", "note",
+             lambda frame: frame["note_text"].fillna("").astype(str).str.strip().str.len() > 0)):
+        kept = current[keep(current)]
+        refuse_if_empty(kept, step, reason)
+        current = record(step, kept)
     if require_full_followup:
         data_end = pd.to_datetime(admissions["admit_date"]).max()
         cutoff = data_end - pd.Timedelta(days=followup_days)
-        current = record(
-            f"exclude discharges after {cutoff.date()} (less than {followup_days} days of follow-up)",
-            current[pd.to_datetime(current["discharge_date"]) <= cutoff],
-        )
+        step = f"exclude discharges after {cutoff.date()} (less than {followup_days} days of follow-up)"
+        kept = current[pd.to_datetime(current["discharge_date"]) <= cutoff]
+        refuse_if_empty(kept, step, "followup")
+        current = record(step, kept)
     cohort = add_derived_columns(current.reset_index(drop=True))
     return cohort, pd.DataFrame(steps)
 
@@ -154,8 +172,8 @@ def _median_iqr(values: pd.Series, digits: int = 0) -> str:
     return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
 
 
-SUPPRESSED = "<11"
-"""What a suppressed cell shows (the threshold is :data:`helpers.book.SMALL_CELL_THRESHOLD`, 11)."""
+SUPPRESSED = privacy.HIDDEN
+"""What a suppressed cell shows, "<11" (the rule: :mod:`helpers.privacy`)."""
 
 
 def table_one_cells(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital") -> pd.DataFrame:
@@ -163,7 +181,8 @@ def table_one_cells(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "h
 
     Columns: ``characteristic``, ``column`` (a value of ``by``, or "Overall"), ``kind`` ("count" for "n (%)"
     cells, "size" for plain counts, "summary" for mean (SD) / median (IQR)), ``count`` (admissions counted in a
-    count cell, or admissions the summary is computed on), ``patients`` (distinct patients behind that number),
+    count cell, or admissions the summary is computed on), ``total`` (the admissions of the column a count cell is a
+    share of), ``patients`` (distinct patients behind that number),
     ``percent`` (count cells) and ``text`` (the cell as printed, before any suppression). Keeping the numbers next
     to the text is what lets :func:`table_one` suppress a cell by its patients, not by parsing "n (%)" strings.
     """
@@ -176,12 +195,13 @@ def table_one_cells(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "h
         hits = frame[mask]
         n = len(hits)
         pct = 100 * n / len(frame) if len(frame) else float("nan")
-        rows.append({"characteristic": name, "column": column, "kind": "count", "count": n,
+        rows.append({"characteristic": name, "column": column, "kind": "count", "count": n, "total": len(frame),
                      "patients": hits["patient_id"].nunique(), "percent": pct, "text": f"{n:,} ({pct:.1f}%)"})
 
     def summary(name: str, column: str, frame: pd.DataFrame, text: str) -> None:
         rows.append({"characteristic": name, "column": column, "kind": "summary", "count": len(frame),
-                     "patients": frame["patient_id"].nunique(), "percent": float("nan"), "text": text})
+                     "total": len(frame), "patients": frame["patient_id"].nunique(), "percent": float("nan"),
+                     "text": text})
 
     def present(column: str, values: list[str]) -> list[str]:
         return [v for v in values if (cohort[column] == v).any()] if column in cohort.columns else []
@@ -193,7 +213,8 @@ def table_one_cells(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "h
         source = admissions if name == "Overall" else all_by.get(name, admissions.iloc[0:0])
         for label, n_value in (("Admissions", len(frame)), ("Patients", frame["patient_id"].nunique())):
             rows.append({"characteristic": label, "column": name, "kind": "size", "count": n_value,
-                         "patients": frame["patient_id"].nunique(), "percent": float("nan"), "text": f"{n_value:,}"})
+                         "total": n_value, "patients": frame["patient_id"].nunique(), "percent": float("nan"),
+                         "text": f"{n_value:,}"})
         summary("Age, mean (SD)", name, frame, f"{frame['age'].mean():.1f} ({frame['age'].std():.1f})")
         for label, value in sex_rows:
             count(label, name, frame, frame["sex"] == value)
@@ -220,15 +241,15 @@ def table_one(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospita
     Counts are shown as "n (%)", continuous values as mean (SD) or median (IQR). In-hospital mortality comes from
     all admissions (``admissions``, deaths included), everything else from the cohort. With ``suppress`` (real
     data), every cell resting on 1 to 10 patients shows "<11" instead (a count cell by the patients it counts, a
-    size or summary cell by the patients of its column), through :func:`helpers.book.suppress_small_counts`; zero
-    counts stay visible.
+    size or summary cell by the patients of its column), and so does an "n (%)" cell whose complement (the column's
+    admissions minus n) is 1 to 10, and one more cell of any sum that would give a hidden cell back
+    (:mod:`helpers.privacy`); zero counts stay visible.
     """
-    from helpers.book import suppress_small_counts
-
     cells = table_one_cells(cohort, admissions, by)
-    checked = suppress_small_counts(cells, ["patients"], enabled=suppress)
-    hidden = checked["patients"].astype(str) == SUPPRESSED
+    hidden = pd.Series(privacy.is_small(cells["patients"]) & suppress, index=cells.index)
     if suppress:
+        is_count = (cells["kind"] == "count").to_numpy()
+        hidden |= is_count & privacy.is_small(cells["total"] - cells["count"])
         hidden = _complementary_suppression(cells, hidden)
     text = cells["text"].where(~hidden, SUPPRESSED)
     table = cells.assign(text=text).pivot(index="characteristic", columns="column", values="text")
@@ -243,9 +264,9 @@ def _complementary_suppression(cells: pd.DataFrame, hidden: pd.Series) -> pd.Ser
 
     Two sums hold in Table 1: across a row, the hospitals add up to "Overall"; down a column, the values of one
     category (insurance, borough, comorbidity level) add up to "Admissions". Wherever exactly one cell of such a
-    sum is hidden, the smallest non-zero visible cell of the same sum is hidden too, until nothing changes.
+    sum is hidden (or its hidden cells add up to fewer than 11), the smallest non-zero visible cell of the same sum
+    is hidden too, until nothing changes (:func:`helpers.privacy.protect_sums`).
     """
-    hidden = hidden.copy()
     counted = cells["kind"].isin(["count", "size"])
     prefix = cells["characteristic"].str.extract(r"^(Insurance|Borough|Comorbidity level)", expand=False)
     sums = []
@@ -254,16 +275,7 @@ def _complementary_suppression(cells: pd.DataFrame, hidden: pd.Series) -> pd.Ser
     for (_, _), part in cells[counted & prefix.notna()].assign(block=prefix).groupby(["column", "block"]):
         total = cells.index[(cells["column"] == part["column"].iloc[0]) & (cells["characteristic"] == "Admissions")]
         sums.append(part.index.append(total))
-    changed = True
-    while changed:
-        changed = False
-        for members in sums:
-            if hidden[members].sum() == 1:
-                candidates = cells.loc[members][~hidden[members] & (cells.loc[members, "count"] > 0)]
-                if len(candidates):
-                    hidden[candidates["count"].idxmin()] = True
-                    changed = True
-    return hidden
+    return privacy.protect_sums(cells["count"], hidden, sums)
 
 
 def construction_table(steps: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
@@ -273,13 +285,32 @@ def construction_table(steps: pd.DataFrame, *, suppress: bool = False) -> pd.Dat
     return suppress_small_counts(steps, ["excluded", "admissions", "patients", "readmissions"], enabled=suppress)
 
 
-def _wilson(successes: pd.Series, totals: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    low, high = proportion_confint(successes.to_numpy(), totals.to_numpy(), alpha=0.05, method="wilson")
-    return np.asarray(low), np.asarray(high)
+def rate_with_interval(events, totals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A rate and its 95 % Wilson interval, from one place: ``(rate, low, high)`` arrays for each events/total.
+
+    The interval always holds the rate (``low <= rate <= high``, within [0, 1]): at 0 events ``low`` is exactly 0
+    and at ``events == total`` ``high`` is exactly 1 (the Wilson formula gives values a rounding error off, which a
+    figure's error bars refuse as negative lengths). A total of 0 gives NaN for all three (no rate to estimate).
+    """
+    events = np.asarray(events, dtype=float).reshape(-1)
+    totals = np.asarray(totals, dtype=float).reshape(-1)
+    rate = np.full(len(totals), np.nan)
+    low = np.full(len(totals), np.nan)
+    high = np.full(len(totals), np.nan)
+    ok = totals > 0
+    if ok.any():
+        lo, hi = proportion_confint(events[ok], totals[ok], alpha=0.05, method="wilson")
+        rate[ok] = events[ok] / totals[ok]
+        low[ok] = np.clip(np.minimum(np.asarray(lo, dtype=float), rate[ok]), 0.0, 1.0)
+        high[ok] = np.clip(np.maximum(np.asarray(hi, dtype=float), rate[ok]), 0.0, 1.0)
+        low[ok & (events == 0)] = 0.0
+        high[ok & (events == totals)] = 1.0
+    return rate, low, high
 
 
 def hospital_rates(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital") -> pd.DataFrame:
-    """Per hospital: 30-day readmission rate (cohort) and in-hospital mortality (all admissions), Wilson 95 % CIs."""
+    """Per hospital: 30-day readmission rate (cohort) and in-hospital mortality (all admissions), with 95 % Wilson
+    intervals from :func:`rate_with_interval` (a hospital without events has rate 0 and an interval from 0)."""
     readm = cohort.groupby(by, observed=True)["readmitted_30d"].agg(["sum", "count"])
     deaths = admissions.groupby(by, observed=True)["died_in_hospital"].agg(["sum", "count"])
     out = pd.DataFrame({
@@ -288,36 +319,100 @@ def hospital_rates(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "ho
         "cohort_admissions": readm["count"],
         "readmissions": readm["sum"],
     }).fillna(0).astype(int)
-    out["readmission_rate"] = out["readmissions"] / out["cohort_admissions"]
-    out["readmission_ci_low"], out["readmission_ci_high"] = _wilson(out["readmissions"], out["cohort_admissions"])
-    out["mortality_rate"] = out["in_hospital_deaths"] / out["admissions"]
-    out["mortality_ci_low"], out["mortality_ci_high"] = _wilson(out["in_hospital_deaths"], out["admissions"])
+    for prefix, events, total in (("readmission", "readmissions", "cohort_admissions"),
+                                  ("mortality", "in_hospital_deaths", "admissions")):
+        (out[f"{prefix}_rate"], out[f"{prefix}_ci_low"],
+         out[f"{prefix}_ci_high"]) = rate_with_interval(out[events], out[total])
     return out.reset_index().rename(columns={by: "hospital"})
 
 
+def hospital_rate_texts(rates: pd.DataFrame, *, suppress: bool) -> dict[str, str]:
+    """The sentences after the hospital-rates figure (key ``rates_comment``), for any number of sites.
+
+    One site: its two rates, and that nothing is compared. Several: where readmission is highest and lowest and how
+    the two rates correlate across sites, among the rates real data may show (``suppress``,
+    :func:`helpers.privacy.share_hidden`); a site without readmissions or deaths is named with its interval, and a
+    correlation that cannot be computed (fewer than three sites, or a rate equal everywhere) says why.
+    """
+    def rate(row, prefix: str, events: str, total: str) -> str:
+        if suppress and privacy.share_hidden(row[events], row[total]):
+            return "not shown (a count under 11)"
+        if row[total] == 0:
+            return "not estimable (no admissions)"
+        return (f"{100 * row[f'{prefix}_rate']:.1f} % (95 % CI {100 * row[f'{prefix}_ci_low']:.1f}-"
+                f"{100 * row[f'{prefix}_ci_high']:.1f} %)")
+
+    def readmission(row) -> str:
+        return rate(row, "readmission", "readmissions", "cohort_admissions")
+
+    def mortality(row) -> str:
+        return rate(row, "mortality", "in_hospital_deaths", "admissions")
+
+    if len(rates) == 1:
+        row = rates.iloc[0]
+        return {"rates_comment": (
+            f"This cohort has one site, {row['hospital']}: its 30-day readmission rate is {readmission(row)} and its "
+            f"in-hospital mortality {mortality(row)}. With one site nothing is compared between hospitals, and "
+            "hospital-level rates cannot explain where the model generalizes badly (chapter 4 says so too).")}
+    shown = rates[[not (suppress and privacy.share_hidden(r.readmissions, r.cohort_admissions))
+                   for r in rates.itertuples()] & (rates["cohort_admissions"] > 0).to_numpy()]
+    parts = []
+    if len(shown) >= 2 and shown["readmission_rate"].nunique() == 1:
+        parts.append(f"The 30-day readmission rate is the same at every site shown, "
+                     f"{100 * shown['readmission_rate'].iloc[0]:.1f} %.")
+    elif len(shown) >= 2:
+        highest = shown.loc[shown["readmission_rate"].idxmax()]
+        lowest = shown.loc[shown["readmission_rate"].idxmin()]
+        parts.append(f"The 30-day readmission rate is highest at {highest['hospital']} ({readmission(highest)}) and "
+                     f"lowest at {lowest['hospital']} ({readmission(lowest)}).")
+    hidden = len(rates) - len(shown)
+    if hidden:
+        parts.append(f"{hidden} of {len(rates)} sites' readmission rates are not shown (a count under 11 or no "
+                     "admissions).")
+    without = rates[(rates["readmissions"] == 0) & (rates["cohort_admissions"] > 0)]
+    if len(without):
+        names = ", ".join(str(h) for h in without["hospital"][:5]) + (" ..." if len(without) > 5 else "")
+        parts.append(f"{len(without)} site{'s have' if len(without) > 1 else ' has'} no readmission in the cohort "
+                     f"({names}): a rate of 0 % whose 95 % interval still reaches "
+                     f"{100 * without['readmission_ci_high'].min():.1f} % or more; no AUROC can be estimated there.")
+    varying = rates[rates["cohort_admissions"] > 0]
+    if len(varying) < 3:
+        parts.append("With fewer than three sites, no correlation between readmission and mortality rates is "
+                     "computed.")
+    elif varying["readmission_rate"].nunique() < 2 or varying["mortality_rate"].nunique() < 2:
+        parts.append("Readmission and mortality rates cannot be correlated across sites: one of them is the same at "
+                     "every site.")
+    else:
+        r = varying["readmission_rate"].corr(varying["mortality_rate"])
+        parts.append(f"Across {len(varying)} sites, readmission and in-hospital mortality rates correlate at {r:.2f}"
+                     + (" (with this few sites, a description rather than an estimate)." if len(varying) < 10
+                        else "."))
+    return {"rates_comment": " ".join(parts)}
+
+
 def _small(count, threshold: int | None = None) -> pd.Series | bool:
-    """True for counts of 1 to threshold - 1 (10): cells that real data must not publish."""
-    if threshold is None:
-        from helpers.book import SMALL_CELL_THRESHOLD as threshold
-    return (count > 0) & (count < threshold)
+    """True for counts of 1 to 10: cells that real data must not publish (:func:`helpers.privacy.is_small`)."""
+    small = privacy.is_small(count)
+    return pd.Series(small, index=count.index) if isinstance(count, pd.Series) else small
 
 
 def count_text(n: int, *, suppress: bool) -> str:
     """A count for the prose: "1,234", or "<11" for 1 to 10 on real data (``suppress``)."""
-    return SUPPRESSED if suppress and bool(_small(int(n))) else f"{int(n):,}"
+    return privacy.count_text(n, real_data=suppress)
 
 
 def rates_long(rates: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
     """The two hospital-level rates in long form, for one seaborn plot.
 
-    With ``suppress`` (real data), a rate resting on 1 to 10 events is left out (NaN): with the hospital's size in
-    Table 1 it would give the count away.
+    With ``suppress`` (real data), a rate whose events, non-events or total number 1 to 10 is left out (NaN): with
+    the hospital's size in Table 1 it would give the count away (:func:`helpers.privacy.share_hidden`).
     """
     rows = []
     for _, row in rates.iterrows():
-        for label, prefix, events in (("30-day readmission", "readmission", "readmissions"),
-                                      ("in-hospital mortality", "mortality", "in_hospital_deaths")):
-            hide = suppress and bool(_small(row[events]))
+        for label, prefix, events, total in (("30-day readmission", "readmission", "readmissions", "cohort_admissions"),
+                                             ("in-hospital mortality", "mortality", "in_hospital_deaths",
+                                              "admissions")):
+            hide = suppress and bool(privacy.share_hidden(row[events], row[total]))
             rows.append({"hospital": row["hospital"], "rate": label,
                          **{key: (np.nan if hide else row[f"{prefix}_{part}"])
                             for key, part in (("value", "rate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"))}})
@@ -331,11 +426,33 @@ def suppress_rates(rates: pd.DataFrame, *, suppress: bool) -> pd.DataFrame:
     out = rates.astype(object).copy()
     for events, prefix, total in (("readmissions", "readmission", "cohort_admissions"),
                                   ("in_hospital_deaths", "mortality", "admissions")):
-        small = _small(rates[events]) | _small(rates[total])
+        small = privacy.share_hidden(rates[events].to_numpy(), rates[total].to_numpy())
         for column in (events, f"{prefix}_rate", f"{prefix}_ci_low", f"{prefix}_ci_high"):
             out.loc[small, column] = SUPPRESSED if column == events else np.nan
     for total in ("admissions", "cohort_admissions"):
         out.loc[_small(rates[total]), total] = SUPPRESSED
+    return out
+
+
+def publishable_site_rates(table: pd.DataFrame, rates: pd.DataFrame, count_columns: list[str], *, real_data: bool,
+                           rate_columns: tuple[str, ...] = ("readmission_rate", "mortality_rate")) -> pd.DataFrame:
+    """A per-site table (indexed by site) that carries chapter 1's rates, as real data may show it: ``count_columns``
+    of 1 to 10 hidden, and a rate left empty where its events, non-events or total are 1 to 10 (``rates`` is
+    :func:`hospital_rates`, whose counts decide)."""
+    if not real_data:
+        return table
+    out = privacy.hide_counts(table, count_columns, real_data=True)
+    by_site = rates.assign(hospital=rates["hospital"].astype(str)).set_index("hospital")
+    behind = {"readmission_rate": ("readmissions", "cohort_admissions"),
+              "mortality_rate": ("in_hospital_deaths", "admissions")}
+    for column in rate_columns:
+        if column not in out.columns:
+            continue
+        events, total = behind[column]
+        hidden = privacy.share_hidden(by_site[events].reindex(out.index.astype(str)).to_numpy(),
+                                      by_site[total].reindex(out.index.astype(str)).to_numpy())
+        out[column] = out[column].astype(object)
+        out.loc[np.asarray(hidden, dtype=bool), column] = privacy.HIDDEN_SHARE
     return out
 
 
@@ -352,6 +469,56 @@ def words_by_hospital_year(cohort: pd.DataFrame, *, suppress: bool = False) -> p
     if suppress:
         out = out[~_small(out["admissions"])].reset_index(drop=True)
     return out
+
+
+POOLED_SITES = "smaller sites (pooled)"
+"""The label of the one row that holds the sites too small, or too many, for a row of their own."""
+
+
+@dataclass
+class SiteRows:
+    """Which sites get their own row in the per-site results, and the one row the rest are pooled into."""
+
+    mapping: dict[str, str]
+    own: list[str]
+    pooled: list[str]
+    min_admissions: int
+    max_sites: int
+
+    def apply(self, frame: pd.DataFrame, column: str = "hospital") -> pd.DataFrame:
+        """``frame`` with its site column relabelled: pooled sites carry :data:`POOLED_SITES`."""
+        out = frame.copy()
+        out[column] = out[column].astype(str).map(self.mapping).fillna(out[column].astype(str))
+        return out
+
+    def text(self, *, suppress: bool = False) -> str:
+        """The rule and what it did, for the page."""
+        rule = (f"A site gets a row of its own when it has at least {self.min_admissions:,} cohort admissions, "
+                f"and at most the {self.max_sites:,} largest sites do (parameters min_site_admissions and "
+                "max_site_rows)")
+        if not self.pooled:
+            return f"{rule}: every one of this cohort's {len(self.own):,} sites has its own row."
+        return (f"{rule}: {len(self.own):,} sites have their own row; the other {len(self.pooled):,} are pooled into "
+                f"one row, '{POOLED_SITES}', whose results describe those sites together, not any one of them.")
+
+
+def site_rows(cohort: pd.DataFrame, *, min_admissions: int, max_sites: int, column: str = "hospital") -> SiteRows:
+    """Decide which sites get their own row: those with at least ``min_admissions`` cohort admissions, the
+    ``max_sites`` largest of them at most (ties broken by name); every other site is pooled into one row.
+
+    Many small sites (an eICU-like export of 150 sites) would give a table and a forest plot of hundreds of rows,
+    nearly all of them too small to estimate, and a bootstrap per row; pooling keeps the chapter readable and its
+    time bounded, and the pooled row still counts every admission.
+    """
+    if min_admissions < 0 or max_sites < 1:
+        raise ValueError(f"parameters min_site_admissions ({min_admissions}) and max_site_rows ({max_sites}): give "
+                         "0 or more admissions and at least 1 row")
+    sizes = cohort[column].astype(str).value_counts()
+    order = sorted(sizes.index, key=lambda site: (-sizes[site], site))
+    own = [site for site in order if sizes[site] >= min_admissions][:max_sites]
+    pooled = [site for site in order if site not in own]
+    mapping = {site: (site if site in own else POOLED_SITES) for site in order}
+    return SiteRows(mapping, own, pooled, min_admissions, max_sites)
 
 
 def subgroup_summary(cohort: pd.DataFrame, group_vars: tuple[str, ...] = GROUP_VARS) -> pd.DataFrame:
@@ -381,10 +548,24 @@ def subgroups_for_figure(summary: pd.DataFrame, *, suppress: bool) -> pd.DataFra
     return summary[~small].reset_index(drop=True)
 
 
-def prevalence_trend(summary: pd.DataFrame, group_var: str) -> str:
-    """How prevalence moves from the first to the last (ordered) group of ``group_var``, as a phrase for the prose."""
+def prevalence_trend(summary: pd.DataFrame, group_var: str, *, suppress: bool = False) -> str:
+    """How prevalence moves from the first to the last (ordered) group of ``group_var``, as a phrase for the prose.
+
+    On real data (``suppress``) a prevalence resting on a count under 11 is not given; one group only, or no group,
+    says so.
+    """
     part = summary[summary["group_var"] == group_var]
+    if part.empty:
+        return "cannot be described (the data have no such groups)"
+    if len(part) == 1:
+        return f"cannot be compared (every admission is in one group, {part.iloc[0]['group']})"
     first, last = part.iloc[0], part.iloc[-1]
+    if suppress and (privacy.share_hidden(first["readmissions"], first["admissions"])
+                     or privacy.share_hidden(last["readmissions"], last["admissions"])):
+        return (f"is not described from {first['group']} to {last['group']} (one of them rests on a count under 11, "
+                "which real data do not show)")
+    if round(100 * last["prevalence"], 1) == round(100 * first["prevalence"], 1):
+        return f"stays at {100 * first['prevalence']:.1f} % from {first['group']} to {last['group']}"
     verb = "rises" if last["prevalence"] > first["prevalence"] else "falls"
     return (f"{verb} from {100 * first['prevalence']:.1f} % ({first['group']}) "
             f"to {100 * last['prevalence']:.1f} % ({last['group']})")
@@ -393,18 +574,19 @@ def prevalence_trend(summary: pd.DataFrame, group_var: str) -> str:
 def format_subgroups(summary: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
     """The subgroup summary for reading: prevalence in percent, grouping and group as the index.
 
-    With ``suppress`` (real data), counts of 1 to 10 show "<11" and a prevalence resting on such a count is left
-    empty, since prevalence times admissions would give the count back.
+    With ``suppress`` (real data), counts of 1 to 10 show "<11", a prevalence resting on such a count (or on its
+    complement) is left empty, since prevalence times admissions would give the count back, and within each grouping
+    one more count is hidden where the cohort total minus the shown groups would give a hidden one back
+    (:mod:`helpers.privacy`).
     """
-    from helpers.book import suppress_small_counts
-
     out = summary.copy()
     out["prevalence (%)"] = (100 * out.pop("prevalence")).round(1)
     if suppress:
-        hidden = _small(out["admissions"]) | _small(out["readmissions"])
-        out = suppress_small_counts(out, ["admissions", "patients", "readmissions"], enabled=True)
-        out["prevalence (%)"] = out["prevalence (%)"].astype(object)
-        out.loc[hidden, "prevalence (%)"] = ""
+        # the groups of one grouping add up to the cohort: one more hidden where a total minus the rest would tell
+        out = privacy.hide_counts(out.reset_index(drop=True), ["admissions", "patients", "readmissions"],
+                                  real_data=True, complements=[("admissions", "readmissions")],
+                                  share_columns={"prevalence (%)": ("readmissions", "admissions")},
+                                  sums_within=["group_var"])
     return out.set_index(["group_var", "group"])
 
 

@@ -44,7 +44,6 @@ could rank a group. :func:`gap_verdict` states the rule the chapter uses.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,8 +55,8 @@ import seaborn as sns
 from fairlearn.metrics import MetricFrame
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from helpers import evaluation, figures
-from helpers.book import SMALL_CELL_THRESHOLD, suppress_small_counts
+from helpers import evaluation, figures, privacy
+from helpers.book import SMALL_CELL_THRESHOLD
 from helpers.contracts import TEST_SPLITS, check_columns
 from helpers.progress import report
 
@@ -580,31 +579,22 @@ def _one(rows: pd.DataFrame, **filters):
 
 
 def hide_small_numbers(text: str, *, simulated: bool, threshold: int = SMALL_CELL_THRESHOLD) -> str:
-    """On real data, replace counts under ``threshold`` in a reason ('7 admissions < min 20') by '<11'."""
-    if simulated or not text:
-        return text
-    return re.sub(r"\b(\d+)\b(?= (admissions|positives|negatives))",
-                  lambda m: f"<{threshold}" if 0 < int(m.group(1)) < threshold else m.group(1), text)
+    """On real data, replace counts under 11 in a reason ('7 admissions < min 20') by '<11'
+    (:func:`helpers.privacy.hide_counts_in_text`)."""
+    return privacy.hide_counts_in_text(text, real_data=not simulated)
 
 
 def publishable(table: pd.DataFrame, count_columns: Sequence[str], *, simulated: bool,
                 rate_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """Suppress counts under 11 on real data (and rates, which would reveal them); unchanged on simulated data."""
-    out = suppress_small_counts(table, list(count_columns), enabled=not simulated)
-    if simulated:
-        return out
-    small = np.zeros(len(out), dtype=bool)
-    for column in count_columns:
-        small |= (out[column].astype(str) == f"<{SMALL_CELL_THRESHOLD}").to_numpy()
-    for column in rate_columns:
-        out[column] = out[column].astype(object)
-        out.loc[small, column] = "suppressed"
-    if "n" in table.columns and "n_pos" in table.columns:
-        negatives = pd.to_numeric(table["n"], errors="coerce") - pd.to_numeric(table["n_pos"], errors="coerce")
-        hidden = ((negatives > 0) & (negatives < SMALL_CELL_THRESHOLD)).to_numpy()
-        for column in rate_columns:
-            out.loc[hidden, column] = "suppressed"
-    return out
+    """Suppress counts under 11 on real data, and rates that would reveal them; unchanged on simulated data.
+
+    The rule is :func:`helpers.privacy.hide_counts`: with ``n`` and ``n_pos`` both given, ``n_pos`` is hidden too
+    where the admissions without a readmission (n - n_pos) number 1 to 10; a rate is hidden ("suppressed") in a row
+    where a count is hidden.
+    """
+    complements = [("n", "n_pos")] if {"n", "n_pos"} <= set(count_columns) else []
+    return privacy.hide_counts(table, list(count_columns), real_data=not simulated, share_columns=list(rate_columns),
+                               complements=complements, hidden_share="suppressed")
 
 
 def subgroup_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
@@ -667,7 +657,8 @@ def worst_groups(rows: pd.DataFrame, *, experiment: str = "global",
                      metric="delta_auroc_vs_rest")
         records.append({"split": split, "group_var": group_var, "group": worst["group"], "auroc": worst["value"],
                         "ci_low": worst["ci_low"], "ci_high": worst["ci_high"], "n": int(worst["n"]),
-                        "AUROC (95 % CI)": _estimate(worst), "vs rest (95 % CI)": _estimate(delta)})
+                        "AUROC (95 % CI)": _estimate(worst), "vs rest (95 % CI)": _estimate(delta),
+                        "groups": int(block["group"].nunique())})
     return pd.DataFrame(records)
 
 
@@ -875,6 +866,8 @@ def worst_group_text(worst: pd.DataFrame, group_var: str, split: str) -> str:
     row = found.iloc[0]
     if not np.isfinite(row["auroc"]):
         return "none estimable"
+    if row.get("groups", 2) == 1:  # one site, or one group: no group is worse than another
+        return f"not defined: {row['group']} is the only group (AUROC {row['AUROC (95 % CI)']}), nothing to compare"
     return f"{row['group']}, AUROC {row['AUROC (95 % CI)']}"
 
 

@@ -52,7 +52,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from helpers import evaluation
+from helpers import evaluation, privacy
 from helpers.contracts import TEST_SPLITS, binary_labels, check_columns
 
 FACTOR_LABELS: dict[str, str] = {
@@ -910,3 +910,65 @@ def length_texts(length_rows: pd.DataFrame, bins: pd.DataFrame, factors: pd.Data
                     "note and the right panel has one bin" if note_reading == "windows" else
                     "reads the first tokens of each note up to its input limit"),
     }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What real data may publish (helpers.privacy decides)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def publishable_profile(profile: pd.DataFrame, factors: pd.DataFrame, hospital_rates: pd.DataFrame, *,
+                        real_data: bool, split: str = "temporal_test") -> pd.DataFrame:
+    """:func:`profile_display` as real data may show it: counts of 1 to 10 hidden, and every percentage whose
+    count, complement or total is 1 to 10 left empty (the share of government insurance among 8 test admissions
+    gives its count back). The counts behind each share are recounted here from ``factors`` and chapter 1's
+    ``hospital_rates.csv``."""
+    shown = profile_display(profile)
+    if not real_data:
+        return shown
+    part = factors[factors["split"] == split]
+    grouped = part.groupby("hospital")
+    tests = grouped.size()
+    rates = hospital_rates.assign(hospital=hospital_rates["hospital"].astype(str)).set_index("hospital")
+    shares = {
+        "government insurance (%)": (grouped["insurance"].agg(lambda s: int(s.isin(GOVERNMENT_INSURANCE).sum())),
+                                     tests),
+        "unspecified insurance (%)": (grouped["insurance"].agg(lambda s: int((s == "Unspecified").sum())), tests),
+        "error rate (%)": (grouped["error"].sum(), tests),
+        "readmission rate (%)": (rates["readmissions"], rates["cohort_admissions"]),
+        "mortality rate (%)": (rates["in_hospital_deaths"], rates["admissions"]),
+    }
+    for row, (counts, totals) in shares.items():
+        for site in shown.columns:
+            if row in shown.index and privacy.share_hidden(counts.get(str(site), np.nan),
+                                                           totals.get(str(site), np.nan)):
+                shown.loc[row, site] = privacy.HIDDEN_SHARE
+    counts = shown.T[["fine-tuning sample size", "test admissions", "readmissions"]]
+    hidden = privacy.hide_counts(counts, list(counts.columns), real_data=True,
+                                 complements=[("test admissions", "readmissions")])
+    for column in counts.columns:
+        shown.loc[column] = hidden[column]
+    return shown
+
+
+def publishable_by_error(factors: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
+    """:func:`factors_by_error` (rounded) as real data may show it: admissions of 1 to 10 hidden, and the
+    percentages of readmitted and government-insured admissions left empty where their count or complement is."""
+    shown = factors_by_error(factors).round(2).astype(object)
+    if not real_data:
+        return shown
+    grouped = factors.groupby("error")
+    totals = grouped.size()
+    counts = {"readmitted (%)": grouped["y_true"].sum(),
+              "government insurance (%)": grouped["insurance"].agg(lambda s: int(s.isin(GOVERNMENT_INSURANCE).sum()))}
+    # right and wrong add up to the test admissions the chapter states: one hidden hides the other
+    either_small = any(privacy.is_small(totals.get(error, 0)) for error in (0, 1))
+    for column, error in (("right", 0), ("wrong", 1)):
+        if column not in shown.columns:
+            continue
+        if either_small:
+            shown.loc["admissions", column] = privacy.HIDDEN
+        for row, count in counts.items():
+            if privacy.share_hidden(count.get(error, 0), totals.get(error, 0)):
+                shown.loc[row, column] = privacy.HIDDEN_SHARE
+    return shown

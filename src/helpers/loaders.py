@@ -158,6 +158,10 @@ def _describe_rows(rows: list[int], examples: list[object]) -> str:
     return text
 
 
+def _rows(count) -> str:
+    return f"{int(count):,} row" + ("" if int(count) == 1 else "s")
+
+
 def _positions(mask: pd.Series | np.ndarray) -> list[int]:
     return np.flatnonzero(np.asarray(mask, dtype=bool)).tolist()
 
@@ -209,6 +213,7 @@ def _sniff_csv(path: Path, csv_options: dict) -> None:
                          "table with a header line and one row per admission.")
     sep = csv_options.get("sep", ",")
     if sep in header:
+        _refuse_duplicate_header(path, text.lstrip("\ufeff"), csv_options)
         return
     for other in _OTHER_SEPARATORS:
         if header.count(other) >= 2:
@@ -219,6 +224,44 @@ def _sniff_csv(path: Path, csv_options: dict) -> None:
                 f"{sep!r} (its header line reads as one column: {header[:80]!r}). Fix: give the separator with the "
                 f"parameter csv_options, e.g. csv_options: {{sep: {written}}}."
             )
+
+
+def _refuse_duplicate_header(path: Path, text: str, csv_options: dict) -> None:
+    """Refuse a CSV whose header names a column twice: pandas would rename the second copy ('hospital.1') and
+    which one holds the data the study needs would be a guess."""
+    import csv
+
+    skip = csv_options.get("skiprows", 0)
+    if not isinstance(skip, int):  # a list or function of rows to skip: the header line cannot be told here
+        return
+    lines = text.splitlines()
+    if len(lines) <= skip:
+        return
+    sep = csv_options.get("sep", ",")
+    if len(sep) != 1:
+        return
+    names = next(csv.reader([lines[skip]], delimiter=sep, quotechar=csv_options.get("quotechar", '"')))
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(names, start=1):
+        positions.setdefault(name, []).append(number)
+    repeated = {name: where for name, where in positions.items() if len(where) > 1}
+    if repeated:
+        raise DataValidationError(str(path), [Problem(
+            name, f"is the name of {len(where)} columns of the header (columns {', '.join(map(str, where))})",
+            "give each column its own name in the export (rename or drop the copies); the study cannot tell which "
+            "copy holds the data") for name, where in repeated.items()])
+
+
+def _refuse_duplicate_columns(path: Path | str, frame: pd.DataFrame) -> None:
+    """The same rule for a table read some other way (Parquet): every column name once."""
+    names = [str(c) for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataValidationError(str(path), [Problem(
+            name, f"is the name of {names.count(name)} columns (columns "
+            f"{', '.join(str(i + 1) for i, n in enumerate(names) if n == name)})",
+            "give each column its own name in the export (rename or drop the copies); the study cannot tell which "
+            "copy holds the data") for name in repeated])
 
 
 def _read_table(path: Path, id_columns_in_file: list[str], csv_options: dict | None = None) -> pd.DataFrame:
@@ -240,7 +283,18 @@ def _read_table(path: Path, id_columns_in_file: list[str], csv_options: dict | N
         if csv_options:
             raise ValueError("parameter 'csv_options' is set, but the data file is Parquet. Fix: leave csv_options "
                              "empty ({}) for Parquet files.")
-        return pd.read_parquet(path)
+        if path.stat().st_size == 0:
+            raise ValueError(f"parameter 'data_path': the file '{path.name}' is empty. Fix: export the admissions "
+                             "table with one row per admission.")
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:  # pyarrow's errors have several types; the message names the file either way
+            raise ValueError(
+                f"parameter 'data_path': the file '{path.name}' cannot be read as Parquet "
+                f"({str(error).strip().splitlines()[0][:200]}). Fix: export it again as Parquet, or as CSV."
+            ) from None
+        _refuse_duplicate_columns(path, frame)
+        return frame
     raise ValueError(
         f"parameter 'data_path': '{path.name}' has an unknown file type. Fix: give a CSV file "
         f"({', '.join(CSV_SUFFIXES)}) or a Parquet file ({', '.join(PARQUET_SUFFIXES)}); rename the file if it has "
@@ -293,6 +347,13 @@ def load_admissions(
     inverse_map = {schema_name: their_name for their_name, schema_name in column_map.items()}
     id_like = ["admission_id", "patient_id", "note_text"]
     raw = _read_table(path, [inverse_map.get(c, c) for c in id_like], csv_options)
+    if raw.empty:
+        what = "has a header line but no data rows" if len(raw.columns) else "has no columns and no rows"
+        raise ValueError(
+            f"parameter 'data_path': the file '{path.name}' {what} (columns: {[str(c) for c in raw.columns][:20]}). "
+            "Fix: export the admissions table with one row per admission under the header (check the export's "
+            "filters and date range)."
+        )
     frame = apply_column_map(raw, column_map, source=str(path))
     frame = use_site_column(frame, site_column, source=str(path))
     if value_maps:
@@ -382,6 +443,10 @@ def validate_admissions(
     """
     out = df.reset_index(drop=True).copy()
     out.columns = [str(c) for c in out.columns]
+    _refuse_duplicate_columns(source, out)
+    if out.empty:
+        raise DataValidationError(source, [Problem(
+            "admission_id", "the table has no rows", "give the study one row per admission")])
     problems: list[Problem] = []
 
     missing = [c for c in REQUIRED_COLUMNS if c not in out.columns]
@@ -559,22 +624,64 @@ def _duplicate_ids(ids: pd.Series) -> list[Problem]:
                     "give each admission one row with its own id", positions)]
 
 
+_TIME_ZONE = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+"""A time-zone designator at the end of an ISO date-time: 'Z' (UTC) or an offset such as +01:00, -0500 or +05."""
+
+
 def _as_dates(values: pd.Series, name: str, date_format: str | None) -> tuple[pd.Series, list[Problem]]:
+    """Read a date column; every date-time ends up time-zone-naive, in one convention.
+
+    The convention: values without a time zone are read as written (the export's own clock); values with a zone
+    ('Z', '+01:00', a zone-aware Parquet column) are converted to UTC and the zone is dropped. A column that
+    mixes the two is refused (which clock the plain values use cannot be known), naming the rows of the rarer kind.
+    """
     problems = _missing_problem(values, name, "give every admission its date")
     if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
         return values, problems
     given = values.notna() & values.astype(str).str.strip().ne("")
+    text = values.astype("string").str.strip()
+    zoned = given & text.str.contains(r"\d[T ]?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*" + _TIME_ZONE,
+                                      regex=True).fillna(False).astype(bool)
+    plain = given & ~zoned
+    if zoned.any() and plain.any():
+        fewer, kind, other = ((zoned, "with a time zone", "without one") if zoned.sum() <= plain.sum()
+                              else (plain, "without a time zone", "with one"))
+        positions = _positions(fewer)
+        example_zoned = text[zoned].iloc[0]
+        example_plain = text[plain].iloc[0]
+        problems.append(Problem(
+            name, f"mixes date-times with a time zone (e.g. {example_zoned!r}, {_rows(zoned.sum())}) and without one "
+            f"(e.g. {example_plain!r}, {_rows(plain.sum())}); listed: the rows {kind}",
+            "export every value of the column in one form: all with their offset (they are converted to UTC) or "
+            "all without (read as written, in the export's local time); see 'Dates and time zones' in "
+            "book/own_data.md", positions, values.iloc[positions].tolist()))
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"), problems
     # Without a format only ISO 8601 is read (2019-03-04, 2019-03-04 13:20, ...): guessing would read 03/04/2019
     # as March or April depending on the first row, silently.
-    parsed = pd.to_datetime(values.where(given, None), format=date_format or "ISO8601", errors="coerce")
+    try:
+        parsed = pd.to_datetime(values.where(given, None), format=date_format or "ISO8601", errors="coerce",
+                                utc=bool(zoned.any()))
+    except (ValueError, TypeError) as error:  # a layout pandas refuses as a whole, e.g. a broken date_format
+        problems.append(Problem(name, f"has dates that cannot be read ({str(error).splitlines()[0]})",
+                                "write dates as YYYY-MM-DD (optionally with HH:MM), or pass date_format for other "
+                                "layouts (e.g. '%d/%m/%Y')", _positions(given)[:MAX_ROWS_LISTED]))
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"), problems
+    if zoned.any():
+        parsed = parsed.dt.tz_localize(None)  # already converted to UTC
     bad = given & parsed.isna()
     if bad.any():
         positions = _positions(bad)
         fix = ("write dates as YYYY-MM-DD (optionally with HH:MM), or pass date_format for other layouts (e.g. "
                "'%d/%m/%Y')")
-        problems.append(Problem(name, "has dates that cannot be read" +
-                                (f" with date_format={date_format!r}" if date_format else ""),
-                                fix, positions, values.iloc[positions].tolist()))
+        read = given & parsed.notna()
+        what = "has dates that cannot be read" + (f" with date_format={date_format!r}" if date_format else "")
+        if read.any():  # some rows read, others not: the column mixes layouts
+            what += (f"; the column mixes layouts ({_rows(read.sum())} read, e.g. "
+                     f"{str(values[read].iloc[0]).strip()!r})")
+            fix = "export every date of the column in one layout, then " + fix
+        problems.append(Problem(name, what, fix, positions, values.iloc[positions].tolist()))
     return parsed, problems
 
 

@@ -320,6 +320,9 @@ def local_gain_largest_where_scarce(rows: pd.DataFrame, importance: pd.DataFrame
         missing = "chapter 5 rows" if part.empty else "chapter 3's smallest-hospital rows"
         return Verdict(NOT_ESTIMABLE, f"{missing} missing")
     means = part.groupby("group")["value"].mean().sort_values(ascending=False)
+    if len(means) < 2:  # one site (or one with a local model): there is nothing to rank it against
+        return Verdict(NOT_ESTIMABLE, f"local fine-tuning changes the AUROC at {len(means)} site only "
+                                      f"({', '.join(map(str, means.index))}); a ranking needs two or more")
     evidence = ", ".join(f"{h} {v:+.2f} %" for h, v in means.items()) + f" (smallest: {smallest})"
     return Verdict(REPRODUCED if means.index[0] == smallest else NOT_REPRODUCED, evidence)
 
