@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PARAMS ?= params/default.yaml
 
-.PHONY: study test bench book clean install
+.PHONY: study test bench book clean install compute-curve
 
 $(BIN)/clinicllm-study: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: install
 
 bench: install
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit $$?; done
+
+# Chapter 2's compute curve: a grid of pretraining steps x fine-tuning epochs on a finished run's data (minutes each).
+RUN ?= runs/default
+compute-curve: install
+	$(BIN)/python benchmarks/compute_curve.py --run $(RUN)
 
 clean:
 	rm -rf runs _build

@@ -157,12 +157,15 @@ def test_finetuning_description_names_what_is_trained_and_the_step_shortcuts():
     from helpers.clinicllm import ClinicLLMConfig, finetuning_description
 
     assert finetuning_description(ClinicLLMConfig(bf16=False)) == (
-        "updates every weight but the bottom layer's, without dropout; to make a training step cheaper, the gradient "
+        "updates every weight but the bottom layer's at a peak learning rate of 0.0001 (the word embeddings at 30 "
+        "times it and the head at 30 times it), without dropout; to make a training step cheaper, the gradient "
         "reaches the embeddings past the frozen layer unchanged (straight-through) instead of through it and each "
         "step computes the top layer at a random 50 % of a window's tokens, drawn anew every step, while validation "
         "and predictions read the whole model")
     assert finetuning_description(ClinicLLMConfig(preset="base", bf16=False)) == (
-        "updates every weight, with dropout 0.1")
+        "updates every weight at a peak learning rate of 2e-05, with dropout 0.1")
     exact = ClinicLLMConfig(num_layers=4, finetune_frozen_layers=2, finetune_frozen_backward="exact",
                             finetune_position_share=0.25, classifier_input="cls", bf16=False)
-    assert finetuning_description(exact) == "updates every weight but the bottom 2 layers', without dropout"
+    assert finetuning_description(exact) == ("updates every weight but the bottom 2 layers' at a peak learning rate "
+                                             "of 0.0001 (the word embeddings at 30 times it and the head at 30 times "
+                                             "it), without dropout")

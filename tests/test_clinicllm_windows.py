@@ -62,7 +62,8 @@ def toy_config(**changes) -> ClinicLLMConfig:
     values = dict(vocab_size=200, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=16,
                   pretrain_max_steps=5, pretrain_batch_size=32, finetune_epochs=6, finetune_learning_rate=5e-3,
                   finetune_batch_size=16, evals_per_epoch=1, early_stopping_patience=None, logging_steps=5,
-                  bf16=False, seed=0, note_reading="windows", classifier_input="cls", finetune_min_steps=1)
+                  bf16=False, seed=0, note_reading="windows", classifier_input="cls", finetune_min_steps=1,
+                  finetune_embedding_lr_factor=1.0, finetune_head_lr_factor=1.0)
     values.update(changes)
     return ClinicLLMConfig(**values)
 
@@ -320,7 +321,7 @@ def test_a_collapsed_model_is_flagged_and_a_learning_one_is_not():
 def test_default_recipe_learns_on_short_structured_notes(tmp_path):
     """Few thousand ~50-word structured notes, ~10 % readmitted, the signal in counts and codes: the default tiny
     recipe (only the thread count and bfloat16 fixed, for a repeatable test) must rank test admissions clearly
-    better than chance, pass the learning check, and come within 0.05 AUROC of TF-IDF with logistic regression."""
+    better than chance, pass the learning check, and come within 0.03 AUROC of TF-IDF with logistic regression."""
     from structured_notes import structured_notes
 
     from helpers import baselines
@@ -336,7 +337,8 @@ def test_default_recipe_learns_on_short_structured_notes(tmp_path):
     tfidf = baselines.fit_tfidf_lr(data[data["split"] == "train"], data[data["split"] == "validation"], seed=0)
     frame = data[data["split"].isin(["random_test", "temporal_test"])]
     tfidf_auroc = roc_auc_score(frame["readmitted_30d"], baselines.predict_tfidf_lr(tfidf, frame))
-    assert model_auroc > tfidf_auroc - 0.05
+    print(f"structured notes: ClinicLLM {model_auroc:.3f}, TF-IDF {tfidf_auroc:.3f}")
+    assert model_auroc > tfidf_auroc - 0.03
 
 
 def test_a_model_far_below_the_baseline_is_flagged_as_weak():

@@ -99,4 +99,6 @@ from .stages import *  # noqa: E402,F401,F403
 from .stages import _cap, _checkpoint_fingerprint  # noqa: E402,F401
 from .tables import *  # noqa: E402,F401,F403
 from .checks import *  # noqa: E402,F401,F403
+from .seeds import *  # noqa: E402,F401,F403
+from .compute import *  # noqa: E402,F401,F403
 from .cli import main  # noqa: E402,F401

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .config import CONFIG_FILE, HISTORY_FILE
 
-__all__ = ["compute_points", "compute_curve_figure", "compute_texts", "COMPUTE_COLUMNS"]
+__all__ = ["compute_points", "compute_curve_figure", "compute_texts", "validation_auroc", "COMPUTE_COLUMNS"]
 
 COMPUTE_COLUMNS = ["model", "pretrain_steps", "finetune_epochs", "finetune_steps", "minutes", "validation_auroc",
                    "this_run", "kept"]
@@ -136,3 +136,13 @@ def compute_texts(points: pd.DataFrame, baseline_auroc: float | None) -> dict[st
                          f"({int(best['pretrain_steps']):,} pretraining steps, {best['finetune_epochs']:.1f} "
                          f"fine-tuning epochs){gap}"),
     }
+
+
+def validation_auroc(predictions: pd.DataFrame, model: str) -> float | None:
+    """AUROC of ``model``'s scores on the validation admissions of a predictions table (None without them)."""
+    from sklearn.metrics import roc_auc_score
+
+    rows = predictions[(predictions["model"] == model) & (predictions["split"] == "validation")]
+    if rows.empty or rows["y_true"].nunique() < 2:
+        return None
+    return float(roc_auc_score(rows["y_true"], rows["y_score"]))

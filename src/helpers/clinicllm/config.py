@@ -29,60 +29,40 @@ CONFIG_FILE = "clinicllm_config.json"
 HISTORY_FILE = "history.csv"
 
 # Architecture and schedule defaults per preset; a field left at None in ClinicLLMConfig takes its preset's value.
-# tiny: chosen on a 2-core CPU so that ~25k simulated admissions (~360-word notes) run in well under 4 minutes
-# (benchmarks/bench_training.py). Measured there on 25k admissions (validation AUROC, one seed): 128 tokens beat 256
-# tokens at the same time budget (0.69 vs 0.65: more notes beat more words per note; most of the signal sits in
-# the first ~100 words); MLM pretraining is worth it (0.66 without, 0.69 with 300 steps); 800 steps and 2 epochs of
-# fine-tuning were the best of the settings tried; a fine-tuning lr of 1e-3 was worse (0.62). Pretraining runs
-# up to 3 epochs so that a small (smoke) cohort still gets a few hundred steps; on 25k the 800-step cap binds.
-# Fine-tuning takes at least 600 steps (issue 8): on 2,400 short structured notes (tests/fixtures/structured_notes.py)
-# the model sits at the base rate for the first ~230 steps and only then starts to rank (validation AUROC 0.70 at
-# step 266, 0.76 at step 304, TF-IDF 0.58); 2 epochs there are 150 steps, so the old recipe stopped on the plateau
-# and returned a constant (the collapse seen on a real export).
-# Since 2026-11-30 the head starts from a linear probe on the frozen features (head_init, LP-FT), and fine-tuning
-# runs one epoch at 1e-4. Measured on the default cohort in 32-bit floats, same tokenizer and pretraining, validation
-# AUROC at 257/514/771/1026 steps: base-rate head at 5e-4 0.51/0.55/0.46/0.47 (collapsed; another draw of windows
-# reached 0.59, and bfloat16 0.63); probe head at 5e-4 0.56/0.57/0.57/0.60 (fine-tuning first undoes the probe);
-# probe head (standardised features) at 1e-4 0.62/0.63/0.63/0.63 (flat after one epoch, hence one epoch; the
-# 600-step minimum then binds on the default cohort as well). The probe as kept (an untrained pooler started as the
-# identity, features not rescaled): 0.61/0.65 at steps 257/514 and 0.647 at 600 in the default run (temporal-test
-# AUROC 0.660).
-# Fine-tuning without dropout and with the bottom layer frozen (issue 8, speed without bfloat16), measured on the
-# default cohort in 32-bit floats with the same tokenizer, pretraining and probe (validation AUROC at steps
-# 257/514/600, then random/temporal test): as above 0.61/0.65/0.647, 0.664/0.660; dropout 0 0.597/0.643/0.648,
-# 0.665/0.662; dropout 0 and the bottom layer frozen (kept) 0.601/0.653/0.657, 0.679/0.663; the embeddings frozen
-# as well 0.589/0.601/0.603 (the embeddings carry the words' own weights to the mean-pooled head).
-# Skipping the frozen layer's backward pass (finetune_frozen_backward: straight_through) and computing the top layer
-# at a random half of the tokens in training steps (finetune_position_share: 0.5), same set-up, validation AUROC at
-# step 600 for fine-tuning seeds 0/1/2: exact backward and every token 0.657/0.639/0.641; straight-through only
-# 0.658/0.636/-; half the tokens only -/0.629/-; both (kept) 0.656/0.626/0.643 (mean 0.004 lower, within the
-# seed-to-seed spread of 0.018). Float32 fine-tuning steps x1.30 faster than the plain Trainer before, x2.28 after.
+# tiny: the recipe that learned most within the CPU budget of chapters 1-2 on the default cohort (the search, its
+# measurements and the rejected leads are in benchmarks/RESULTS.md; chapter 2's compute curve shows the trade-off):
+# notes read as bags of 2 windows pooled before the head, 5 epochs, word embeddings and head at 30 times the
+# encoder's learning rate, a narrow encoder (64 wide) so that 5 epochs fit, and a short pretraining (longer ones did
+# not raise validation AUROC at this budget).
 # base: BERT-base as in NYUTron/ClinicLLM (12 x 768, 12 heads, 3072 feed-forward, vocabulary 50k, 512 tokens).
 PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny": {
         "max_length": 128,
         "vocab_size": 8000,
-        "hidden_size": 128,
+        "hidden_size": 64,
         "num_layers": 2,
         "num_heads": 2,
-        "intermediate_size": 512,
+        "intermediate_size": 256,
         "hidden_dropout": 0.1,
         "attention_dropout": 0.0,
         "pretrain_epochs": 3.0,
-        "pretrain_max_steps": 800,
+        "pretrain_max_steps": 400,
         "pretrain_learning_rate": 1e-3,
         "pretrain_batch_size": 32,
-        "finetune_epochs": 1.0,
+        "train_windows_per_note": 2,
+        "finetune_epochs": 5.0,
         "finetune_max_steps": None,
         "finetune_min_steps": 600,
         "finetune_learning_rate": 1e-4,
+        "finetune_embedding_lr_factor": 30.0,
+        "finetune_head_lr_factor": 30.0,
         "finetune_batch_size": 32,
         "finetune_frozen_layers": 1,
         "finetune_dropout": 0.0,
         "finetune_frozen_backward": "straight_through",
         "finetune_position_share": 0.5,
         "eval_batch_size": 128,
-        "evals_per_epoch": 2,
+        "evals_per_epoch": 1,
     },
     "base": {
         "max_length": 512,
@@ -159,9 +139,12 @@ class ClinicLLMConfig:
     window_stride: int | None = None
     """Content tokens between the starts of a note's windows; None = max_length - 2 (windows side by side, no
     overlap). A smaller stride overlaps windows (more windows to score, each fact seen with more context)."""
-    window_pooling: str = "clinicalbert"
-    """How a note's window scores become its score: "clinicalbert" (Huang et al., 2019: (p_max + p_mean n/c) /
-    (1 + n/c) over its n windows), "mean" or "max"."""
+    window_pooling: str | None = None
+    """How a note's windows become its score (None: "features" for the mean head, "clinicalbert" for the [CLS]
+    head): "features" (the mean of the last layer over all the note's tokens,
+    every window together, is what the head reads, in training as in predictions; classifier_input: mean), or the
+    window scores combined: "clinicalbert" (Huang et al., 2019: (p_max + p_mean n/c) / (1 + n/c) over its n
+    windows), "mean" or "max" (then training reads one random window per note per epoch)."""
     classifier_input: str = "mean"
     """What the classification head reads: "mean" (the mean of the last layer over the window's tokens) or "cls"
     (BERT's [CLS] vector, the last layer computed at [CLS] only: faster). MLM pretraining never trains [CLS] (it
@@ -181,7 +164,7 @@ class ClinicLLMConfig:
     through a zero head."""
     train_windows_per_note: int | None = None
     """With window_pooling "features": at most this many windows of a note, drawn at random per epoch, in a
-    training step (None = all of them). Validation and predictions always read every window."""
+    training step (None = all of them; tiny: 2). Validation and predictions always read every window."""
     window_pooling_c: float = 2.0
     """The constant c of the ClinicalBERT pooling (2 in the paper): the larger, the more weight on the maximum."""
     vocab_size: int | None = None
@@ -386,7 +369,7 @@ class ClinicLLMConfig:
                 f"ClinicLLMConfig.head_init is {self.head_init!r}; use 'linear_probe' (a logistic regression on the "
                 "frozen features sets the head) or 'base_rate' (zero weights, bias at the base rate)."
             )
-        if self.window_pooling not in ("clinicalbert", "mean", "max", "features"):
+        if self.window_pooling not in (None, "clinicalbert", "mean", "max", "features"):
             raise ValueError(
                 f"ClinicLLMConfig.window_pooling is {self.window_pooling!r}; use 'features', 'clinicalbert', 'mean' "
                 "or 'max'."
@@ -433,6 +416,8 @@ class ClinicLLMConfig:
         if self.finetune_frozen_layers is None and values["num_layers"] is not None:
             # The preset's frozen layers never include the top one (a one-layer model freezes nothing).
             values["finetune_frozen_layers"] = min(values["finetune_frozen_layers"], values["num_layers"] - 1)
+        if values["window_pooling"] is None:
+            values["window_pooling"] = "features" if values["classifier_input"] == "mean" else "clinicalbert"
         if values["attention_kernel"] is None:
             values["attention_kernel"] = "eager" if values["bf16"] and not torch.cuda.is_available() else "sdpa"
         return ClinicLLMConfig(**values)

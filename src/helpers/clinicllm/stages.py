@@ -233,14 +233,15 @@ def _cap(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
 
 
 def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
-                  out_dir: str | os.PathLike) -> ClinicLLMResult:
+                  out_dir: str | os.PathLike, *, publish: bool = True) -> ClinicLLMResult:
     """The ClinicLLM chapter: tokenizer, MLM pretraining, fine-tuning, predictions, each cached by its inputs.
 
     The tokenizer and pretraining read only the training split's notes; fine-tuning reads train (labels) and
     selects on validation AUROC; predictions cover validation, random_test and temporal_test. Artifacts in
     ``out_dir``: ``tokenizer-<key>/``, ``mlm-<key>/``, ``finetune-<key>/``, ``predictions-<key>.parquet``,
     ``tokenization-<key>.json``, and, for the latest call, ``predictions.parquet``, ``pretrain_history.csv``,
-    ``finetune_history.csv``, ``tokenization_report.json`` and ``summary.json``.
+    ``finetune_history.csv``, ``tokenization_report.json`` and ``summary.json`` (not with ``publish=False``: a
+    model trained beside the chapter's own, e.g. with another seed, leaves the chapter's files as they are).
     """
     started = time.perf_counter()
     config = config.resolved()
@@ -348,7 +349,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
     best_step = int(best_rows["step"].iloc[0]) if len(best_rows) else None
 
     learning = learning_check(predictions, seed=config.seed)
-    if not learning.learned:
+    if not learning.learned and publish:
         progress_report("ClinicLLM did not learn: " + "; ".join(learning.problems))
     result = ClinicLLMResult(
         config=config, predictions=predictions, pretrain_history=pretrain_history,
@@ -357,7 +358,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
         predictions_path=predictions_path, best_validation_auroc=best_auroc, best_step=best_step, stage_keys=keys,
         learning=learning,
     )
-    if _is_main_process():
+    if _is_main_process() and publish:
         _write_table_atomic(root / "predictions.parquet", predictions)
         _write_table_atomic(root / "pretrain_history.csv", pretrain_history)
         _write_table_atomic(root / "finetune_history.csv", finetune_history)

@@ -26,7 +26,7 @@ from .config import (
 
 __all__ = ['parameter_count', 'config_table', 'tokenization_table', 'reading_comparison', 'ceiling_gap_rows',
            'ceiling_gap_table', 'ceiling_texts', 'CEILING_GAPS', 'reading_description', 'reading_texts',
-           'reading_display', 'number_format_text', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts',
+           'reading_display', 'number_format_text', 'training_reading_description', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts',
            'auroc_texts', 'log_loss_explained', 'learning_depth_texts', 'log_loss_explained_table']
 
 
@@ -301,17 +301,40 @@ def reading_description(config: ClinicLLMConfig) -> str:
         return f"the first {config.max_length} tokens of each note"
     stride = config.window_stride or config.max_length - 2
     overlap = "side by side" if stride == config.max_length - 2 else f"starting every {stride} tokens"
+    if config.window_pooling == "features":
+        return (f"the whole note, in windows of {config.max_length} tokens {overlap}, pooled into one note vector "
+                "(the mean over all the note's tokens) before the classification head")
     pooling = {"clinicalbert": f"ClinicalBERT's formula (c = {config.window_pooling_c:g})",
                "mean": "their mean", "max": "their maximum"}[config.window_pooling]
     return (f"the whole note, in windows of {config.max_length} tokens {overlap}, whose scores are combined by "
             f"{pooling}")
 
 
+def training_reading_description(config: ClinicLLMConfig) -> str:
+    """What one training example is, in words, for the page."""
+    config = config.resolved()
+    if config.note_reading == "head":
+        return "each note's first window, the same one every epoch"
+    if config.window_pooling == "features":
+        cap = config.train_windows_per_note
+        drawn = "every window of a note" if cap is None else (
+            f"up to {cap} windows of a note, drawn at random anew each epoch,")
+        return (f"{drawn} read together and pooled into one note vector, so the note's label is never pinned on "
+                "a window that may not hold the facts behind it")
+    return ("one window of a note, drawn at random anew each epoch, with the note's label; over the epochs the "
+            "model sees the whole note")
+
+
 def classifier_description(config: ClinicLLMConfig) -> str:
     """What the classification head reads, in words, for the page."""
-    if config.resolved().classifier_input == "mean":
-        return ("the mean of the last layer over a window's tokens (masked-language pretraining never trains the "
-                "[CLS] vector, which after a short pretraining barely depends on the note)")
+    config = config.resolved()
+    if config.classifier_input == "mean":
+        layers = ("the mean of the embedding output and the last layer" if config.classifier_layers == "first_last"
+                  else "the last layer")
+        over = "a note's tokens, all its windows together" if config.window_pooling == "features" \
+            else "a window's tokens"
+        return (f"{layers} averaged over {over} (masked-language pretraining never trains the [CLS] vector, which "
+                "after a short pretraining barely depends on the note)")
     return "the last layer's [CLS] vector, as BERT's classifier does"
 
 
@@ -321,6 +344,11 @@ def finetuning_description(config: ClinicLLMConfig) -> str:
     frozen = config.finetune_frozen_layers or 0
     text = ("updates every weight" if not frozen else "updates every weight but the bottom layer's" if frozen == 1
             else f"updates every weight but the bottom {frozen} layers'")
+    rates = [f"{part} at {factor:g} times it" for part, factor in
+             (("the word embeddings", config.finetune_embedding_lr_factor),
+              ("the head", config.finetune_head_lr_factor)) if factor not in (None, 1, 1.0)]
+    text += (f" at a peak learning rate of {config.finetune_learning_rate:g}"
+             + (f" ({' and '.join(rates)})" if rates else ""))
     dropout = config.finetune_dropout
     text += (", with the checkpoint's own dropout" if dropout is None else
              ", without dropout" if dropout == 0 else f", with dropout {dropout:g}")
