@@ -358,27 +358,27 @@ def test_overview_texts_count_the_temporal_groups_and_the_pairs_too_small():
     ])
     # temporal groups: A, B, smallest_hospital; not estimable: B, smallest_hospital (temporal), overall (random)
     assert dis.overview_texts(rows) == {"n_groups": "3", "n_not_estimable": "3",
-                                        "overall_temporal": "0.712 (0.650-0.770)",
+                                        "overall_temporal": "0.712\u00a0[0.650,\u00a00.770]",
                                         "overall_random": "not estimable (only one class)"}
 
 
 def test_worst_group_texts_name_each_variable_on_both_tests_and_the_smallest_hospital():
     worst = pd.DataFrame([
         {"split": "temporal_test", "group_var": "hospital", "group": "Hospital 2", "auroc": 0.48,
-         "AUROC (95 % CI)": "0.480 (0.334-0.657)"},
+         "AUROC (95 % CI)": "0.480\u00a0[0.334,\u00a00.657]"},
         {"split": "random_test", "group_var": "hospital", "group": "Hospital 1", "auroc": 0.6,
-         "AUROC (95 % CI)": "0.600 (0.500-0.700)"},
+         "AUROC (95 % CI)": "0.600\u00a0[0.500,\u00a00.700]"},
         {"split": "temporal_test", "group_var": "insurance", "group": "none estimable", "auroc": np.nan,
          "AUROC (95 % CI)": "not estimable"},
         {"split": "random_test", "group_var": "insurance", "group": "Medicaid", "auroc": 0.58,
-         "AUROC (95 % CI)": "0.580 (0.410-0.720)"},
+         "AUROC (95 % CI)": "0.580\u00a0[0.410,\u00a00.720]"},
     ])
     texts = dis.worst_group_texts(worst, "Hospital 4")
     assert texts == {
-        "worst_hospital_temporal": "Hospital 2, AUROC 0.480 (0.334-0.657)",
-        "worst_hospital_random": "Hospital 1, AUROC 0.600 (0.500-0.700)",
+        "worst_hospital_temporal": "Hospital 2, AUROC 0.480\u00a0[0.334,\u00a00.657]",
+        "worst_hospital_random": "Hospital 1, AUROC 0.600\u00a0[0.500,\u00a00.700]",
         "worst_insurance_temporal": "none estimable",
-        "worst_insurance_random": "Medicaid, AUROC 0.580 (0.410-0.720)",
+        "worst_insurance_random": "Medicaid, AUROC 0.580\u00a0[0.410,\u00a00.720]",
         "worst_age_group_temporal": "not in the data (no age_group column)",
         "worst_age_group_random": "not in the data (no age_group column)",
         "worst_comorbidity_level_temporal": "not in the data (no comorbidity_level column)",

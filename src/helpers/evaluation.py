@@ -788,12 +788,21 @@ def write_metrics(run_dir: str | os.PathLike, rows: pd.DataFrame, *, notebook: s
 
 
 def format_estimate(value: float, low: float, high: float, digits: int = 3) -> str:
-    """'0.736 (0.701-0.770)', or 'n/a' for a NaN estimate."""
+    """'0.736 [0.701, 0.770]', or 'n/a' for a NaN estimate.
+
+    Square brackets and a comma, never a hyphen: Markdown renderers turn '--' into an en dash, so
+    '-1.5 (-2.8--0.2)' would read '-1.5 (-2.8–0.2)' on the page and lose the upper bound's sign. The two spaces
+    are non-breaking (:data:`NBSP`), so that an interval stays on one line in a narrow table column.
+    """
     if not np.isfinite(value):
         return "n/a"
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+    return f"{value:.{digits}f}{NBSP}[{low:.{digits}f},{NBSP}{high:.{digits}f}]"
+
+
+NBSP = "\u00a0"
+"""The non-breaking space inside a formatted interval."""
 
 
 def metrics_display(rows: pd.DataFrame, *, index: Sequence[str] = ("experiment",),

@@ -242,6 +242,17 @@ def hospital_profile(factors: pd.DataFrame, auroc_rows: pd.DataFrame, split: str
     return table.sort_values("fine-tuning sample size", ascending=False)
 
 
+def chapter3_hospital_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """ClinicLLM's AUROC per hospital and test as chapter 3 wrote it to metrics.csv: one number per quantity, so
+    this chapter shows chapter 3's values and intervals instead of bootstrapping its own."""
+    rows = metrics[(metrics["notebook"] == "03_disparities") & (metrics["experiment"] == "global")
+                   & (metrics["group_var"] == "hospital") & (metrics["metric"] == "auroc")]
+    if rows.empty:
+        raise ValueError("chapter 4 reads ClinicLLM's AUROC per hospital from chapter 3's rows of metrics.csv, and "
+                         "there are none: run chapter 3 first (clinicllm-study run params/NAME.yaml --only 03).")
+    return rows.reset_index(drop=True)
+
+
 def profile_display(profile: pd.DataFrame) -> pd.DataFrame:
     """The hospital profile for reading: one column per hospital, AUROC as 'value (CI)', numbers rounded."""
     shown = profile.drop(columns=["AUROC", "AUROC ci_low", "AUROC ci_high"]).astype(float).round(1).astype(object)
@@ -256,9 +267,14 @@ def group_display(groups: pd.DataFrame, cells: Sequence[str]) -> pd.DataFrame:
     """The subgroup table for reading: one row per subgroup, its counts, AUROC, bootstrap variance and reason."""
     columns = ["n", "n_pos", "train_size", "auroc", "variance", "reason"]
     shown = groups.set_index(["split"] + list(cells))[columns].rename(
-        columns={"n_pos": "readmitted", "train_size": "training admissions", "reason": "not estimable because"})
-    shown["auroc"] = shown["auroc"].round(3)
-    shown["variance"] = shown["variance"].round(4)
+        columns={"n": "admissions", "n_pos": "readmitted", "train_size": "training admissions",
+                 "auroc": "AUROC", "variance": "bootstrap variance", "reason": "not estimable because"})
+    shown.index = shown.index.set_levels([s.replace("_", " ") for s in shown.index.levels[0]], level=0)
+    shown.index = shown.index.set_names(["test"] + [c.replace("_", " ") for c in cells])
+    shown["AUROC"] = [f"{v:.3f}" if np.isfinite(v) else "-" for v in shown["AUROC"]]
+    shown["bootstrap variance"] = [f"{v:.4f}" if np.isfinite(v) else "-" for v in shown["bootstrap variance"]]
+    if not shown["not estimable because"].astype(bool).any():
+        shown = shown.drop(columns="not estimable because")
     return shown
 
 
@@ -681,6 +697,58 @@ def factor_ranking(importance: pd.DataFrame, method: str) -> pd.DataFrame:
     return ranked
 
 
+def _interval_column(table: pd.DataFrame, value: str, low: str = "ci_low", high: str = "ci_high",
+                     digits: int = 3) -> list[str]:
+    return [evaluation.format_estimate(v, lo, hi, digits) for v, lo, hi in zip(table[value], table[low], table[high])]
+
+
+def ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as the chapter shows it: factor, importance with its interval over repeats, in the study's four."""
+    return pd.DataFrame({"rank": ranking["rank"], "factor": ranking["feature"],
+                         "drop in held-out AUROC [interval over repeats]": _interval_column(ranking, "importance",
+                                                                                            digits=4),
+                         "one of the study's four": ranking["in the study's top four"].replace("", "no")}
+                        ).set_index("rank")
+
+
+def odds_ratio_display(odds_ratios: pd.DataFrame) -> pd.DataFrame:
+    """The error model's odds ratios as the chapter shows them: term, odds ratio [95 % CI], p-value."""
+    return pd.DataFrame({"term": odds_ratios["term"],
+                         "odds ratio [95 % CI]": _interval_column(odds_ratios, "odds_ratio", digits=2),
+                         "p-value": [f"{p:.2g}" for p in odds_ratios["p_value"]]}).set_index("term")
+
+
+def regression_display(regression: GroupRegression) -> pd.DataFrame:
+    """The group-level regression's coefficients (change in AUROC per unit) with 95 % CIs, or why it has none."""
+    if regression.fit is None:
+        return pd.DataFrame({"why there is no estimate": [regression.reason]})
+    table = regression.table
+    return pd.DataFrame({"term": table["term"],
+                         "change in AUROC [95 % CI]": _interval_column(table, "estimate", digits=4),
+                         "p-value": [f"{p:.2g}" for p in table["p_value"]]}).set_index("term")
+
+
+CLASSIFIER_NAMES = {"gradient_boosting": "gradient boosting", "logistic_regression": "logistic regression"}
+
+
+def performance_display(performance: pd.DataFrame) -> pd.DataFrame:
+    """How well each error classifier predicts the errors on the held-out admissions."""
+    return pd.DataFrame({"error classifier": [CLASSIFIER_NAMES.get(c, c) for c in performance["classifier"]],
+                         "held-out AUROC [95 % CI]": _interval_column(performance, "auroc"),
+                         "log loss": performance["log_loss"].round(3),
+                         "held-out admissions": performance["n_held_out"].astype(int),
+                         "errors among them": performance["n_errors_held_out"].astype(int)}
+                        ).set_index("error classifier")
+
+
+def hidden_gain_display(gain: pd.DataFrame) -> pd.DataFrame:
+    """What the hidden variables add, per error classifier."""
+    return pd.DataFrame({"AUROC, visible factors": gain["AUROC, visible (CI)"],
+                         "AUROC, visible + hidden": gain["AUROC, visible + hidden (CI)"],
+                         "log loss reduction (%)": gain["log loss reduction (%)"].round(1)},
+                        index=pd.Index([CLASSIFIER_NAMES.get(c, c) for c in gain.index], name="error classifier"))
+
+
 def importance_figure(importance: pd.DataFrame) -> plt.Figure:
     """Permutation importance with the interval over repeats, one panel per classifier."""
     methods = list(dict.fromkeys(importance["method"]))
@@ -876,12 +944,74 @@ def classifier_texts(performance: pd.DataFrame) -> dict[str, str]:
     return texts
 
 
-def ranking_texts(ranking: pd.DataFrame) -> dict[str, str]:
-    """The four most important factors of :func:`factor_ranking`, and how many of them the study's top four hold."""
+def ranking_texts(ranking: pd.DataFrame, importance: pd.DataFrame | None = None) -> dict[str, str]:
+    """The four most important factors of :func:`factor_ranking`, and, given the whole importance table, the
+    verdict on the study's four by :func:`study_factor_verdict` (the verdict chapter 6 shows)."""
     top_four = ranking["feature"].head(4).tolist()
-    overlap = int((ranking["in the study's top four"].head(4) == "yes").sum())
-    return {"top_four": "; ".join(f"{i}. {name}" for i, name in enumerate(top_four, start=1)),
-            "study_overlap": f"{overlap} of 4"}
+    texts = {"top_four": "; ".join(f"{i}. {name}" for i, name in enumerate(top_four, start=1))}
+    if importance is not None:
+        result = study_factor_verdict(importance)
+        texts |= {"factor_verdict": result.verdict, "factor_evidence": result.evidence,
+                  "factor_rule": FACTOR_RULE}
+    return texts
+
+
+REPRODUCED, CONTRADICTED, INCONCLUSIVE = "reproduced", "contradicted", "inconclusive"
+FACTOR_RULE = (
+    "the finding is reproduced when, for every error classifier, the four most important candidate factors are the "
+    "study's four (the hospital block standing for the sample size), each with its importance interval above zero; "
+    "contradicted when, for some classifier, a factor outside the study's four is clearly more important than one "
+    "of them (the lower end of its interval above the upper end of the other's); inconclusive otherwise (the "
+    "intervals overlap, so the ranking is not settled). The study gives no sizes of importance, so no effect can "
+    "be shown absent"
+)
+"""The one rule for the study's four factors; chapter 4 states it and chapter 6 applies it."""
+
+
+@dataclass
+class FactorVerdict:
+    verdict: str
+    evidence: str
+
+
+def _study_factor(feature: str) -> bool:
+    return feature in STUDY_RANKING or (feature == HOSPITAL_BLOCK and "fine-tuning sample size" in STUDY_RANKING)
+
+
+def study_factor_verdict(importance: pd.DataFrame) -> FactorVerdict:
+    """The verdict on "sample size, age, comorbidities and words per note matter most", by :data:`FACTOR_RULE`."""
+    missing = [c for c in ("feature", "importance", "ci_low", "ci_high", "method") if c not in importance.columns]
+    if missing:
+        raise ValueError(f"study_factor_verdict: the importance table lacks column(s) {missing}; it is chapter 4's "
+                         "importance.csv (feature, importance, ci_low, ci_high, method).")
+    verdicts, texts = [], []
+    for method in dict.fromkeys(importance["method"].astype(str)):
+        ranked = factor_ranking(importance, method)
+        study = ranked[[_study_factor(f) for f in ranked["feature"]]]
+        others = ranked[[not _study_factor(f) for f in ranked["feature"]]]
+        top = ranked.head(4)
+        in_top = sum(_study_factor(f) for f in top["feature"])
+        all_clear = in_top == 4 and len(study) == 4 and bool((top["ci_low"] > 0).all())
+        outranked = [(o.feature, s.feature) for o in others.itertuples() for s in study.itertuples()
+                     if o.ci_low > s.ci_high]
+        if all_clear:
+            verdict = REPRODUCED
+        elif outranked:
+            verdict = CONTRADICTED
+        else:
+            verdict = INCONCLUSIVE
+        verdicts.append(verdict)
+        name = method.removeprefix("permutation, ").replace("_", " ")
+        detail = (f"{outranked[0][0]} clearly above {outranked[0][1]}" if outranked else
+                  f"{int((study['ci_low'] > 0).sum())} of the study's four with an interval above zero")
+        texts.append(f"{name}: {in_top} of the top four are the study's; {detail}")
+    if all(v == REPRODUCED for v in verdicts):
+        overall = REPRODUCED
+    elif CONTRADICTED in verdicts:
+        overall = CONTRADICTED
+    else:
+        overall = INCONCLUSIVE
+    return FactorVerdict(overall, "; ".join(texts))
 
 
 NO_HIDDEN_VARIABLES = "On real data these variables do not exist, so this section has nothing to add."
