@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -167,3 +168,50 @@ def test_a_notebook_whose_last_run_did_not_finish_is_left_out_of_the_book(tmp_pa
     staging, dropped = stage_book_sources(run_dir, ROOT)
     assert (staging / "notebooks" / "01_data.ipynb").exists()
     assert not (staging / "notebooks" / "02_clinicllm.ipynb").exists() and "notebooks/02_clinicllm" in dropped
+
+
+# ---------------------------------------------------------------- the reference pages agree with the code
+
+
+def _glossary_entry(term: str) -> str:
+    text = (ROOT / "book" / "glossary.md").read_text()
+    start = text.index(f"\n{term}\n:")
+    end = text.find("\n\n", start + 1)
+    return " ".join(text[start:end].split())
+
+
+def test_glossary_states_the_configuration_the_run_uses():
+    from helpers import disparities, schema, summary
+    from helpers.clinicllm import ClinicLLMConfig
+
+    config = ClinicLLMConfig()
+    assert f"`classifier_input: {config.classifier_input}`" in _glossary_entry("CLS token")
+    assert f"hide {100 * config.mlm_probability:.0f} % of the tokens" in _glossary_entry(
+        "Masked-language modelling (MLM)")
+    assert f"$c = {config.window_pooling_c:g}$" in _glossary_entry("ClinicalBERT windows")
+    year = parameters_cell_defaults(ROOT / "notebooks" / "01_data.ipynb")["temporal_test_year"]
+    assert f"({year} by default)" in _glossary_entry("Temporal test")
+    edges = schema.COMORBIDITY_LEVEL_EDGES  # index 0 | 1-2 | 3-4 | 5 or more
+    assert (f"1 (index {edges[0]}), 2 ({edges[1]}-{edges[2] - 1}), 3 ({edges[2]}-{edges[3] - 1}) and 4 "
+            f"({edges[3]} or more)") in _glossary_entry("Comorbidity index and level")
+    from helpers.book import SMALL_CELL_THRESHOLD
+
+    assert f"under {SMALL_CELL_THRESHOLD} patients" in _glossary_entry("Small-cell suppression")
+    assert f"= {summary.MDE_FACTOR:.1f} standard errors" in _glossary_entry("Minimum detectable difference")
+    assert disparities.MULTIPLE_TESTING_METHOD == "holm" and "Holm's correction" in _glossary_entry(
+        "Harder data and model failure")
+    assert f"below {disparities.SHORTFALL_ALPHA:g}" in _glossary_entry("Harder data and model failure")
+    for verdict in summary.VERDICTS:
+        assert f"*{verdict}*" in _glossary_entry("Verdict (chapter 6)")
+    # chapter 5's strategies continue from the global checkpoint, as the glossary says of local fine-tuning
+    from helpers.mitigation import strategies
+
+    assert "from the **global checkpoint**" in strategies.__doc__
+    assert "continues from the global model's checkpoint" in _glossary_entry("Fine-tuning, local")
+
+
+def test_references_and_chapter_two_cite_clinicalbert_with_the_same_year():
+    chapter2 = (ROOT / "notebooks" / "02_clinicllm.ipynb").read_text()
+    year = re.search(r"Huang et al\., (\d{4})", chapter2).group(1)
+    assert f"Huang, K., Altosaar, J., Ranganath, R. ({year})" in (ROOT / "book" / "references.md").read_text()
+    assert f"Ranganath, {year})" in _glossary_entry("ClinicalBERT windows")

@@ -299,17 +299,27 @@ def profile_figure(profile: pd.DataFrame) -> plt.Figure:
     """One panel per hospital-level summary of a factor: its value per hospital against the AUROC there."""
     columns = ["fine-tuning sample size", "words per note (median)", "age (mean)", "comorbidity level (mean)",
                "government insurance (%)", "readmission rate (%)", "mortality rate (%)"]
-    fig, axes = plt.subplots(2, 4, figsize=(14, 6.2), sharey=True)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from helpers.figures import distinct_styles
+
+    fig, axes = plt.subplots(2, 4, figsize=(10, 5.6), sharey=True)
     axes = axes.ravel()
-    palette = dict(zip(profile.index, sns.color_palette("colorblind", n_colors=len(profile))))
+    colors, markers, _ = distinct_styles(len(profile))
+    palette = dict(zip(profile.index, colors))
+    shapes = dict(zip(profile.index, markers))
     for ax, column in zip(axes, columns):
         for hospital, row in profile.iterrows():
             low, high = row["AUROC"] - row["AUROC ci_low"], row["AUROC ci_high"] - row["AUROC"]
-            ax.errorbar(row[column], row["AUROC"], yerr=[[max(low, 0)], [max(high, 0)]], fmt="o",
+            ax.errorbar(row[column], row["AUROC"], yerr=[[max(low, 0)], [max(high, 0)]], fmt=shapes[hospital],
                         color=palette[hospital], capsize=3, label=hospital)
-        ax.set_xlabel(column)
+        ax.set_xlabel(column, fontsize=9)
+        ax.tick_params(labelsize=8)
         if column == "fine-tuning sample size":
+            # one labelled tick per power of ten; the minor ticks' labels (3x10^3, 4x10^3, ...) collide
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axes[-1].set_visible(False)
     for ax in (axes[0], axes[4]):
         ax.set_ylabel("AUROC (95 % CI)")
@@ -752,8 +762,8 @@ def hidden_gain_display(gain: pd.DataFrame) -> pd.DataFrame:
 def importance_figure(importance: pd.DataFrame) -> plt.Figure:
     """Permutation importance with the interval over repeats, one panel per classifier."""
     methods = list(dict.fromkeys(importance["method"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(6.5 * len(methods), 0.35 * importance["feature"].nunique()
-                                                       + 1.5), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods) + 2.5, 0.32 * importance["feature"].nunique()
+                                                             + 1.5), squeeze=False, sharey=True)
     order = (importance[importance["method"] == methods[0]].sort_values("importance")["feature"].tolist())
     for ax, method in zip(axes[0], methods):
         part = importance[importance["method"] == method].set_index("feature").reindex(order)
@@ -763,7 +773,7 @@ def importance_figure(importance: pd.DataFrame) -> plt.Figure:
                     fmt="o", color=sns.color_palette("colorblind")[1], capsize=3)
         ax.axvline(0, color="grey", linestyle=":")
         ax.set_yticks(y, order)
-        ax.set_title(method)
+        ax.set_title(CLASSIFIER_NAMES.get(method.removeprefix("permutation, "), method))
         ax.set_xlabel("drop in held-out AUROC")
     fig.tight_layout()
     return fig
@@ -850,8 +860,10 @@ def bin_order(labels: pd.Series) -> list[str]:
 
 def length_figure(rows: pd.DataFrame, bins: pd.DataFrame) -> plt.Figure:
     """AUROC (95 % CI) by words-per-note bin and by share-of-note-read bin, both tests."""
-    group_vars = [g for g in ("words_per_note_bin", "share_read_bin") if g in set(rows["group_var"])]
-    fig, axes = plt.subplots(1, len(group_vars), figsize=(6.5 * len(group_vars), 3.8), squeeze=False,
+    # a share-read panel with a single bin (every note read whole, in windows) says nothing: it is left out
+    group_vars = [g for g in ("words_per_note_bin", "share_read_bin") if g in set(rows["group_var"])
+                  and (g not in bins or bins[g].nunique() > 1)]
+    fig, axes = plt.subplots(1, len(group_vars), figsize=(4.8 * len(group_vars), 3.6), squeeze=False,
                              sharey=True)
     palette = dict(zip(TEST_SPLITS, sns.color_palette("colorblind")))
     for ax, group_var in zip(axes[0], group_vars):
@@ -1037,6 +1049,6 @@ def length_texts(length_rows: pd.DataFrame, bins: pd.DataFrame, factors: pd.Data
         "auroc_longest": f"{words.index[-1]}: {evaluation.format_estimate(*words.iloc[-1][estimate])}",
         "median_share_read": f"{100 * factors['share_read'].median():.0f} %",
         "reading": ("reads every note whole, in windows of its input limit, so the share read is 100 % for every "
-                    "note and the right panel has one bin" if note_reading == "windows" else
+                    "note and the figure leaves out the panel by share read" if note_reading == "windows" else
                     "reads the first tokens of each note up to its input limit"),
     }
