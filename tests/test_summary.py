@@ -350,3 +350,21 @@ def test_missing_chapters_are_named_in_order_or_none():
     assert summary.missing_chapters_text(rows) == "04_feature_analysis, 05_mitigation"
     every = pd.DataFrame({"notebook": ["02_clinicllm", "03_disparities", "04_feature_analysis", "05_mitigation"]})
     assert summary.missing_chapters_text(every) == "none"
+
+
+@pytest.mark.slow
+def test_one_number_per_quantity_in_the_smoke_runs_metrics(smoke_run):
+    """A model's metric in a group on a test (and seed) has one value, one interval and one count wherever a chapter
+    writes it to metrics.csv: chapters 4 to 6 read chapter 3's rows instead of computing their own."""
+    run_dir, _ = smoke_run
+    rows = ev.read_metrics(run_dir)
+    key = ["experiment", "model", "split", "group_var", "group", "metric", "seed"]
+    shared = rows[rows.duplicated(key, keep=False)]
+    assert len(shared), "no quantity is written by two chapters, so the test would check nothing"
+    differ = []
+    for values, part in shared.groupby(key, sort=False):
+        numbers = part[["value", "ci_low", "ci_high", "n", "n_pos"]].round(12).drop_duplicates()
+        if len(numbers) > 1:
+            differ.append(f"{dict(zip(key, values))}: " + "; ".join(
+                f"{r.notebook} {ev.format_estimate(r.value, r.ci_low, r.ci_high)} n={r.n}" for r in part.itertuples()))
+    assert not differ, "\n".join(differ[:12])

@@ -619,7 +619,7 @@ def group_label(group_var: str, group: str) -> str:
     if group_var in ("comorbidity_level", "age_group"):
         return f"{GROUP_VAR_NAMES[group_var]} {group}"
     if group_var == CONTRAST:
-        return CONTRAST_NAMES.get(group, group.replace("_", " "))
+        return _contrast_name(group)
     return str(group)
 
 
@@ -721,7 +721,8 @@ def worst_display(worst: pd.DataFrame, *, simulated: bool) -> pd.DataFrame:
     table = pd.DataFrame({
         "test": [_SPLIT_TITLES.get(s, s) for s in shown["split"]],
         "variable": [GROUP_VAR_NAMES.get(v, v) for v in shown["group_var"]],
-        "worst group": [str(g) for g in shown["group"]],
+        "worst group": [group_label(v, str(g)) if g != "none estimable" else g
+                        for v, g in zip(shown["group_var"], shown["group"])],
         "admissions": shown["n"].tolist(),
         "AUROC ClinicLLM": shown["AUROC (95 % CI)"].tolist(),
         "minus the rest's": shown["vs rest (95 % CI)"].tolist(),
