@@ -217,13 +217,22 @@ def test_reasons_hide_small_counts_on_real_data_only():
 def test_subgroup_table_on_real_data_shows_no_count_under_11():
     predictions, cohort = synthetic_study(n_per_split=150, seed=9, oracle=False)
     rows = _rows(predictions, cohort, n_resamples=20)
-    table = dis.subgroup_table(rows, "hospital", simulated=False)
+    table = dis.subgroup_counts_table(rows, "hospital", simulated=False)
     for column in ["admissions", "readmissions"]:
         numbers = pd.to_numeric(table[column], errors="coerce").dropna()
         assert (numbers == 0).sum() + (numbers >= 11).sum() == len(numbers)
     assert (table[["admissions", "readmissions"]].astype(str) == "<11").any().any()
     gaps = dis.subgroup_gap_table(rows, "hospital", simulated=False)
-    assert "AUROC oracle" not in table.columns and "oracle's AUROC minus ClinicLLM's" not in gaps.columns
+    aurocs = dis.subgroup_table(rows, "hospital", simulated=False)
+    assert list(aurocs.columns) == ["AUROC ClinicLLM", "AUROC TF-IDF"]  # no oracle on real data
+    assert "oracle's AUROC minus ClinicLLM's" not in gaps.columns
+    # the tables quote the rows: ClinicLLM's AUROC at each hospital of the temporal test, as the rows have it
+    for hospital in aurocs.loc["temporal test"].index:
+        row = ev.lookup(rows, experiment="global", split="temporal_test", group_var="hospital", group=hospital,
+                        metric="auroc")
+        shown = aurocs.loc[("temporal test", hospital), "AUROC ClinicLLM"]
+        assert shown == (ev.format_estimate(row["value"], row["ci_low"], row["ci_high"])
+                         if np.isfinite(row["value"]) else "-")
     text = table.to_string()
     assert not re.search(r"\b([1-9]|10) (admissions|positives|negatives)\b", text)
 

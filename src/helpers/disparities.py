@@ -633,61 +633,76 @@ def _contrast_name(group: str) -> str:
     return CONTRAST_NAMES.get(group, group.replace("_", " "))
 
 
-def subgroup_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
-                   splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
-    """The chapter's first table for one grouping variable, both tests: admissions, readmissions, prevalence and
-    each model's AUROC with its 95 % interval (:func:`subgroup_gap_table` has the rest).
+def _no_variable(group_var: str) -> pd.DataFrame:
+    return pd.DataFrame({"note": [f"the data have no {group_var} column, so there is nothing to show"]},
+                        index=pd.Index([group_var], name="group"))
 
-    A variable the data lack gives a one-line table that says so; groups too small for a metric say why.
-    """
-    part = _pick(rows, group_var=group_var)
-    if part.empty:
-        return pd.DataFrame({"note": [f"the data have no {group_var} column, so there is nothing to show"]},
-                            index=pd.Index([group_var], name="group"))
-    experiments = [e for e in EXPERIMENTS if e in set(part["experiment"])]
-    records = []
+
+def _groups_of(part: pd.DataFrame, splits: Sequence[str]):
     for split in splits:
         for group in dict.fromkeys(part.loc[part["split"] == split, "group"]):
-            where = {"split": split, "group": group, "experiment": "global"}
-            first = _one(part, metric="auroc", **where)
-            prevalence = _one(part, metric="prevalence", **where)
-            record = {"test": _SPLIT_TITLES.get(split, split), "group": group, "admissions": int(first["n"]),
-                      "readmissions": int(first["n_pos"]),
-                      "prevalence (%)": (f"{100 * prevalence['value']:.1f}" if np.isfinite(prevalence["value"])
-                                         else "not estimable")}
-            for experiment in experiments:
-                record[f"AUROC {EXPERIMENT_NAMES.get(experiment, experiment)}"] = _estimate(
-                    _one(part, split=split, group=group, experiment=experiment, metric="auroc"))
-            reason = first["note"] if not np.isfinite(first["value"]) else ""
-            record["why not estimable"] = hide_small_numbers(reason, simulated=simulated)
-            records.append(record)
-    table = pd.DataFrame(records).replace("not estimable", "-")
-    if not table["why not estimable"].astype(bool).any():
-        table = table.drop(columns="why not estimable")
-    table = publishable(table.rename(columns={"admissions": "n", "readmissions": "n_pos"}), ["n", "n_pos"],
-                        simulated=simulated, rate_columns=["prevalence (%)"])
+            yield split, group
+
+
+def subgroup_counts_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
+                          splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
+    """The first of the chapter's three tables for one grouping variable: admissions, readmissions and prevalence
+    per group and test, and why a group has no AUROC when it has none. On real data counts under 11 are
+    suppressed, with the rates that would reveal them."""
+    part = _pick(rows, group_var=group_var, experiment="global")
+    if part.empty:
+        return _no_variable(group_var)
+    records = []
+    for split, group in _groups_of(part, splits):
+        first = _one(part, metric="auroc", split=split, group=group)
+        prevalence = _one(part, metric="prevalence", split=split, group=group)
+        records.append({"test": _SPLIT_TITLES.get(split, split), "group": group, "n": int(first["n"]),
+                        "n_pos": int(first["n_pos"]),
+                        "prevalence (%)": (f"{100 * prevalence['value']:.1f}" if np.isfinite(prevalence["value"])
+                                           else "-"),
+                        "why no AUROC": hide_small_numbers(first["note"] if not np.isfinite(first["value"]) else "",
+                                                           simulated=simulated)})
+    table = pd.DataFrame(records)
+    if not table["why no AUROC"].astype(bool).any():
+        table = table.drop(columns="why no AUROC")
+    table = publishable(table, ["n", "n_pos"], simulated=simulated, rate_columns=["prevalence (%)"])
     return table.rename(columns={"n": "admissions", "n_pos": "readmissions"}).set_index(["test", "group"])
+
+
+def subgroup_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
+                   splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
+    """The second table: each model's AUROC with its 95 % interval per group and test ("-" where the group is too
+    small: :func:`subgroup_counts_table` says why)."""
+    part = _pick(rows, group_var=group_var, metric="auroc")
+    if part.empty:
+        return _no_variable(group_var)
+    experiments = [e for e in EXPERIMENTS if e in set(part["experiment"])]
+    records = []
+    for split, group in _groups_of(part[part["experiment"] == "global"], splits):
+        record = {"test": _SPLIT_TITLES.get(split, split), "group": group}
+        for experiment in experiments:
+            record[f"AUROC {EXPERIMENT_NAMES.get(experiment, experiment)}"] = _estimate(
+                _one(part, split=split, group=group, experiment=experiment))
+        records.append(record)
+    return pd.DataFrame(records).replace("not estimable", "-").set_index(["test", "group"])
 
 
 def subgroup_gap_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
                        splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
-    """The chapter's second table for one grouping variable: ClinicLLM's AUPRC and Brier score, its AUROC minus
-    that of the rest of the test, and (simulated data) the oracle's AUROC minus ClinicLLM's."""
+    """The third table: ClinicLLM's AUPRC, its AUROC minus that of the rest of the test, and (simulated data) the
+    oracle's AUROC minus ClinicLLM's. The Brier score of every group is in metrics.csv."""
     part = _pick(rows, group_var=group_var, experiment="global")
     if part.empty:
-        return pd.DataFrame({"note": [f"the data have no {group_var} column, so there is nothing to show"]},
-                            index=pd.Index([group_var], name="group"))
+        return _no_variable(group_var)
     records = []
-    for split in splits:
-        for group in dict.fromkeys(part.loc[part["split"] == split, "group"]):
-            where = {"split": split, "group": group}
-            record = {"test": _SPLIT_TITLES.get(split, split), "group": group,
-                      "AUPRC": _estimate(_one(part, metric="auprc", **where)),
-                      "Brier score": _estimate(_one(part, metric="brier", **where)),
-                      "AUROC minus the rest's": _estimate(_one(part, metric="delta_auroc_vs_rest", **where))}
-            if simulated and "oracle_gap" in set(part["metric"]):
-                record["oracle's AUROC minus ClinicLLM's"] = _estimate(_one(part, metric="oracle_gap", **where))
-            records.append(record)
+    for split, group in _groups_of(part, splits):
+        where = {"split": split, "group": group}
+        record = {"test": _SPLIT_TITLES.get(split, split), "group": group,
+                  "AUPRC": _estimate(_one(part, metric="auprc", **where)),
+                  "AUROC minus the rest's": _estimate(_one(part, metric="delta_auroc_vs_rest", **where))}
+        if simulated and "oracle_gap" in set(part["metric"]):
+            record["oracle's AUROC minus ClinicLLM's"] = _estimate(_one(part, metric="oracle_gap", **where))
+        records.append(record)
     return pd.DataFrame(records).replace("not estimable", "-").set_index(["test", "group"])
 
 
@@ -817,7 +832,8 @@ def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrast_table(rows: pd.DataFrame, *, simulated: bool, definitions: dict[str, str] | None = None) -> pd.DataFrame:
-    """The study's contrasts on both tests: ClinicLLM's AUROC, its difference to the rest, the oracle gap."""
+    """The study's contrasts on both tests: ClinicLLM's AUROC and its difference to the rest of the test (the
+    oracle's view of a contrast is in the verdict table, for the contrasts with a clear shortfall)."""
     records = []
     part = _pick(rows, group_var=CONTRAST, experiment="global", metric="auroc")
     for row in part.itertuples():
@@ -825,8 +841,6 @@ def contrast_table(rows: pd.DataFrame, *, simulated: bool, definitions: dict[str
         record = {"contrast": _contrast_name(row.group), "test": _SPLIT_TITLES.get(row.split, row.split),
                   "n": int(row.n), "AUROC ClinicLLM": _estimate(_one(rows, metric="auroc", **where)),
                   "minus the rest's": _estimate(_one(rows, metric="delta_auroc_vs_rest", **where))}
-        if simulated:
-            record["oracle's minus ClinicLLM's"] = _estimate(_one(rows, metric="oracle_gap", **where))
         if not np.isfinite(row.value):
             record["AUROC ClinicLLM"] = f"not estimable ({hide_small_numbers(row.note, simulated=simulated)})"
         records.append(record)
