@@ -102,6 +102,10 @@ def clinicllm_answers(run_dir: str | os.PathLike) -> dict[str, str]:
     random, temporal = (_row(rows, experiment="global", split=s) for s in TESTS)
     texts["ex_temporal_minus_random"] = (evaluation.describe_difference(temporal["value"], random["value"])
                                          if random is not None and temporal is not None else "not measurable")
+    history = _artifacts(run_dir) / "clinicllm" / "pretrain_history.csv"
+    pretrain = pd.read_csv(history).dropna(subset=["train_loss"]) if history.exists() else pd.DataFrame()
+    texts["ex_pretrain_steps"] = f"{int(pretrain['step'].max()):,}" if len(pretrain) else "no recorded"
+    texts["ex_mlm_loss_end"] = f"{pretrain['train_loss'].iloc[-1]:.2f}" if len(pretrain) else "not recorded"
     warning = learning_warning.read_warning(run_dir)
     texts["ex_learning_warning"] = (f"In this run the warning fired: {warning.reason}." if warning else
                                     "In this run the warning did not fire: ClinicLLM is within "
@@ -129,6 +133,9 @@ def disparity_answers(run_dir: str | os.PathLike) -> dict[str, str]:
     worst = hospitals.loc[hospitals["value"].idxmin()] if len(hospitals) else None
     delta = _row(rows, experiment="global", metric="delta_auroc_vs_rest", group_var="contrast",
                  group="smallest_hospital", split="temporal_test")
+    ages = rows[(rows["group_var"] == "contrast") & rows["group"].astype(str).str.startswith("age_above_")
+                & (rows["experiment"] == "global") & (rows["metric"] == "auroc") & (rows["split"] == "temporal_test")]
+    age = ages.iloc[0] if len(ages) else None
     tested = disparities.shortfall_p_values(rows, "temporal_test")
     clear = tested[(tested["value"] < 0) & (tested["p_adjusted"] < disparities.SHORTFALL_ALPHA)
                    & (tested["ci_high"] < 0)]
@@ -139,6 +146,9 @@ def disparity_answers(run_dir: str | os.PathLike) -> dict[str, str]:
         "ex_n_tested": f"{len(tested)}",
         "ex_n_weak": f"{int((tested['value'] < 0).sum())}",
         "ex_n_clear": f"{len(clear)}",
+        "ex_age_contrast": (f"{disparities.group_label('contrast', str(age['group']))}: "
+                            f"{_count(int(age['n']), _simulated(run_dir))} admissions, AUROC {_estimate(age)}"
+                            if age is not None else "not in this run"),
     }
 
 
@@ -196,6 +206,9 @@ def mitigation_answers(run_dir: str | os.PathLike) -> dict[str, str]:
         "ex_strategy_changes": "; ".join(f"{summary.STRATEGY_NAMES.get(s, s)} {v}" for s, v in changes.items())
         or "chapter 5 has no per-hospital rows in this run",
         "ex_best_strategy": summary.STRATEGY_NAMES.get(best, best) if best else "none",
+        "ex_control_changes": "; ".join(f"{summary.STRATEGY_NAMES[s]} {changes[s]}" for s in
+                                        ("global_continued", "random_augmented") if s in changes)
+        or "this run's chapter 5 has no control rows at that hospital",
     }
 
 
