@@ -605,7 +605,8 @@ def reasons_text(findings: pd.DataFrame, warning_reason: str | None) -> str:
     counts = verdict_counts(findings)
     reasons = []
     if warning_reason:
-        reasons.append(f"First, {warning_reason}: every verdict below judges a weak model, not the recipe.")
+        reasons.append(f"First, {warning_reason}. Every verdict here therefore judges a weak model, not the recipe "
+                       "of the study.")
     if counts[INCONCLUSIVE]:
         mdes = pd.to_numeric(findings.loc[findings["verdict"] == INCONCLUSIVE, "smallest detectable (80 % power)"],
                              errors="coerce").dropna()
