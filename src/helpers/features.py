@@ -117,6 +117,14 @@ def hospital_factors(data: pd.DataFrame, hospital_rates: pd.DataFrame,
     return out.reset_index()
 
 
+def hospital_factors_display(hospitals: pd.DataFrame) -> pd.DataFrame:
+    """The hospital-level factors as the chapter shows them (rates in percent)."""
+    return pd.DataFrame({"fine-tuning sample size": hospitals["train_size"].astype(int).to_numpy(),
+                         "readmission rate (%)": [f"{100 * v:.1f}" for v in hospitals["readmission_rate"]],
+                         "mortality rate (%)": [f"{100 * v:.1f}" for v in hospitals["mortality_rate"]]},
+                        index=pd.Index(hospitals["hospital"].astype(str), name="hospital"))
+
+
 def youden_threshold(y_true, y_score) -> float:
     """The score threshold (flag when score >= threshold) that maximises sensitivity + specificity - 1."""
     labels = binary_labels(y_true, column="y_true", where="youden_threshold")
@@ -292,7 +300,9 @@ def factors_by_error(factors: pd.DataFrame) -> pd.DataFrame:
     }
     out = pd.DataFrame(summary).T
     out.columns = ["right" if c == 0 else "wrong" for c in out.columns]
-    return out
+    # counts as integers, the rest to one decimal (the table is read, not computed with)
+    return pd.DataFrame({c: [f"{int(v):,}" if name == "admissions" else f"{v:.1f}" for name, v in out[c].items()]
+                         for c in out.columns}, index=out.index)
 
 
 def profile_figure(profile: pd.DataFrame) -> plt.Figure:
@@ -753,28 +763,57 @@ def performance_display(performance: pd.DataFrame) -> pd.DataFrame:
 
 def hidden_gain_display(gain: pd.DataFrame) -> pd.DataFrame:
     """What the hidden variables add, per error classifier."""
-    return pd.DataFrame({"AUROC, visible factors": gain["AUROC, visible (CI)"],
-                         "AUROC, visible + hidden": gain["AUROC, visible + hidden (CI)"],
-                         "log loss reduction (%)": gain["log loss reduction (%)"].round(1)},
+    return pd.DataFrame({"AUROC, visible factors": gain["AUROC, visible (CI)"].to_numpy(),
+                         "AUROC, visible + hidden": gain["AUROC, visible + hidden (CI)"].to_numpy(),
+                         "log loss reduction (%)": [f"{v:.1f}" for v in gain["log loss reduction (%)"]]},
                         index=pd.Index([CLASSIFIER_NAMES.get(c, c) for c in gain.index], name="error classifier"))
+
+
+def learning_curve_display(curve_table: pd.DataFrame) -> pd.DataFrame:
+    """The learning curve's AUROCs by hospital and fine-tuning size, one column per test."""
+    shown = curve_table.pivot_table(index=["hospital", "train_size"], columns="split", values="auroc",
+                                    aggfunc="first")
+    shown = shown.rename(columns={"random_test": "random test", "temporal_test": "temporal test"})
+    shown.index = shown.index.set_names(["hospital", "fine-tuning admissions"])
+    shown.columns.name = "AUROC"
+    return shown.map(lambda v: f"{v:.3f}" if np.isfinite(v) else "-")
+
+
+def learning_stages_display(stages: pd.DataFrame) -> pd.DataFrame:
+    """What each learning-curve fine-tune cost; the largest size is chapter 2's model, reused, not trained again."""
+    shown = stages.copy()
+    reused = shown["reused"].astype(bool) if "reused" in shown else pd.Series(False, index=shown.index)
+    out = pd.DataFrame({"fine-tuning admissions": shown["train_size"].astype(int).map("{:,}".format)})
+    if "steps" in shown:
+        out["optimizer steps"] = ["chapter 2's model" if r or not np.isfinite(v) else f"{int(v):,}"
+                                  for v, r in zip(shown["steps"], reused)]
+    for column, name in (("fine-tune (s)", "fine-tuning (s)"), ("predictions (s)", "scoring (s)")):
+        if column in shown:
+            out[name] = [f"{v:.1f}" if np.isfinite(v) else "-" for v in shown[column]]
+    out["reused"] = ["yes" if r else "no" for r in reused]
+    return out.set_index("fine-tuning admissions")
 
 
 def importance_figure(importance: pd.DataFrame) -> plt.Figure:
     """Permutation importance with the interval over repeats, one panel per classifier."""
+    import textwrap
+
     methods = list(dict.fromkeys(importance["method"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods) + 2.5, 0.32 * importance["feature"].nunique()
-                                                             + 1.5), squeeze=False, sharey=True)
+    n = importance["feature"].nunique()
+    # stacked panels at the text column's width, so that the long factor names keep a readable size
+    fig, axes = plt.subplots(len(methods), 1, figsize=(7.5, (0.34 * n + 1.0) * len(methods)), squeeze=False,
+                             sharex=True)
     order = (importance[importance["method"] == methods[0]].sort_values("importance")["feature"].tolist())
-    for ax, method in zip(axes[0], methods):
+    for ax, method in zip(axes[:, 0], methods):
         part = importance[importance["method"] == method].set_index("feature").reindex(order)
         y = np.arange(len(part))
         ax.errorbar(part["importance"], y, xerr=[part["importance"] - part["ci_low"],
                                                  part["ci_high"] - part["importance"]],
                     fmt="o", color=sns.color_palette("colorblind")[1], capsize=3)
         ax.axvline(0, color="grey", linestyle=":")
-        ax.set_yticks(y, order)
-        ax.set_title(CLASSIFIER_NAMES.get(method.removeprefix("permutation, "), method))
-        ax.set_xlabel("drop in held-out AUROC")
+        ax.set_yticks(y, [textwrap.fill(label, 40) for label in order], fontsize=8)
+        ax.set_title(CLASSIFIER_NAMES.get(method.removeprefix("permutation, "), method), fontsize=10)
+    axes[-1, 0].set_xlabel("drop in held-out AUROC (interval over permutation repeats)")
     fig.tight_layout()
     return fig
 
