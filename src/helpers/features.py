@@ -807,8 +807,8 @@ def importance_figure(importance: pd.DataFrame) -> plt.Figure:
     for ax, method in zip(axes[:, 0], methods):
         part = importance[importance["method"] == method].set_index("feature").reindex(order)
         y = np.arange(len(part))
-        ax.errorbar(part["importance"], y, xerr=[part["importance"] - part["ci_low"],
-                                                 part["ci_high"] - part["importance"]],
+        value, low, high = (part[c].to_numpy(dtype=float) for c in ("importance", "ci_low", "ci_high"))
+        ax.errorbar(value, y, xerr=[value - low, high - value],
                     fmt="o", color=sns.color_palette("colorblind")[1], capsize=3)
         ax.axvline(0, color="grey", linestyle=":")
         ax.set_yticks(y, [textwrap.fill(label, 40) for label in order], fontsize=8)
