@@ -447,7 +447,7 @@ def test_display_helpers():
     with pytest.raises(KeyError, match="found 2"):
         lookup(rows, experiment="global")
     table = metrics_display(rows)
-    assert table.loc["global", ("temporal_test", "auroc")] == "0.650\u00a0[0.600,\u00a00.700]"
+    assert table.loc[("ClinicLLM", "AUROC"), "temporal test"] == "0.650\u00a0[0.600,\u00a00.700]"
 
 
 def test_experiments_and_curves_cover_every_experiment_and_split():

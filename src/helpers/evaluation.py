@@ -805,14 +805,26 @@ NBSP = "\u00a0"
 """The non-breaking space inside a formatted interval."""
 
 
-def metrics_display(rows: pd.DataFrame, *, index: Sequence[str] = ("experiment",),
-                    columns: Sequence[str] = ("split", "metric"), digits: int = 3) -> pd.DataFrame:
-    """Metric rows as a readable table: each cell 'value (95 % CI)'."""
+MODEL_NAMES = {"global": "ClinicLLM", "tfidf_lr": "TF-IDF", "oracle": "oracle", "note_ceiling": "note ceiling"}
+METRIC_NAMES = {"auroc": "AUROC", "auprc": "AUPRC", "brier": "Brier score"}
+SPLIT_NAMES = {"random_test": "random test", "temporal_test": "temporal test", "validation": "validation"}
+"""How the book names the metrics file's experiments, metrics and splits."""
+
+
+def metrics_display(rows: pd.DataFrame, *, index: Sequence[str] = ("experiment", "metric"),
+                    columns: Sequence[str] = ("split",), digits: int = 3) -> pd.DataFrame:
+    """Metric rows as a readable table: each cell 'value [95 % CI]', models, metrics and tests named as the book
+    names them; by default one row per model and metric and one column per test, so that it fits the page."""
     shown = rows.copy()
     shown["estimate"] = [format_estimate(v, lo, hi, digits)
                          for v, lo, hi in zip(shown["value"], shown["ci_low"], shown["ci_high"])]
+    names = {"experiment": MODEL_NAMES, "metric": METRIC_NAMES, "split": SPLIT_NAMES}
+    for column, mapping in names.items():
+        if column in shown:
+            shown[column] = [mapping.get(str(v), str(v)) for v in shown[column]]
     table = shown.pivot_table(index=list(index), columns=list(columns), values="estimate", aggfunc="first",
                               sort=False)
+    table = table.rename_axis(index={"experiment": "model"}, columns={"split": "test"})
     return table
 
 

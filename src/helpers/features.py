@@ -327,7 +327,12 @@ def profile_figure(profile: pd.DataFrame) -> plt.Figure:
         ax.tick_params(labelsize=8)
         if column == "fine-tuning sample size":
             # one labelled tick per power of ten; the minor ticks' labels (3x10^3, 4x10^3, ...) collide
+            from matplotlib.ticker import LogLocator
+
             ax.set_xscale("log")
+            sizes = profile[column].astype(float)
+            ax.set_xlim(sizes.min() / 1.6, sizes.max() * 1.6)  # room for at least one 1-2-5 tick
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axes[-1].set_visible(False)
@@ -950,7 +955,9 @@ def hospital_texts(profile: pd.DataFrame) -> dict[str, str]:
     return {
         "smallest_hospital": str(smallest),
         "smallest_hospital_size": f"{profile.loc[smallest, 'fine-tuning sample size']:,}",
-        "smallest_hospital_auroc": evaluation.format_estimate(*profile.loc[smallest, estimate]),
+        "smallest_hospital_auroc": (evaluation.format_estimate(*profile.loc[smallest, estimate])
+                                    if np.isfinite(profile.loc[smallest, "AUROC"]) else
+                                    "that cannot be estimated (too few readmissions or admissions in its test)"),
         "worst_hospital": worst or "none (no hospital could be scored)",
         "worst_hospital_auroc": evaluation.format_estimate(*profile.loc[worst, estimate]) if worst else "n/a",
     }
