@@ -103,7 +103,7 @@ def build_model_card(rows: pd.DataFrame, summary: dict, *, simulated: bool, sour
                                                             "vocab_size", "note_reading", "classifier_input",
                                                             "finetune_learning_rate", "seed") if key in config)
     learning = summary.get("learning_check", {})
-    checked = (f"validation AUROC {evaluation.format_estimate(summary.get('best_validation_auroc', np.nan), learning.get('auroc_ci_low', np.nan), learning.get('auroc_ci_high', np.nan))}"
+    checked = (f"validation AUROC {evaluation.format_estimate(learning.get('validation_auroc', np.nan), learning.get('auroc_ci_low', np.nan), learning.get('auroc_ci_high', np.nan))}"
                if learning else "not recorded")
     warning_text = (f"**Warning: {warning}.** Read every figure below as that of a weak model." if warning
                     else "Chapter 2's checks found no learning problem: the model ranks validation admissions "
