@@ -379,7 +379,7 @@ def test_hospital_texts_name_the_smallest_and_the_worst_hospital():
         "worst_hospital": "H2", "worst_hospital_auroc": "0.620\u00a0[0.500,\u00a00.800]",
     }
     none_scored = features.hospital_texts(_profile([np.nan] * 3))
-    assert none_scored["smallest_hospital_auroc"] == "n/a"
+    assert none_scored["smallest_hospital_auroc"] == "that cannot be estimated (too few readmissions or admissions in its test)"
     assert (none_scored["worst_hospital"], none_scored["worst_hospital_auroc"]) == \
         ("none (no hospital could be scored)", "n/a")
 
@@ -509,4 +509,4 @@ def test_length_texts_take_the_shortest_and_longest_bins_in_numeric_order():
     }
     assert features.length_texts(length_rows, bins, factors, "windows")["reading"] == (
         "reads every note whole, in windows of its input limit, so the share read is 100 % for every note and the "
-        "right panel has one bin")
+        "figure leaves out the panel by share read")
