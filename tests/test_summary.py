@@ -330,7 +330,7 @@ def test_summary_page_runs_and_glues_every_key(tmp_path, complete):
     glued, used = glued_names(nb), prose_glue_keys(nb)
     assert used and used <= glued, sorted(used - glued)
     html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
-    reasons = next(o["data"]["text/plain"] for c in nb.cells for o in c.get("outputs", [])
+    reasons = next(o["data"]["application/papermill.record/text/plain"] for c in nb.cells for o in c.get("outputs", [])
                    if o.get("metadata", {}).get("scrapbook", {}).get("name") == "reasons")
     card = (run_dir / "artifacts" / "model_card" / "README.md").read_text()
     if complete:

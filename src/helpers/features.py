@@ -279,11 +279,11 @@ def group_display(groups: pd.DataFrame, cells: Sequence[str]) -> pd.DataFrame:
                  "auroc": "AUROC", "variance": "bootstrap variance", "reason": "not estimable because"})
     shown.index = shown.index.set_levels([s.replace("_", " ") for s in shown.index.levels[0]], level=0)
     shown.index = shown.index.set_names(["test"] + [c.replace("_", " ") for c in cells])
-    shown["AUROC"] = [f"{v:.3f}" if np.isfinite(v) else "-" for v in shown["AUROC"]]
+    # a subgroup without an AUROC says why in the AUROC column itself (one column less to fit the page)
+    shown["AUROC"] = [f"{v:.3f}" if np.isfinite(v) else (reason or "-")
+                      for v, reason in zip(shown["AUROC"], shown["not estimable because"])]
     shown["bootstrap variance"] = [f"{v:.4f}" if np.isfinite(v) else "-" for v in shown["bootstrap variance"]]
-    if not shown["not estimable because"].astype(bool).any():
-        shown = shown.drop(columns="not estimable because")
-    return shown
+    return shown.drop(columns="not estimable because")
 
 
 def factors_by_error(factors: pd.DataFrame) -> pd.DataFrame:
