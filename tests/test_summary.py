@@ -336,7 +336,7 @@ def test_summary_page_runs_and_glues_every_key(tmp_path, complete):
     if complete:
         # every finding is judged, the four factors inconclusive with one factor only; the weak model comes first
         assert "not estimable" not in html
-        assert reasons.startswith("'First, ClinicLLM learned little in this run")
+        assert reasons.strip("'\"").startswith("First, ClinicLLM learned little in this run")
         assert "**Warning: ClinicLLM learned little in this run" in card
     else:
         assert "not estimable" in html and "learned little" not in reasons
