@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import yaml
 
+from helpers import book
 from helpers.artifacts import write_json
 from helpers.book import (
     hide_parameter_cells,
@@ -167,3 +169,113 @@ def test_a_notebook_whose_last_run_did_not_finish_is_left_out_of_the_book(tmp_pa
     staging, dropped = stage_book_sources(run_dir, ROOT)
     assert (staging / "notebooks" / "01_data.ipynb").exists()
     assert not (staging / "notebooks" / "02_clinicllm.ipynb").exists() and "notebooks/02_clinicllm" in dropped
+
+
+# ---------------------------------------------------------------- the reference pages agree with the code
+
+
+def _glossary_entry(term: str) -> str:
+    text = (ROOT / "book" / "glossary.md").read_text()
+    start = text.index(f"\n{term}\n:")
+    end = text.find("\n\n", start + 1)
+    return " ".join(text[start:end].split())
+
+
+def test_glossary_states_the_configuration_the_run_uses():
+    from helpers import disparities, schema, summary
+    from helpers.clinicllm import ClinicLLMConfig
+
+    config = ClinicLLMConfig()
+    assert f"`classifier_input: {config.classifier_input}`" in _glossary_entry("CLS token")
+    assert f"hide {100 * config.mlm_probability:.0f} % of the tokens" in _glossary_entry(
+        "Masked-language modelling (MLM)")
+    assert f"$c = {config.window_pooling_c:g}$" in _glossary_entry("ClinicalBERT windows")
+    year = parameters_cell_defaults(ROOT / "notebooks" / "01_data.ipynb")["temporal_test_year"]
+    assert f"({year} by default)" in _glossary_entry("Temporal test")
+    edges = schema.COMORBIDITY_LEVEL_EDGES  # index 0 | 1-2 | 3-4 | 5 or more
+    assert (f"1 (index {edges[0]}), 2 ({edges[1]}-{edges[2] - 1}), 3 ({edges[2]}-{edges[3] - 1}) and 4 "
+            f"({edges[3]} or more)") in _glossary_entry("Comorbidity index and level")
+    from helpers.book import SMALL_CELL_THRESHOLD
+
+    assert f"under {SMALL_CELL_THRESHOLD} patients" in _glossary_entry("Small-cell suppression")
+    assert f"= {summary.MDE_FACTOR:.1f} standard errors" in _glossary_entry("Minimum detectable difference")
+    assert disparities.MULTIPLE_TESTING_METHOD == "holm" and "Holm's correction" in _glossary_entry(
+        "Harder data and model failure")
+    assert f"below {disparities.SHORTFALL_ALPHA:g}" in _glossary_entry("Harder data and model failure")
+    for verdict in summary.VERDICTS:
+        assert f"*{verdict}*" in _glossary_entry("Verdict (chapter 6)")
+    # chapter 5's strategies continue from the global checkpoint, as the glossary says of local fine-tuning
+    from helpers.mitigation import strategies
+
+    assert "from the **global checkpoint**" in strategies.__doc__
+    assert "continues from the global model's checkpoint" in _glossary_entry("Fine-tuning, local")
+
+
+def test_references_and_chapter_two_cite_clinicalbert_with_the_same_year():
+    chapter2 = (ROOT / "notebooks" / "02_clinicllm.ipynb").read_text()
+    year = re.search(r"Huang et al\., (\d{4})", chapter2).group(1)
+    assert f"Huang, K., Altosaar, J., Ranganath, R. ({year})" in (ROOT / "book" / "references.md").read_text()
+    assert f"Ranganath, {year})" in _glossary_entry("ClinicalBERT windows")
+
+
+# ---------------------------------------------------------------- plumbing hidden, chapter 2's warning carried
+
+
+def _executed(source: str, outputs: list) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = outputs
+    return cell
+
+
+def test_plumbing_cells_lose_their_code_and_cells_that_show_a_result_keep_it():
+    record = nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "'0.7'"},
+                                    metadata={"scrapbook": {"name": "x"}})
+    table = nbformat.v4.new_output("execute_result", data={"text/html": "<table></table>", "text/plain": "t"})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"),
+                _executed('glue("x", "0.7", display=False)', [record]),          # glue only: gone
+                _executed('rows = f()\nglue("y", 1, display=False)\ntable(rows)', [record, table]),  # code gone
+                _executed("import pandas as pd\npaths = P()", []),                # shows nothing: folded
+                _executed("disparities.subgroup_table(rows)", [table])]           # teaches: untouched
+    assert book.tag_plumbing_cells(nb) == {"remove-cell": 1, "remove-input": 1, "hide-input": 1}
+    assert [c.metadata.get("tags", []) for c in nb.cells[1:]] == [["remove-cell"], ["remove-input"],
+                                                                   ["hide-input"], []]
+
+
+def _weak_model_predictions(global_signal: float) -> "pd.DataFrame":
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = (rng.random(n) < 0.2).astype(int)
+    frames = []
+    for experiment, signal in (("global", global_signal), ("tfidf_lr", 1.5)):
+        frames.append(pd.DataFrame({"admission_id": [f"A{i}" for i in range(n)], "patient_id": [f"P{i}" for i in
+                                                                                                 range(n)],
+                                    "hospital": "Hospital 1", "split": "validation",
+                                    "model": {"global": "clinicllm"}.get(experiment, experiment), "y_true": y,
+                                    "y_score": 1 / (1 + np.exp(-(y * signal + rng.normal(0, 1, n)))),
+                                    "experiment": experiment}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_chapter_twos_warning_heads_chapters_3_to_6_when_it_fires(tmp_path):
+    for signal, fires in ((0.3, True), (1.5, False)):
+        run_dir = tmp_path / f"signal-{signal}" / "runs" / "weak"
+        (run_dir / "notebooks").mkdir(parents=True)
+        (run_dir / "artifacts").mkdir()
+        _weak_model_predictions(signal).to_parquet(run_dir / "artifacts" / "predictions_02_clinicllm.parquet")
+        names = ["01_data", "02_clinicllm", "03_disparities", "04_feature_analysis", "05_mitigation", "06_summary"]
+        for name in names:
+            shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", run_dir / "notebooks" / f"{name}.ipynb")
+        staging, _ = stage_book_sources(run_dir, ROOT)
+        for name in names:
+            cells = nbformat.read(staging / "notebooks" / f"{name}.ipynb", as_version=4).cells
+            boxes = [i for i, c in enumerate(cells) if "learning-warning" in c.metadata.get("tags", [])]
+            carries = fires and name not in ("01_data", "02_clinicllm")
+            assert boxes == ([1] if carries else []), (name, signal)
+            if carries:
+                assert cells[0].source.startswith("# ")  # right below the chapter's title
+                assert cells[1].source.startswith(":::{warning} ClinicLLM learned little in this run")
+                assert "{doc}`02_clinicllm`" in cells[1].source

@@ -208,3 +208,108 @@ def test_search_finds_a_word_from_a_chapter(smoke_run, browser):
         time.sleep(0.2)
     assert found, f"the search page found nothing for {word!r}"
     assert any("notebooks/01_data" in href for href in found), (word, found)
+
+
+TABLE_OVERFLOW_JS = """
+const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+const right = column.getBoundingClientRect().right + 1;
+return Array.from(column.querySelectorAll('table')).map((t, i) => {
+  const box = t.getBoundingClientRect();
+  const head = Array.from(t.querySelectorAll('th')).slice(0, 3).map(h => h.innerText.trim()).join(' | ');
+  return {index: i, right: box.right, width: box.width, limit: right - column.getBoundingClientRect().left,
+          scroll: t.parentElement.scrollWidth > t.parentElement.clientWidth + 1, head: head};
+}).filter(t => t.right > right || t.scroll);
+"""
+
+
+@pytest.mark.parametrize("width", [1024, 1300])
+def test_every_table_fits_the_text_column(smoke_run, browser, width):
+    """No table is wider than the text column (or hidden behind a horizontal scroll) at a laptop's 1024 px or at
+    1300 px; the offending tables are named by their first headers."""
+    _, index = smoke_run
+    problems = []
+    browser.set_window_size(width, 1000)
+    try:
+        for page in _pages(index.parent):
+            browser.get(page.as_uri())
+            for table in browser.execute_script(TABLE_OVERFLOW_JS):
+                problems.append(f"{page.relative_to(index.parent)} at {width} px: table {table['index']} "
+                                f"({table['head']!r}) is {table['width']:.0f} px wide, the column "
+                                f"{table['limit']:.0f} px")
+    finally:
+        browser.set_window_size(1300, 1000)
+    assert not problems, "\n".join(problems)
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.DOTALL)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&nbsp;", " ").replace("\u00a0", " ")
+
+
+def test_pages_show_no_plumbing_no_nan_and_intervals_that_keep_their_signs(smoke_run):
+    run_dir, index = smoke_run
+    problems = []
+    for page in _pages(index.parent):
+        html = page.read_text(encoding="utf-8")
+        name = page.relative_to(index.parent).as_posix()
+        text = _visible_text(html)
+        if "glue(" in html:
+            problems.append(f"{name}: shows a glue( call")
+        for pattern, what in ((r"\d\s*--\s*-?\d", "'--' between numbers"), (r"\d\s*\u2013\s*-?\d", "an en dash "
+                              "between numbers"), (r"\d\.\d+ \(-?\d\.\d+-", "an interval written with a hyphen")):
+            found = re.search(pattern, text)
+            if found:
+                problems.append(f"{name}: {what}: {text[max(0, found.start() - 40):found.end() + 40]!r}")
+        if page.parent.name == "notebooks":
+            # raw names of the metrics file (a file name such as tfidf_lr.joblib is not one)
+            for word in (r"\bNaN\b", r"\btfidf_lr\b(?!\.)", r"\bn_pos\b"):
+                found = re.search(word, text)
+                if found:
+                    problems.append(f"{name}: shows {found.group(0)!r}: {text[max(0, found.start() - 60):found.end() + 40]!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_chapters_1_to_5_end_with_exercises_whose_solutions_quote_the_run(smoke_run, browser):
+    _, index = smoke_run
+    for name in ("01_data", "02_clinicllm", "03_disparities", "04_feature_analysis", "05_mitigation"):
+        page = index.parent / "notebooks" / f"{name}.html"
+        browser.get(page.as_uri())
+        headings = browser.execute_script(
+            "return Array.from(document.querySelectorAll('article h2')).map(h => h.textContent.trim())")
+        assert headings and headings[-1].startswith("Exercises"), (name, headings[-3:])
+        solutions = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.admonition.dropdown')).map(a => a.innerHTML)")
+        assert len(solutions) >= 2, name
+        # each solution quotes the run: a glued value (myst-nb's pasted text), none left as a glue role
+        assert all("pasted-text" in s and "glue:text" not in s for s in solutions), (name, solutions)
+
+
+def test_chapters_3_to_6_carry_chapter_twos_warning_exactly_when_it_fires(smoke_run):
+    from helpers import learning_warning
+
+    run_dir, index = smoke_run
+    warning = learning_warning.read_warning(run_dir)
+    for name in ("03_disparities", "04_feature_analysis", "05_mitigation", "06_summary"):
+        text = _visible_text((index.parent / "notebooks" / f"{name}.html").read_text(encoding="utf-8"))
+        if warning is None:
+            assert "learned little in this run" not in text and "did not learn in this run" not in text, name
+        else:
+            assert warning.title in text, name
+    if warning is not None:
+        summary_text = _visible_text((index.parent / "notebooks" / "06_summary.html").read_text(encoding="utf-8"))
+        assert f"First, {warning.reason}" in summary_text.replace("\u00a0", " ")
+
+
+def test_model_card_page_shows_the_runs_card(smoke_run):
+    run_dir, index = smoke_run
+    card = (run_dir / "artifacts" / "model_card" / "README.md").read_text()
+    text = _visible_text((index.parent / "book" / "model_card.html").read_text(encoding="utf-8"))
+    assert "model-index" in text and "pipeline_tag" in text and "text-classification" in text
+    import pandas as pd
+
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    temporal = metrics[(metrics["notebook"] == "02_clinicllm") & (metrics["experiment"] == "global")
+                       & (metrics["split"] == "temporal_test") & (metrics["group_var"] == "overall")
+                       & (metrics["metric"] == "auroc")].iloc[0]
+    assert f"{temporal['value']:.3f} [{temporal['ci_low']:.3f}, {temporal['ci_high']:.3f}]" in text
+    assert f"value: {round(temporal['value'], 4)}" in card

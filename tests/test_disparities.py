@@ -218,12 +218,22 @@ def test_reasons_hide_small_counts_on_real_data_only():
 def test_subgroup_table_on_real_data_shows_no_count_under_11():
     predictions, cohort = synthetic_study(n_per_split=150, seed=9, oracle=False)
     rows = _rows(predictions, cohort, n_resamples=20)
-    table = dis.subgroup_table(rows, "hospital", simulated=False)
-    for column in ["n", "n_pos"]:
+    table = dis.subgroup_counts_table(rows, "hospital", simulated=False)
+    for column in ["admissions", "readmissions"]:
         numbers = pd.to_numeric(table[column], errors="coerce").dropna()
         assert (numbers == 0).sum() + (numbers >= 11).sum() == len(numbers)
-    assert (table[["n", "n_pos"]].astype(str) == "<11").any().any()
-    assert "AUROC oracle" not in table.columns and "oracle gap" not in table.columns
+    assert (table[["admissions", "readmissions"]].astype(str) == "<11").any().any()
+    gaps = dis.subgroup_gap_table(rows, "hospital", simulated=False)
+    aurocs = dis.subgroup_table(rows, "hospital", simulated=False)
+    assert list(aurocs.columns) == ["AUROC ClinicLLM", "AUROC TF-IDF"]  # no oracle on real data
+    assert "oracle's AUROC minus ClinicLLM's" not in gaps.columns
+    # the tables quote the rows: ClinicLLM's AUROC at each hospital of the temporal test, as the rows have it
+    for hospital in aurocs.loc["temporal test"].index:
+        row = ev.lookup(rows, experiment="global", split="temporal_test", group_var="hospital", group=hospital,
+                        metric="auroc")
+        shown = aurocs.loc[("temporal test", hospital), "AUROC ClinicLLM"]
+        assert shown == (ev.format_estimate(row["value"], row["ci_low"], row["ci_high"])
+                         if np.isfinite(row["value"]) else "-")
     text = table.to_string()
     assert not re.search(r"\b([1-9]|10) (admissions|positives|negatives)\b", text)
 
@@ -250,12 +260,50 @@ def test_verdict_table_finds_the_model_failure_built_into_the_data():
     predictions, cohort = synthetic_study(n_per_split=2000, seed=12)
     rows = _rows(predictions, cohort, n_resamples=100)
     verdicts = dis.verdict_table(rows, "temporal_test", simulated=True)
-    assert verdicts.loc[("hospital", "Hospital D"), "verdict"] == "model failure"
-    assert verdicts.loc[("hospital", "Hospital D"), "shortfall clear (CI < 0)"] == "yes"
+    assert verdicts.loc["Hospital D", "verdict"].startswith("model failure (oracle shares ")
+    assert float(verdicts.loc["Hospital D", "adjusted p"].lstrip("<")) < 0.05
     real = dis.verdict_table(rows[rows["experiment"] != "oracle"], "temporal_test", simulated=False)
-    assert set(real["verdict"]) == {"not estimable (no oracle)"}
+    assert real.loc["Hospital D", "verdict"] == "clear shortfall (no oracle)"
+    assert "oracle minus the rest" not in real.columns
     summary = dis.verdict_summary(real, simulated=False)
     assert summary["n_harder"].startswith("not available")
+
+
+def _delta_rows(deltas):
+    """Chapter 3 rows of ClinicLLM's and the oracle's difference to the rest, one group per (model, oracle) pair."""
+    rows = []
+    for i, ((value, low, high), (o_value, o_low, o_high)) in enumerate(deltas):
+        for experiment, numbers in (("global", (value, low, high)), ("oracle", (o_value, o_low, o_high))):
+            rows.append({"notebook": "03_disparities", "experiment": experiment, "model": experiment,
+                         "split": "temporal_test", "group_var": "hospital", "group": f"H{i}",
+                         "metric": "delta_auroc_vs_rest", "value": numbers[0], "ci_low": numbers[1],
+                         "ci_high": numbers[2], "n": 300, "n_pos": 40, "seed": 0, "note": ""})
+    return ev.validate_metric_rows(pd.DataFrame(rows))
+
+
+def test_shortfalls_are_clear_only_after_holms_correction_and_only_those_get_a_share():
+    from scipy.stats import norm
+    from statsmodels.stats.multitest import multipletests
+
+    se = 0.05
+    # H0's shortfall is clear even among six groups; H1's interval excludes zero alone but not after the
+    # correction; H2 is weak with an interval across zero; the others are above the rest
+    deltas = [((-0.20, -0.20 - 1.96 * se, -0.20 + 1.96 * se), (-0.15, -0.25, -0.05)),
+              ((-0.11, -0.11 - 1.96 * se, -0.11 + 1.96 * se), (-0.01, -0.1, 0.08)),
+              ((-0.003, -0.073, 0.068), (-0.08, -0.15, -0.01)),
+              ((0.05, -0.05, 0.15), (0.0, -0.1, 0.1)), ((0.02, -0.08, 0.12), (0.0, -0.1, 0.1)),
+              ((0.01, -0.09, 0.11), (0.0, -0.1, 0.1))]
+    table = dis.verdict_table(_delta_rows(deltas), "temporal_test", simulated=True)
+    assert list(table.index) == ["H0", "H1", "H2"]  # weak groups only, most significant first
+    p = 2 * norm.sf(np.abs([d[0][0] / ((d[0][2] - d[0][1]) / (2 * norm.ppf(0.975))) for d in deltas]))
+    adjusted = multipletests(p, method="holm")[1]
+    assert table["adjusted p"].tolist()[:2] == [f"{adjusted[0]:.3f}" if adjusted[0] >= 0.001 else "<0.001",
+                                                f"{adjusted[1]:.3f}"]
+    assert adjusted[1] > 0.05 > p[1]  # H1: nominally clear, not after the correction
+    assert table.loc["H0", "verdict"] == "harder data (oracle shares 75%)"
+    # the issue's Hospital 1 (-0.003 [-0.073, 0.068]) was labelled "harder data" with a share of 2667 %
+    assert table.loc["H1", "verdict"] == table.loc["H2", "verdict"] == "no clear shortfall"
+    assert "%" not in table.loc["H2", "verdict"]
 
 
 # ---------------------------------------------------------------- the study's contrasts
@@ -359,27 +407,27 @@ def test_overview_texts_count_the_temporal_groups_and_the_pairs_too_small():
     ])
     # temporal groups: A, B, smallest_hospital; not estimable: B, smallest_hospital (temporal), overall (random)
     assert dis.overview_texts(rows) == {"n_groups": "3", "n_not_estimable": "3",
-                                        "overall_temporal": "0.712 (0.650-0.770)",
+                                        "overall_temporal": "0.712\u00a0[0.650,\u00a00.770]",
                                         "overall_random": "not estimable (only one class)"}
 
 
 def test_worst_group_texts_name_each_variable_on_both_tests_and_the_smallest_hospital():
     worst = pd.DataFrame([
         {"split": "temporal_test", "group_var": "hospital", "group": "Hospital 2", "auroc": 0.48,
-         "AUROC (95 % CI)": "0.480 (0.334-0.657)"},
+         "AUROC (95 % CI)": "0.480\u00a0[0.334,\u00a00.657]"},
         {"split": "random_test", "group_var": "hospital", "group": "Hospital 1", "auroc": 0.6,
-         "AUROC (95 % CI)": "0.600 (0.500-0.700)"},
+         "AUROC (95 % CI)": "0.600\u00a0[0.500,\u00a00.700]"},
         {"split": "temporal_test", "group_var": "insurance", "group": "none estimable", "auroc": np.nan,
          "AUROC (95 % CI)": "not estimable"},
         {"split": "random_test", "group_var": "insurance", "group": "Medicaid", "auroc": 0.58,
-         "AUROC (95 % CI)": "0.580 (0.410-0.720)"},
+         "AUROC (95 % CI)": "0.580\u00a0[0.410,\u00a00.720]"},
     ])
     texts = dis.worst_group_texts(worst, "Hospital 4")
     assert texts == {
-        "worst_hospital_temporal": "Hospital 2, AUROC 0.480 (0.334-0.657)",
-        "worst_hospital_random": "Hospital 1, AUROC 0.600 (0.500-0.700)",
+        "worst_hospital_temporal": "Hospital 2, AUROC 0.480\u00a0[0.334,\u00a00.657]",
+        "worst_hospital_random": "Hospital 1, AUROC 0.600\u00a0[0.500,\u00a00.700]",
         "worst_insurance_temporal": "none estimable",
-        "worst_insurance_random": "Medicaid, AUROC 0.580 (0.410-0.720)",
+        "worst_insurance_random": "Medicaid, AUROC 0.580\u00a0[0.410,\u00a00.720]",
         "worst_age_group_temporal": "not in the data (no age_group column)",
         "worst_age_group_random": "not in the data (no age_group column)",
         "worst_comorbidity_level_temporal": "not in the data (no comorbidity_level column)",

@@ -432,7 +432,8 @@ def test_evaluate_then_write_round_trip(tmp_path):
 def test_display_helpers():
     from helpers.evaluation import describe_difference, format_estimate, lookup, metrics_display
 
-    assert format_estimate(0.73612, 0.70149, 0.77051) == "0.736 (0.701-0.771)"
+    assert format_estimate(0.73612, 0.70149, 0.77051) == "0.736\u00a0[0.701,\u00a00.771]"
+    assert format_estimate(-1.5, -2.8, -0.2, 1) == "-1.5\u00a0[-2.8,\u00a0-0.2]"  # both signs survive any renderer
     assert format_estimate(float("nan"), 0.1, 0.2) == "n/a"
     assert format_estimate(0.5, float("nan"), float("nan")) == "0.500"
     assert describe_difference(0.70, 0.75) == "0.050 lower"
@@ -446,7 +447,7 @@ def test_display_helpers():
     with pytest.raises(KeyError, match="found 2"):
         lookup(rows, experiment="global")
     table = metrics_display(rows)
-    assert table.loc["global", ("temporal_test", "auroc")] == "0.650 (0.600-0.700)"
+    assert table.loc[("ClinicLLM", "AUROC"), "temporal test"] == "0.650\u00a0[0.600,\u00a00.700]"
 
 
 def test_experiments_and_curves_cover_every_experiment_and_split():

@@ -375,11 +375,11 @@ def _profile(aurocs):
 def test_hospital_texts_name_the_smallest_and_the_worst_hospital():
     assert features.hospital_texts(_profile([0.70, 0.66, 0.62])) == {
         "smallest_hospital": "H3", "smallest_hospital_size": "1,200",
-        "smallest_hospital_auroc": "0.660 (0.550-0.690)",
-        "worst_hospital": "H2", "worst_hospital_auroc": "0.620 (0.500-0.800)",
+        "smallest_hospital_auroc": "0.660\u00a0[0.550,\u00a00.690]",
+        "worst_hospital": "H2", "worst_hospital_auroc": "0.620\u00a0[0.500,\u00a00.800]",
     }
     none_scored = features.hospital_texts(_profile([np.nan] * 3))
-    assert none_scored["smallest_hospital_auroc"] == "n/a"
+    assert none_scored["smallest_hospital_auroc"] == "that cannot be estimated (too few readmissions or admissions in its test)"
     assert (none_scored["worst_hospital"], none_scored["worst_hospital_auroc"]) == \
         ("none (no hospital could be scored)", "n/a")
 
@@ -392,9 +392,9 @@ def test_odds_ratio_texts_quote_the_three_patient_factors_and_the_clusters():
         "p_value": [0.001, 0.04, 0.0612, 1.2e-8]})
     factors = pd.DataFrame({"patient_id": [f"P{i // 2}" for i in range(2468)]})  # 1,234 patients, two visits each
     assert features.odds_ratio_texts(odds_ratios, factors) == {
-        "or_age": "1.23 (1.01-1.50), p = 0.04",
-        "or_words": "0.95 (0.90-1.00), p = 0.061",
-        "or_comorbidity": "1.50 (1.30-1.73), p = 1.2e-08",
+        "or_age": "1.23\u00a0[1.01,\u00a01.50], p = 0.04",
+        "or_words": "0.95\u00a0[0.90,\u00a01.00], p = 0.061",
+        "or_comorbidity": "1.50\u00a0[1.30,\u00a01.73], p = 1.2e-08",
         "n_clusters": "1,234",
     }
 
@@ -407,7 +407,7 @@ def test_group_regression_texts_quote_the_sample_size_effect_or_say_why_there_is
     assert features.group_regression_texts(fitted, ["hospital", "age_group"]) == {
         "n_groups": "14", "group_cells": "hospital x age_group",
         "size_effect": "each doubling of the subgroup's fine-tuning sample size goes with an AUROC change of "
-                       "0.012 (-0.004-0.029) (p = 0.14)",
+                       "0.012\u00a0[-0.004,\u00a00.029] (p = 0.14)",
     }
     reason = "only 3 subgroups have an estimable AUROC; the regression needs at least 9"
     too_few = features.GroupRegression(pd.DataFrame(), fit=None, n_groups=3, reason=reason)
@@ -420,32 +420,71 @@ def test_classifier_texts_quote_each_classifiers_held_out_auroc():
                                 "auroc": [0.61, 0.5876], "ci_low": [0.58, 0.556], "ci_high": [0.64, 0.6191],
                                 "n_held_out": [1520, 1520], "n_errors_held_out": [300, 300]})
     assert features.classifier_texts(performance) == {
-        "error_auroc_gradient_boosting": "0.610 (0.580-0.640)",
-        "error_auroc_logistic_regression": "0.588 (0.556-0.619)",
+        "error_auroc_gradient_boosting": "0.610\u00a0[0.580,\u00a00.640]",
+        "error_auroc_logistic_regression": "0.588\u00a0[0.556,\u00a00.619]",
         "n_held_out": "1,520",
     }
 
 
-def test_ranking_texts_list_the_top_four_and_count_the_studys():
+def test_ranking_texts_list_the_top_four():
     ranking = pd.DataFrame({"rank": [1, 2, 3, 4, 5],
                             "feature": [features.HOSPITAL_BLOCK, "age", "insurance", "comorbidity level",
                                         "words per note"],
                             "in the study's top four": ["yes", "yes", "", "yes", "yes"]})
     assert features.ranking_texts(ranking) == {
-        "top_four": f"1. {features.HOSPITAL_BLOCK}; 2. age; 3. insurance; 4. comorbidity level",
-        "study_overlap": "3 of 4",
-    }
+        "top_four": f"1. {features.HOSPITAL_BLOCK}; 2. age; 3. insurance; 4. comorbidity level"}
+
+
+def _importance(rows, methods=("permutation, gradient_boosting", "permutation, logistic_regression")):
+    """importance.csv rows: (feature, importance, ci_low, ci_high) for every method."""
+    return pd.DataFrame([{"feature": f, "importance": v, "ci_low": lo, "ci_high": hi, "method": m}
+                         for m in methods for f, v, lo, hi in rows])
+
+
+STUDY_FOUR = [(features.HOSPITAL_BLOCK, 0.05, 0.04, 0.06), ("age", 0.04, 0.03, 0.05),
+              ("comorbidity level", 0.03, 0.02, 0.04), ("words per note", 0.02, 0.01, 0.03)]
+HOSPITAL_ONE_BY_ONE = [("hospital", 0.001, -0.001, 0.003), ("fine-tuning sample size", 0.0, -0.001, 0.001)]
+
+
+@pytest.mark.parametrize(("others", "expected"), [
+    # the study's four on top, every interval above zero
+    ([("insurance", 0.01, 0.0, 0.02), ("borough", 0.001, -0.002, 0.004)], features.REPRODUCED),
+    # borough's interval lies wholly above words per note's: clearly more important than one of the four
+    ([("insurance", 0.01, 0.0, 0.02), ("borough", 0.045, 0.035, 0.055)], features.CONTRADICTED),
+    # insurance ranks fourth but its interval overlaps words per note's: the ranking is not settled
+    ([("insurance", 0.025, 0.005, 0.035), ("borough", 0.001, -0.002, 0.004)], features.INCONCLUSIVE),
+])
+def test_the_one_rule_for_the_studys_four_factors(others, expected):
+    importance = _importance(STUDY_FOUR + HOSPITAL_ONE_BY_ONE + others)
+    result = features.study_factor_verdict(importance)
+    assert result.verdict == expected
+    # chapter 4 quotes the same verdict the closing page shows
+    from helpers import summary
+
+    finding = "Sample size, age, comorbidities and words per note matter most"
+    empty = evaluation.validate_metric_rows(pd.DataFrame(columns=evaluation.METRIC_COLUMNS))
+    assert summary.findings_table(empty, importance).loc[
+        finding, "verdict"] == expected
+    ranking = features.factor_ranking(importance, "permutation, gradient_boosting")
+    assert features.ranking_texts(ranking, importance)["factor_verdict"] == expected
+
+
+def test_four_factors_inconclusive_when_a_study_factor_is_not_clearly_above_zero():
+    four = [*STUDY_FOUR[:3], ("words per note", 0.004, -0.004, 0.011)]  # the issue's case: age's CI crossed zero
+    result = features.study_factor_verdict(_importance(four + [("insurance", 0.001, -0.003, 0.005)]))
+    assert result.verdict == features.INCONCLUSIVE
+    assert "3 of the study's four with an interval above zero" in result.evidence
 
 
 def test_hidden_texts_on_simulated_and_on_real_data():
-    gain = pd.DataFrame({"log loss reduction (%)": [4.24], "AUROC, visible (CI)": ["0.600 (0.550-0.650)"],
-                         "AUROC, visible + hidden (CI)": ["0.700 (0.650-0.750)"]},
+    gain = pd.DataFrame({"log loss reduction (%)": [4.24], "AUROC, visible (CI)": ["0.600\u00a0[0.550,\u00a00.650]"],
+                         "AUROC, visible + hidden (CI)": ["0.700\u00a0[0.650,\u00a00.750]"]},
                         index=pd.Index(["gradient_boosting"], name="classifier"))
     ranking = pd.DataFrame({"feature": [features.HIDDEN_LABELS["share_unread"], "age"]})
     assert features.hidden_texts(gain, ranking, ["share_unread"]) == {"hidden_result": (
         "With the hidden variables used in this run (share of the note past the model's input limit) added to the "
-        "visible factors, the gradient boosting error classifier's held-out AUROC goes from 0.600 (0.550-0.650) to "
-        "0.700 (0.650-0.750) and its log loss falls by 4.2 %; the most important factor is then share of the note "
+        "visible factors, the gradient boosting error classifier's held-out AUROC goes from 0.600\u00a0[0.550,\u00a00.650] to "
+        "0.700\u00a0[0.650,\u00a00.750] and its log loss falls by 4.2 %; the most important factor is then share of the note "
         "past the model's input limit.")}
     assert features.hidden_texts(None, None, []) == {
         "hidden_result": "On real data these variables do not exist, so this section has nothing to add."}
@@ -463,11 +502,11 @@ def test_length_texts_take_the_shortest_and_longest_bins_in_numeric_order():
     bins = pd.DataFrame({"words_per_note_bin": words * 2})
     factors = pd.DataFrame({"share_read": [0.5, 0.8, 1.0]})
     assert features.length_texts(length_rows, bins, factors, "head") == {
-        "auroc_shortest": "90-300 words: 0.712 (0.650-0.770)",
-        "auroc_longest": "1201-2500 words: 0.580 (0.500-0.660)",
+        "auroc_shortest": "90-300 words: 0.712\u00a0[0.650,\u00a00.770]",
+        "auroc_longest": "1201-2500 words: 0.580\u00a0[0.500,\u00a00.660]",
         "median_share_read": "80 %",
         "reading": "reads the first tokens of each note up to its input limit",
     }
     assert features.length_texts(length_rows, bins, factors, "windows")["reading"] == (
         "reads every note whole, in windows of its input limit, so the share read is 100 % for every note and the "
-        "right panel has one bin")
+        "figure leaves out the panel by share read")

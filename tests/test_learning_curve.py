@@ -156,8 +156,8 @@ def test_curve_texts_quote_the_smallest_and_the_largest_size_on_the_temporal_tes
             (200, "all", "random_test", 0.9, 0.85, 0.95), (5000, "H1", "temporal_test", 0.8, 0.7, 0.9)]
     table = pd.DataFrame(rows, columns=["train_size", "hospital", "split", "auroc", "ci_low", "ci_high"])
     assert curve.curve_texts(table) == {"lc_sizes": "200, 800, 2,000",
-                                        "lc_first": "200 admissions: 0.610 (0.550-0.670)",
-                                        "lc_last": "2,000 admissions: 0.700 (0.660-0.740)"}
+                                        "lc_first": "200 admissions: 0.610\u00a0[0.550,\u00a00.670]",
+                                        "lc_last": "2,000 admissions: 0.700\u00a0[0.660,\u00a00.740]"}
 
 
 @pytest.mark.parametrize("bf16, shown", [(True, "on"), (False, "off")])

@@ -96,3 +96,23 @@ def test_every_glue_key_in_the_prose_is_computed_in_the_notebook(path):
         # (tests/test_study.py::test_every_glue_key_in_the_prose_was_glued_in_the_smoke_run)
         return
     assert not missing, f"{path.name}: glue keys used but never computed: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapters_1_to_5_end_with_exercises_whose_solutions_open_on_click_and_quote_the_run(path):
+    """2-4 exercises at the end of every chapter but the summary; each solution is a dropdown that glues at least
+    one number of the run, computed by helpers.exercises for that chapter."""
+    from helpers import exercises
+
+    nb = nbformat.read(path, as_version=4)
+    if path.stem == "06_summary":
+        assert not any(c.source.startswith("## Exercises") for c in nb.cells if c.cell_type == "markdown")
+        return
+    last = nb.cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## Exercises"), path.name
+    solutions = re.findall(r":::\{admonition\} Solution\n:class: dropdown\n(.*?)\n:::", last.source, re.DOTALL)
+    questions = re.findall(r"^\*\*\d\. ", last.source, re.MULTILINE)
+    assert 2 <= len(questions) == len(solutions) <= 4, path.name
+    assert all(re.search(r"\{glue:text\}`ex_\w+`", s) for s in solutions), "every solution quotes the run"
+    code = nb.cells[-2].source
+    assert f'exercises.answers("{path.stem}", run_dir)' in code and path.stem in exercises.ANSWERS

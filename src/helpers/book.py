@@ -53,6 +53,59 @@ def hide_parameter_cells(notebook: nbformat.NotebookNode) -> int:
     return hidden
 
 
+PLUMBING_CALLS = re.compile(r"\bglue\(|\bwrite_(metrics|csv|parquet|json|model_card)\(")
+"""Code that only moves values: gluing them into the prose, or saving files."""
+RECORD_MIME = "application/papermill.record/"
+
+
+def _visible_outputs(cell: nbformat.NotebookNode) -> bool:
+    """Whether the cell shows the reader anything: a glue with ``display=False`` leaves only a record output."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("text", "").strip():
+            return True
+        if output.get("output_type") == "error":
+            return True
+        data = output.get("data", {})
+        if any(not mime.startswith(RECORD_MIME) for mime in data):
+            return True
+    return False
+
+
+def tag_plumbing_cells(notebook: nbformat.NotebookNode) -> dict[str, int]:
+    """Hide the code a reader does not need, by tags on the staged copy (never on the committed notebooks).
+
+    A cell that glues values or saves files loses its code (``remove-input``), and the whole cell when it shows
+    nothing (``remove-cell``); any other cell that shows nothing (imports, reading inputs) is folded away
+    (``hide-input``, one click opens it). Cells that show a table or a figure keep their code: it is the call a
+    reader re-uses.
+    """
+    counts = {"remove-cell": 0, "remove-input": 0, "hide-input": 0}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "remove-cell" in tags:
+            continue
+        plumbing = bool(PLUMBING_CALLS.search(cell.source))
+        visible = _visible_outputs(cell)
+        tag = ("remove-cell" if not visible else "remove-input") if plumbing else (None if visible else "hide-input")
+        if tag and tag not in tags:
+            tags.append(tag)
+            counts[tag] += 1
+    return counts
+
+
+def carry_learning_warning(notebook: nbformat.NotebookNode, markdown: str) -> bool:
+    """Put chapter 2's warning box right below a chapter's title (the first Markdown cell); False when no title."""
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown":
+            box = nbformat.v4.new_markdown_cell(markdown)
+            box.metadata["tags"] = ["learning-warning"]
+            notebook.cells.insert(index + 1, box)
+            return True
+    return False
+
+
 def _filter_toc(entries: list[dict[str, Any]], exists) -> tuple[list[dict[str, Any]], list[str]]:
     kept, dropped = [], []
     for entry in entries:
@@ -283,6 +336,23 @@ def papermill_commands_markdown(root: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def model_card_markdown(run_dir: str | os.PathLike) -> str:
+    """The run's model card for its book page: the YAML metadata as a code block, the card's own sections below
+    (its headings one level down, under the page's title)."""
+    from helpers.model_card import read_model_card
+
+    text = read_model_card(run_dir)
+    if text is None:
+        return "This run has not written a model card: chapter 6 (the summary) writes it.\n"
+    metadata, body = "", text
+    if text.startswith("---\n"):
+        end = text.index("\n---", 4)
+        metadata, body = text[4:end].strip("\n"), text[end + 4:]
+    body = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", body, flags=re.MULTILINE)
+    return (f"## The metadata (YAML)\n\n```yaml\n{metadata}\n```\n\n{body.strip()}\n" if metadata
+            else body.strip() + "\n")
+
+
 def fill_generated(text: str, sections: dict[str, str]) -> str:
     """Replace each ``<!-- generated: name -->`` marker of a page with its generated Markdown."""
     for name, content in sections.items():
@@ -305,6 +375,7 @@ def stage_book_sources(run_dir: str | os.PathLike, root: Path | None = None) -> 
         "run-record": run_status_markdown(run_dir, root),
         "parameter-reference": parameter_reference_markdown(root),
         "papermill-commands": papermill_commands_markdown(root),
+        "model-card": model_card_markdown(run_dir),
     }
     for page in (staging / "book").glob("*.md"):
         text = page.read_text()
@@ -314,6 +385,9 @@ def stage_book_sources(run_dir: str | os.PathLike, root: Path | None = None) -> 
 
     (staging / "notebooks").mkdir()
     statuses = {name: info.get("status") for name, info in _run_log(paths).get("notebooks", {}).items()}
+    from helpers import learning_warning
+
+    warning = learning_warning.read_warning(paths.root)
     for executed in sorted(paths.notebooks.glob("*.ipynb")):
         if statuses.get(executed.stem, "ok") != "ok":
             # a failed or interrupted notebook is not a chapter: leave it out (its link becomes text)
@@ -322,6 +396,9 @@ def stage_book_sources(run_dir: str | os.PathLike, root: Path | None = None) -> 
             continue
         notebook = nbformat.read(executed, as_version=4)
         hide_parameter_cells(notebook)
+        tag_plumbing_cells(notebook)
+        if warning is not None and executed.stem in learning_warning.CARRYING_CHAPTERS:
+            carry_learning_warning(notebook, learning_warning.warning_markdown(warning))
         nbformat.write(notebook, staging / "notebooks" / executed.name)
 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
@@ -372,6 +449,24 @@ def _unlink_missing_pages(staging: Path, toc: dict[str, Any]) -> None:
         new = pattern.sub(replace, text)
         if new != text:
             page.write_text(new)
+
+    def replace_in_chapter(match: re.Match) -> str:
+        title, target = (match.group(1).strip(), match.group(2)) if match.group(2) else (None, match.group(1))
+        resolved = os.path.normpath(os.path.join("notebooks", target.strip())).replace(os.sep, "/")
+        if resolved in in_book:
+            return match.group(0)
+        return f"*{title or Path(target).name} (not in this run)*"
+
+    for path in (staging / "notebooks").glob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        changed = False
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                new = pattern.sub(replace_in_chapter, cell.source)
+                changed |= new != cell.source
+                cell.source = new
+        if changed:
+            nbformat.write(notebook, path)
 
 
 def _staged_key(staging: Path) -> str:

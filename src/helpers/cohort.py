@@ -435,20 +435,22 @@ def suppress_rates(rates: pd.DataFrame, *, suppress: bool) -> pd.DataFrame:
 
 
 def publishable_site_rates(table: pd.DataFrame, rates: pd.DataFrame, count_columns: list[str], *, real_data: bool,
-                           rate_columns: tuple[str, ...] = ("readmission_rate", "mortality_rate")) -> pd.DataFrame:
+                           rate_columns=("readmission_rate", "mortality_rate")) -> pd.DataFrame:
     """A per-site table (indexed by site) that carries chapter 1's rates, as real data may show it: ``count_columns``
     of 1 to 10 hidden, and a rate left empty where its events, non-events or total are 1 to 10 (``rates`` is
-    :func:`hospital_rates`, whose counts decide)."""
+    :func:`hospital_rates`, whose counts decide). ``rate_columns`` names the rate columns, each either a rate's name
+    (``readmission_rate``, ``mortality_rate``) or a pair (column shown, rate's name) for a table with other headers."""
     if not real_data:
         return table
     out = privacy.hide_counts(table, count_columns, real_data=True)
     by_site = rates.assign(hospital=rates["hospital"].astype(str)).set_index("hospital")
     behind = {"readmission_rate": ("readmissions", "cohort_admissions"),
               "mortality_rate": ("in_hospital_deaths", "admissions")}
-    for column in rate_columns:
+    for entry in rate_columns:
+        column, rate = (entry, entry) if isinstance(entry, str) else entry
         if column not in out.columns:
             continue
-        events, total = behind[column]
+        events, total = behind[rate]
         hidden = privacy.share_hidden(by_site[events].reindex(out.index.astype(str)).to_numpy(),
                                       by_site[total].reindex(out.index.astype(str)).to_numpy())
         out[column] = out[column].astype(object)

@@ -69,6 +69,13 @@ UNSPECIFIED_INSURANCE: tuple[str, ...] = ("Unspecified",)
 MODEL_METRICS: tuple[str, ...] = ("auroc", "auprc", "brier")
 HARDER_DATA_SHARE = 0.5
 """Share of the model's shortfall the oracle must share for a weak group to count as "harder data"."""
+SHORTFALL_ALPHA = 0.05
+"""Family-wise error rate of the test for a clear shortfall, over every group of a test split (Holm's method)."""
+MULTIPLE_TESTING_METHOD = "holm"
+EXPERIMENT_NAMES = {"global": "ClinicLLM", "tfidf_lr": "TF-IDF", "oracle": "oracle"}
+"""The models as the book names them (the metrics file keeps the experiment names)."""
+GROUP_VAR_NAMES = {"hospital": "hospital", "insurance": "insurance", "age_group": "age group",
+                   "comorbidity_level": "comorbidity level", "borough": "borough", CONTRAST: "contrast"}
 CALIBRATION_METRIC = "calibration_in_the_large"
 
 _SPLIT_TITLES = {"random_test": "random test", "temporal_test": "temporal test"}
@@ -597,44 +604,96 @@ def publishable(table: pd.DataFrame, count_columns: Sequence[str], *, simulated:
                                complements=complements, hidden_share="suppressed")
 
 
-def subgroup_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
-                   splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
-    """The chapter's table for one grouping variable, both tests: counts, prevalence, each model's AUROC, the
-    global model's AUPRC and Brier score, its difference to the rest of the test and its gap to the oracle.
+def group_label(group_var: str, group: str) -> str:
+    """A group as a reader names it: 'comorbidity level 1', 'age group 60-79', 'Hospital 2', 'Medicaid'."""
+    if group_var in ("comorbidity_level", "age_group"):
+        return f"{GROUP_VAR_NAMES[group_var]} {group}"
+    if group_var == CONTRAST:
+        return _contrast_name(group)
+    return str(group)
 
-    A variable the data lack gives a one-line table that says so; groups too small for a metric say why.
-    """
-    part = _pick(rows, group_var=group_var)
-    if part.empty:
-        return pd.DataFrame({"note": [f"the data have no {group_var} column, so there is nothing to show"]},
-                            index=pd.Index([group_var], name="group"))
-    experiments = [e for e in EXPERIMENTS if e in set(part["experiment"])]
-    records = []
+
+CONTRAST_NAMES = {"smallest_hospital": "smallest hospital", "highest_comorbidity": "highest comorbidity level",
+                  "government_insurance": "government insurance", "unspecified_insurance": "unspecified insurance"}
+
+
+def _contrast_name(group: str) -> str:
+    if group.startswith("age_above_"):
+        return f"aged {group.removeprefix('age_above_')} or over"
+    return CONTRAST_NAMES.get(group, group.replace("_", " "))
+
+
+def _no_variable(group_var: str) -> pd.DataFrame:
+    return pd.DataFrame({"note": [f"the data have no {group_var} column, so there is nothing to show"]},
+                        index=pd.Index([group_var], name="group"))
+
+
+def _groups_of(part: pd.DataFrame, splits: Sequence[str]):
     for split in splits:
         for group in dict.fromkeys(part.loc[part["split"] == split, "group"]):
-            where = {"split": split, "group": group, "experiment": "global"}
-            first = _one(part, metric="auroc", **where)
-            prevalence = _one(part, metric="prevalence", **where)
-            record = {"test": _SPLIT_TITLES.get(split, split), "group": group, "n": int(first["n"]),
-                      "n_pos": int(first["n_pos"]),
-                      "prevalence (%)": (f"{100 * prevalence['value']:.1f}" if np.isfinite(prevalence["value"])
-                                         else "not estimable")}
-            for experiment in experiments:
-                record[f"AUROC {experiment}"] = _estimate(_one(part, split=split, group=group,
-                                                               experiment=experiment, metric="auroc"))
-            record["AUPRC global"] = _estimate(_one(part, metric="auprc", **where))
-            record["Brier global"] = _estimate(_one(part, metric="brier", **where))
-            record["global vs rest"] = _estimate(_one(part, metric="delta_auroc_vs_rest", **where))
-            if "oracle" in experiments:
-                record["oracle gap"] = _estimate(_one(part, metric="oracle_gap", **where))
-            reason = first["note"] if not np.isfinite(first["value"]) else ""
-            record["why not estimable"] = hide_small_numbers(reason, simulated=simulated)
-            records.append(record)
-    table = pd.DataFrame(records).replace("not estimable", "–")
-    if not table["why not estimable"].astype(bool).any():
-        table = table.drop(columns="why not estimable")
+            yield split, group
+
+
+def subgroup_counts_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
+                          splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
+    """The first of the chapter's three tables for one grouping variable: admissions, readmissions and prevalence
+    per group and test, and why a group has no AUROC when it has none. On real data counts under 11 are
+    suppressed, with the rates that would reveal them."""
+    part = _pick(rows, group_var=group_var, experiment="global")
+    if part.empty:
+        return _no_variable(group_var)
+    records = []
+    for split, group in _groups_of(part, splits):
+        first = _one(part, metric="auroc", split=split, group=group)
+        prevalence = _one(part, metric="prevalence", split=split, group=group)
+        records.append({"test": _SPLIT_TITLES.get(split, split), "group": group, "n": int(first["n"]),
+                        "n_pos": int(first["n_pos"]),
+                        "prevalence (%)": (f"{100 * prevalence['value']:.1f}" if np.isfinite(prevalence["value"])
+                                           else "-"),
+                        "why no AUROC": hide_small_numbers(first["note"] if not np.isfinite(first["value"]) else "",
+                                                           simulated=simulated)})
+    table = pd.DataFrame(records)
+    if not table["why no AUROC"].astype(bool).any():
+        table = table.drop(columns="why no AUROC")
     table = publishable(table, ["n", "n_pos"], simulated=simulated, rate_columns=["prevalence (%)"])
-    return table.set_index(["test", "group"])
+    return table.rename(columns={"n": "admissions", "n_pos": "readmissions"}).set_index(["test", "group"])
+
+
+def subgroup_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
+                   splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
+    """The second table: each model's AUROC with its 95 % interval per group and test ("-" where the group is too
+    small: :func:`subgroup_counts_table` says why)."""
+    part = _pick(rows, group_var=group_var, metric="auroc")
+    if part.empty:
+        return _no_variable(group_var)
+    experiments = [e for e in EXPERIMENTS if e in set(part["experiment"])]
+    records = []
+    for split, group in _groups_of(part[part["experiment"] == "global"], splits):
+        record = {"test": _SPLIT_TITLES.get(split, split), "group": group}
+        for experiment in experiments:
+            record[f"AUROC {EXPERIMENT_NAMES.get(experiment, experiment)}"] = _estimate(
+                _one(part, split=split, group=group, experiment=experiment))
+        records.append(record)
+    return pd.DataFrame(records).replace("not estimable", "-").set_index(["test", "group"])
+
+
+def subgroup_gap_table(rows: pd.DataFrame, group_var: str, *, simulated: bool,
+                       splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
+    """The third table: ClinicLLM's AUPRC, its AUROC minus that of the rest of the test, and (simulated data) the
+    oracle's AUROC minus ClinicLLM's. The Brier score of every group is in metrics.csv."""
+    part = _pick(rows, group_var=group_var, experiment="global")
+    if part.empty:
+        return _no_variable(group_var)
+    records = []
+    for split, group in _groups_of(part, splits):
+        where = {"split": split, "group": group}
+        record = {"test": _SPLIT_TITLES.get(split, split), "group": group,
+                  "AUPRC": _estimate(_one(part, metric="auprc", **where)),
+                  "AUROC minus the rest's": _estimate(_one(part, metric="delta_auroc_vs_rest", **where))}
+        if simulated and "oracle_gap" in set(part["metric"]):
+            record["oracle's AUROC minus ClinicLLM's"] = _estimate(_one(part, metric="oracle_gap", **where))
+        records.append(record)
+    return pd.DataFrame(records).replace("not estimable", "-").set_index(["test", "group"])
 
 
 def worst_groups(rows: pd.DataFrame, *, experiment: str = "global",
@@ -662,6 +721,21 @@ def worst_groups(rows: pd.DataFrame, *, experiment: str = "global",
     return pd.DataFrame(records)
 
 
+def worst_display(worst: pd.DataFrame, *, simulated: bool) -> pd.DataFrame:
+    """The worst group of each variable on each test, as the chapter shows it."""
+    shown = publishable(worst, ["n"], simulated=simulated)
+    table = pd.DataFrame({
+        "test": [_SPLIT_TITLES.get(s, s) for s in shown["split"]],
+        "variable": [GROUP_VAR_NAMES.get(v, v) for v in shown["group_var"]],
+        "worst group": [group_label(v, str(g)) if g != "none estimable" else g
+                        for v, g in zip(shown["group_var"], shown["group"])],
+        "admissions": shown["n"].tolist(),
+        "AUROC ClinicLLM": shown["AUROC (95 % CI)"].tolist(),
+        "minus the rest's": shown["vs rest (95 % CI)"].tolist(),
+    })
+    return table.set_index(["test", "variable"])
+
+
 def gap_verdict(delta_model: float, delta_oracle: float, *, share: float = HARDER_DATA_SHARE) -> str:
     """Harder data or model failure, for a group where the global model does worse than on the rest of the split.
 
@@ -674,7 +748,8 @@ def gap_verdict(delta_model: float, delta_oracle: float, *, share: float = HARDE
     (the model falls further short of the ceiling there than elsewhere). The rule: a group is **weak** when
     ``delta_model < 0``; a weak group is **harder data** when the oracle shares at least ``share`` (one half) of the
     shortfall, ``delta_oracle <= share * delta_model``, and **model failure** otherwise. Groups that are not weak
-    are "not weak"; a missing number gives "not estimable".
+    are "not weak"; a missing number gives "not estimable". :func:`verdict_table` applies it only to groups whose
+    shortfall is clear after the correction for testing many groups.
     """
     if not np.isfinite(delta_model):
         return "not estimable"
@@ -685,56 +760,90 @@ def gap_verdict(delta_model: float, delta_oracle: float, *, share: float = HARDE
     return "harder data" if delta_oracle <= share * delta_model else "model failure"
 
 
+def shortfall_p_values(rows: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Every group of a split with an estimable difference to the rest: the two-sided p-value of "no difference"
+    (normal approximation, the standard error read from the 95 % interval's width) and the p-value adjusted for
+    the number of groups tested (Holm's method, statsmodels' ``multipletests``)."""
+    from statsmodels.stats.multitest import multipletests
+    from scipy.stats import norm
+
+    part = _pick(rows, split=split, experiment="global", metric="delta_auroc_vs_rest")
+    part = part[np.isfinite(part["value"]) & np.isfinite(part["ci_low"]) & np.isfinite(part["ci_high"])].copy()
+    if part.empty:
+        return part.assign(p_value=[], p_adjusted=[])
+    se = (part["ci_high"] - part["ci_low"]) / (2 * norm.ppf(0.975))
+    z = np.where(se > 0, part["value"] / se.where(se > 0, 1.0), np.inf * np.sign(part["value"]))
+    part["p_value"] = 2 * norm.sf(np.abs(z))
+    part["p_adjusted"] = multipletests(part["p_value"], alpha=SHORTFALL_ALPHA, method=MULTIPLE_TESTING_METHOD)[1]
+    return part
+
+
 def verdict_table(rows: pd.DataFrame, split: str, *, simulated: bool,
                   share: float = HARDER_DATA_SHARE) -> pd.DataFrame:
-    """Every weak group of a split (global model below the rest of the split) with the oracle's view of it."""
-    part = _pick(rows, split=split, experiment="global", metric="delta_auroc_vs_rest")
+    """Every weak group of a split (ClinicLLM below the rest of the split), whether its shortfall is clear after
+    Holm's correction over all the split's groups, and, for clear shortfalls only, the oracle's view of it."""
+    tested = shortfall_p_values(rows, split)
     records = []
-    for row in part.itertuples():
-        if not np.isfinite(row.value) or row.value >= 0:
+    for row in tested.itertuples():
+        if row.value >= 0:
             continue
         where = {"split": split, "group_var": row.group_var, "group": row.group}
         oracle_delta = _one(rows, experiment="oracle", metric="delta_auroc_vs_rest", **where)
-        gap = _one(rows, experiment="global", metric="oracle_gap", **where)
-        auroc = _one(rows, experiment="global", metric="auroc", **where)
-        oracle_auroc = _one(rows, experiment="oracle", metric="auroc", **where)
         oracle_value = oracle_delta["value"] if oracle_delta is not None else np.nan
-        clear = row.ci_high < 0
-        verdict = gap_verdict(row.value, oracle_value, share=share) if simulated else "not estimable (no oracle)"
-        records.append({
-            "group_var": row.group_var, "group": row.group, "n": int(row.n),
-            "AUROC global": _estimate(auroc),
-            "global vs rest": _estimate({"value": row.value, "ci_low": row.ci_low, "ci_high": row.ci_high}),
-            "shortfall clear (CI < 0)": "yes" if clear else "no",
-            "AUROC oracle": _estimate(oracle_auroc) if simulated else "no oracle",
-            "oracle vs rest": _estimate(oracle_delta) if simulated else "no oracle",
-            "oracle gap": _estimate(gap) if simulated else "no oracle",
-            "share the oracle shares": (f"{oracle_value / row.value:.0%}"
-                                        if simulated and np.isfinite(oracle_value) else "n/a"),
-            "verdict": verdict,
-        })
-    columns = ["group_var", "group", "n", "AUROC global", "global vs rest", "shortfall clear (CI < 0)",
-               "AUROC oracle", "oracle vs rest", "oracle gap", "share the oracle shares", "verdict"]
-    table = pd.DataFrame(records, columns=columns)
-    return publishable(table, ["n"], simulated=simulated).set_index(["group_var", "group"])
+        clear = row.p_adjusted < SHORTFALL_ALPHA and row.ci_high < 0
+        if not simulated:
+            verdict = "clear shortfall (no oracle)" if clear else "no clear shortfall"
+        elif not clear:
+            verdict = "no clear shortfall"
+        else:
+            verdict = gap_verdict(row.value, oracle_value, share=share)
+            if np.isfinite(oracle_value):
+                verdict += f" (oracle shares {oracle_value / row.value:.0%})"
+        record = {"group": group_label(row.group_var, row.group) + (
+                      f" ({row.group_var.replace('_', ' ')})" if row.group_var in ("insurance", "borough") else ""),
+                  "group_var": row.group_var, "group_value": row.group, "n": int(row.n),
+                  "ClinicLLM minus the rest": _estimate({"value": row.value, "ci_low": row.ci_low,
+                                                         "ci_high": row.ci_high}),
+                  "adjusted p": f"{row.p_adjusted:.3f}" if row.p_adjusted >= 0.001 else "<0.001",
+                  "_p": row.p_adjusted}
+        if simulated:
+            record["oracle minus the rest"] = _estimate(oracle_delta)
+        record["verdict"] = verdict
+        records.append(record)
+    columns = ["group", "group_var", "group_value", "n", "ClinicLLM minus the rest", "adjusted p"] + (
+        ["oracle minus the rest"] if simulated else []) + ["verdict", "_p"]
+    table = pd.DataFrame(records, columns=columns).sort_values("_p", kind="stable").drop(columns="_p")
+    table = publishable(table, ["n"], simulated=simulated).rename(columns={"n": "admissions"})
+    return table.set_index("group")
+
+
+def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The verdict table as the chapter shows it (the keys used to look groups up left out)."""
+    return verdicts.drop(columns=["group_var", "group_value"])
 
 
 def contrast_table(rows: pd.DataFrame, *, simulated: bool, definitions: dict[str, str] | None = None) -> pd.DataFrame:
-    """The study's contrasts on both tests: AUROC of the global model, difference to the rest, oracle gap."""
+    """The study's contrasts on both tests: ClinicLLM's AUROC and its difference to the rest of the test (the
+    oracle's view of a contrast is in the verdict table, for the contrasts with a clear shortfall)."""
     records = []
     part = _pick(rows, group_var=CONTRAST, experiment="global", metric="auroc")
     for row in part.itertuples():
         where = {"split": row.split, "group_var": CONTRAST, "group": row.group, "experiment": "global"}
-        record = {"contrast": row.group, "definition": (definitions or {}).get(row.group, ""),
-                  "test": _SPLIT_TITLES.get(row.split, row.split), "n": int(row.n),
-                  "AUROC global": _estimate(_one(rows, metric="auroc", **where)),
-                  "vs rest": _estimate(_one(rows, metric="delta_auroc_vs_rest", **where))}
-        if simulated:
-            record["oracle gap"] = _estimate(_one(rows, metric="oracle_gap", **where))
+        record = {"contrast": _contrast_name(row.group), "test": _SPLIT_TITLES.get(row.split, row.split),
+                  "n": int(row.n), "AUROC ClinicLLM": _estimate(_one(rows, metric="auroc", **where)),
+                  "minus the rest's": _estimate(_one(rows, metric="delta_auroc_vs_rest", **where))}
         if not np.isfinite(row.value):
-            record["AUROC global"] = f"not estimable ({hide_small_numbers(row.note, simulated=simulated)})"
+            record["AUROC ClinicLLM"] = f"not estimable ({hide_small_numbers(row.note, simulated=simulated)})"
         records.append(record)
-    return publishable(pd.DataFrame(records), ["n"], simulated=simulated).set_index(["test", "contrast"])
+    table = publishable(pd.DataFrame(records), ["n"], simulated=simulated).rename(columns={"n": "admissions"})
+    return table.set_index(["test", "contrast"])
+
+
+def contrast_definition_table(definitions: dict[str, str]) -> pd.DataFrame:
+    """Each contrast's definition in this run (the smallest hospital by name, the age threshold, ...)."""
+    return pd.DataFrame({"contrast": [_contrast_name(k) for k in definitions],
+                         "admissions in the contrast": list(definitions.values())}).set_index("contrast").rename(
+        columns={"admissions in the contrast": "definition in this run"})
 
 
 def calibration_table(rows: pd.DataFrame, *, simulated: bool, experiment: str = "global") -> pd.DataFrame:
@@ -756,8 +865,9 @@ def calibration_table(rows: pd.DataFrame, *, simulated: bool, experiment: str = 
                 if np.isfinite(row.value) else "not estimable"),
             "O/E": f"{observed / predicted:.2f}" if np.isfinite(predicted) and predicted > 0 else "n/a",
         })
-    return publishable(pd.DataFrame(records), ["n", "n_pos"], simulated=simulated,
-                       rate_columns=["observed (%)", "O/E"]).set_index(["test", "hospital"])
+    table = publishable(pd.DataFrame(records), ["n", "n_pos"], simulated=simulated,
+                        rate_columns=["observed (%)", "O/E"])
+    return table.rename(columns={"n": "admissions", "n_pos": "readmissions"}).set_index(["test", "hospital"])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -801,7 +911,7 @@ def forest_plot(rows: pd.DataFrame, group_var: str, *, simulated: bool) -> plt.F
         overall = _one(rows, split=split, group_var="overall", experiment="global", metric="auroc")
         if overall is not None and np.isfinite(overall["value"]):
             ax.axvline(overall["value"], color=palette["global"], linestyle="--", linewidth=1)
-            ax.annotate(f"global, whole test\n{overall['value']:.3f}", (overall["value"], -0.6), fontsize=8,
+            ax.annotate(f"ClinicLLM, whole test\n{overall['value']:.3f}", (overall["value"], -0.6), fontsize=8,
                         ha="center", va="bottom", color=palette["global"], annotation_clip=False)
         ax.axvline(0.5, color="grey", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(groups)), labels, fontsize=10)
@@ -809,9 +919,10 @@ def forest_plot(rows: pd.DataFrame, group_var: str, *, simulated: bool) -> plt.F
         ax.set_title(_SPLIT_TITLES.get(split, split), pad=18)
         ax.set_xlabel("AUROC (95 % CI)")
         ax.set_xlim(left, 1.0)
-    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=len(handles),
+    fig.legend(list(handles.values()), [EXPERIMENT_NAMES.get(k, k) for k in handles], loc="lower center",
+               ncol=len(handles),
                frameon=False, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle(group_var.replace("_", " "), fontsize="medium")
+    fig.suptitle(GROUP_VAR_NAMES.get(group_var, group_var.replace("_", " ")), fontsize="medium")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
@@ -867,8 +978,9 @@ def worst_group_text(worst: pd.DataFrame, group_var: str, split: str) -> str:
     if not np.isfinite(row["auroc"]):
         return "none estimable"
     if row.get("groups", 2) == 1:  # one site, or one group: no group is worse than another
-        return f"not defined: {row['group']} is the only group (AUROC {row['AUROC (95 % CI)']}), nothing to compare"
-    return f"{row['group']}, AUROC {row['AUROC (95 % CI)']}"
+        return (f"not defined: {group_label(group_var, str(row['group']))} is the only group (AUROC "
+                f"{row['AUROC (95 % CI)']}), nothing to compare")
+    return f"{group_label(group_var, str(row['group']))}, AUROC {row['AUROC (95 % CI)']}"
 
 
 def estimate_text(rows: pd.DataFrame, **filters) -> str:
@@ -892,25 +1004,30 @@ def contrast_text(rows: pd.DataFrame, contrast: str, split: str = "temporal_test
 
 
 def verdict_summary(verdicts: pd.DataFrame, *, simulated: bool) -> dict[str, str]:
-    """Counts and lists of weak groups by verdict, as text for the prose (real data: no oracle, no verdicts)."""
+    """Counts and lists of weak groups by verdict, as text for the prose (real data: no oracle, no split)."""
     verdicts = verdicts.reset_index()
-    clear = verdicts[verdicts["shortfall clear (CI < 0)"] == "yes"]
+    clear = verdicts[~verdicts["verdict"].str.startswith("no clear")]
 
     def names(frame: pd.DataFrame) -> str:
-        if frame.empty:
-            return "none"
-        return ", ".join(f"{r.group_var} {r.group}" if r.group_var != CONTRAST else r.group
-                         for r in frame.itertuples())
+        return ", ".join(frame["group"]) if len(frame) else "none"
 
     out = {"n_weak": str(len(verdicts)), "n_clear": str(len(clear)), "clear_groups": names(clear)}
     if not simulated:
         unavailable = "not available (real data have no oracle)"
         return out | {"n_harder": unavailable, "n_failure": unavailable, "harder_groups": unavailable,
                       "failure_groups": unavailable}
-    harder = verdicts[verdicts["verdict"] == "harder data"]
-    failure = verdicts[verdicts["verdict"] == "model failure"]
+    harder = verdicts[verdicts["verdict"].str.startswith("harder data")]
+    failure = verdicts[verdicts["verdict"].str.startswith("model failure")]
     return out | {"n_harder": str(len(harder)), "n_failure": str(len(failure)), "harder_groups": names(harder),
                   "failure_groups": names(failure)}
+
+
+def multiple_testing_texts(rows: pd.DataFrame, split: str = "temporal_test") -> dict[str, str]:
+    """How many groups the correction covers and its method, for the rule's paragraph."""
+    tested = shortfall_p_values(rows, split)
+    return {"n_tested": f"{len(tested)}", "alpha": f"{SHORTFALL_ALPHA:g}",
+            "correction": "Holm's step-down correction" if MULTIPLE_TESTING_METHOD == "holm"
+            else MULTIPLE_TESTING_METHOD}
 
 
 def calibration_summary(rows: pd.DataFrame, split: str = "temporal_test", experiment: str = "global") -> dict:

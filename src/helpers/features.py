@@ -117,6 +117,14 @@ def hospital_factors(data: pd.DataFrame, hospital_rates: pd.DataFrame,
     return out.reset_index()
 
 
+def hospital_factors_display(hospitals: pd.DataFrame) -> pd.DataFrame:
+    """The hospital-level factors as the chapter shows them (rates in percent)."""
+    return pd.DataFrame({"fine-tuning sample size": hospitals["train_size"].astype(int).to_numpy(),
+                         "readmission rate (%)": [f"{100 * v:.1f}" for v in hospitals["readmission_rate"]],
+                         "mortality rate (%)": [f"{100 * v:.1f}" for v in hospitals["mortality_rate"]]},
+                        index=pd.Index(hospitals["hospital"].astype(str), name="hospital"))
+
+
 def youden_threshold(y_true, y_score) -> float:
     """The score threshold (flag when score >= threshold) that maximises sensitivity + specificity - 1."""
     labels = binary_labels(y_true, column="y_true", where="youden_threshold")
@@ -242,6 +250,17 @@ def hospital_profile(factors: pd.DataFrame, auroc_rows: pd.DataFrame, split: str
     return table.sort_values("fine-tuning sample size", ascending=False)
 
 
+def chapter3_hospital_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """ClinicLLM's AUROC per hospital and test as chapter 3 wrote it to metrics.csv: one number per quantity, so
+    this chapter shows chapter 3's values and intervals instead of bootstrapping its own."""
+    rows = metrics[(metrics["notebook"] == "03_disparities") & (metrics["experiment"] == "global")
+                   & (metrics["group_var"] == "hospital") & (metrics["metric"] == "auroc")]
+    if rows.empty:
+        raise ValueError("chapter 4 reads ClinicLLM's AUROC per hospital from chapter 3's rows of metrics.csv, and "
+                         "there are none: run chapter 3 first (clinicllm-study run params/NAME.yaml --only 03).")
+    return rows.reset_index(drop=True)
+
+
 def profile_display(profile: pd.DataFrame) -> pd.DataFrame:
     """The hospital profile for reading: one column per hospital, AUROC as 'value (CI)', numbers rounded."""
     shown = profile.drop(columns=["AUROC", "AUROC ci_low", "AUROC ci_high"]).astype(float).round(1).astype(object)
@@ -256,10 +275,15 @@ def group_display(groups: pd.DataFrame, cells: Sequence[str]) -> pd.DataFrame:
     """The subgroup table for reading: one row per subgroup, its counts, AUROC, bootstrap variance and reason."""
     columns = ["n", "n_pos", "train_size", "auroc", "variance", "reason"]
     shown = groups.set_index(["split"] + list(cells))[columns].rename(
-        columns={"n_pos": "readmitted", "train_size": "training admissions", "reason": "not estimable because"})
-    shown["auroc"] = shown["auroc"].round(3)
-    shown["variance"] = shown["variance"].round(4)
-    return shown
+        columns={"n": "admissions", "n_pos": "readmitted", "train_size": "training admissions",
+                 "auroc": "AUROC", "variance": "bootstrap variance", "reason": "not estimable because"})
+    shown.index = shown.index.set_levels([s.replace("_", " ") for s in shown.index.levels[0]], level=0)
+    shown.index = shown.index.set_names(["test"] + [c.replace("_", " ") for c in cells])
+    # a subgroup without an AUROC says why in the AUROC column itself (one column less to fit the page)
+    shown["AUROC"] = [f"{v:.3f}" if np.isfinite(v) else (reason or "-")
+                      for v, reason in zip(shown["AUROC"], shown["not estimable because"])]
+    shown["bootstrap variance"] = [f"{v:.4f}" if np.isfinite(v) else "-" for v in shown["bootstrap variance"]]
+    return shown.drop(columns="not estimable because")
 
 
 def factors_by_error(factors: pd.DataFrame) -> pd.DataFrame:
@@ -276,24 +300,41 @@ def factors_by_error(factors: pd.DataFrame) -> pd.DataFrame:
     }
     out = pd.DataFrame(summary).T
     out.columns = ["right" if c == 0 else "wrong" for c in out.columns]
-    return out
+    # counts as integers, the rest to one decimal (the table is read, not computed with)
+    return pd.DataFrame({c: [f"{int(v):,}" if name == "admissions" else f"{v:.1f}" for name, v in out[c].items()]
+                         for c in out.columns}, index=out.index)
 
 
 def profile_figure(profile: pd.DataFrame) -> plt.Figure:
     """One panel per hospital-level summary of a factor: its value per hospital against the AUROC there."""
     columns = ["fine-tuning sample size", "words per note (median)", "age (mean)", "comorbidity level (mean)",
                "government insurance (%)", "readmission rate (%)", "mortality rate (%)"]
-    fig, axes = plt.subplots(2, 4, figsize=(14, 6.2), sharey=True)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from helpers.figures import distinct_styles
+
+    fig, axes = plt.subplots(2, 4, figsize=(10, 5.6), sharey=True)
     axes = axes.ravel()
-    palette = dict(zip(profile.index, sns.color_palette("colorblind", n_colors=len(profile))))
+    colors, markers, _ = distinct_styles(len(profile))
+    palette = dict(zip(profile.index, colors))
+    shapes = dict(zip(profile.index, markers))
     for ax, column in zip(axes, columns):
         for hospital, row in profile.iterrows():
             low, high = row["AUROC"] - row["AUROC ci_low"], row["AUROC ci_high"] - row["AUROC"]
-            ax.errorbar(row[column], row["AUROC"], yerr=[[max(low, 0)], [max(high, 0)]], fmt="o",
+            ax.errorbar(row[column], row["AUROC"], yerr=[[max(low, 0)], [max(high, 0)]], fmt=shapes[hospital],
                         color=palette[hospital], capsize=3, label=hospital)
-        ax.set_xlabel(column)
+        ax.set_xlabel(column, fontsize=9)
+        ax.tick_params(labelsize=8)
         if column == "fine-tuning sample size":
+            # one labelled tick per power of ten; the minor ticks' labels (3x10^3, 4x10^3, ...) collide
+            from matplotlib.ticker import LogLocator
+
             ax.set_xscale("log")
+            sizes = profile[column].astype(float)
+            ax.set_xlim(sizes.min() / 1.6, sizes.max() * 1.6)  # room for at least one 1-2-5 tick
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axes[-1].set_visible(False)
     for ax in (axes[0], axes[4]):
         ax.set_ylabel("AUROC (95 % CI)")
@@ -681,22 +722,103 @@ def factor_ranking(importance: pd.DataFrame, method: str) -> pd.DataFrame:
     return ranked
 
 
+def _interval_column(table: pd.DataFrame, value: str, low: str = "ci_low", high: str = "ci_high",
+                     digits: int = 3) -> list[str]:
+    return [evaluation.format_estimate(v, lo, hi, digits) for v, lo, hi in zip(table[value], table[low], table[high])]
+
+
+def ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as the chapter shows it: factor, importance with its interval over repeats, in the study's four."""
+    return pd.DataFrame({"rank": ranking["rank"], "factor": ranking["feature"],
+                         "drop in held-out AUROC [interval over repeats]": _interval_column(ranking, "importance",
+                                                                                            digits=4),
+                         "one of the study's four": ranking["in the study's top four"].replace("", "no")}
+                        ).set_index("rank")
+
+
+def odds_ratio_display(odds_ratios: pd.DataFrame) -> pd.DataFrame:
+    """The error model's odds ratios as the chapter shows them: term, odds ratio [95 % CI], p-value."""
+    return pd.DataFrame({"term": odds_ratios["term"],
+                         "odds ratio [95 % CI]": _interval_column(odds_ratios, "odds_ratio", digits=2),
+                         "p-value": [f"{p:.2g}" for p in odds_ratios["p_value"]]}).set_index("term")
+
+
+def regression_display(regression: GroupRegression) -> pd.DataFrame:
+    """The group-level regression's coefficients (change in AUROC per unit) with 95 % CIs, or why it has none."""
+    if regression.fit is None:
+        return pd.DataFrame({"why there is no estimate": [regression.reason]})
+    table = regression.table
+    return pd.DataFrame({"term": table["term"],
+                         "change in AUROC [95 % CI]": _interval_column(table, "estimate", digits=4),
+                         "p-value": [f"{p:.2g}" for p in table["p_value"]]}).set_index("term")
+
+
+CLASSIFIER_NAMES = {"gradient_boosting": "gradient boosting", "logistic_regression": "logistic regression"}
+
+
+def performance_display(performance: pd.DataFrame) -> pd.DataFrame:
+    """How well each error classifier predicts the errors on the held-out admissions."""
+    return pd.DataFrame({"error classifier": [CLASSIFIER_NAMES.get(c, c) for c in performance["classifier"]],
+                         "held-out AUROC [95 % CI]": _interval_column(performance, "auroc"),
+                         "log loss": performance["log_loss"].round(3),
+                         "held-out admissions": performance["n_held_out"].astype(int),
+                         "errors among them": performance["n_errors_held_out"].astype(int)}
+                        ).set_index("error classifier")
+
+
+def hidden_gain_display(gain: pd.DataFrame) -> pd.DataFrame:
+    """What the hidden variables add, per error classifier."""
+    return pd.DataFrame({"AUROC, visible factors": gain["AUROC, visible (CI)"].to_numpy(),
+                         "AUROC, visible + hidden": gain["AUROC, visible + hidden (CI)"].to_numpy(),
+                         "log loss reduction (%)": [f"{v:.1f}" for v in gain["log loss reduction (%)"]]},
+                        index=pd.Index([CLASSIFIER_NAMES.get(c, c) for c in gain.index], name="error classifier"))
+
+
+def learning_curve_display(curve_table: pd.DataFrame) -> pd.DataFrame:
+    """The learning curve's AUROCs by hospital and fine-tuning size, one column per test."""
+    shown = curve_table.pivot_table(index=["hospital", "train_size"], columns="split", values="auroc",
+                                    aggfunc="first")
+    shown = shown.rename(columns={"random_test": "random test", "temporal_test": "temporal test"})
+    shown.index = shown.index.set_names(["hospital", "fine-tuning admissions"])
+    shown.columns.name = "AUROC"
+    return shown.map(lambda v: f"{v:.3f}" if np.isfinite(v) else "-")
+
+
+def learning_stages_display(stages: pd.DataFrame) -> pd.DataFrame:
+    """What each learning-curve fine-tune cost; the largest size is chapter 2's model, reused, not trained again."""
+    shown = stages.copy()
+    reused = shown["reused"].astype(bool) if "reused" in shown else pd.Series(False, index=shown.index)
+    out = pd.DataFrame({"fine-tuning admissions": shown["train_size"].astype(int).map("{:,}".format)})
+    if "steps" in shown:
+        out["optimizer steps"] = ["chapter 2's model" if r or not np.isfinite(v) else f"{int(v):,}"
+                                  for v, r in zip(shown["steps"], reused)]
+    for column, name in (("fine-tune (s)", "fine-tuning (s)"), ("predictions (s)", "scoring (s)")):
+        if column in shown:
+            out[name] = [f"{v:.1f}" if np.isfinite(v) else "-" for v in shown[column]]
+    out["reused"] = ["yes" if r else "no" for r in reused]
+    return out.set_index("fine-tuning admissions")
+
+
 def importance_figure(importance: pd.DataFrame) -> plt.Figure:
     """Permutation importance with the interval over repeats, one panel per classifier."""
+    import textwrap
+
     methods = list(dict.fromkeys(importance["method"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(6.5 * len(methods), 0.35 * importance["feature"].nunique()
-                                                       + 1.5), squeeze=False, sharey=True)
+    n = importance["feature"].nunique()
+    # stacked panels at the text column's width, so that the long factor names keep a readable size
+    fig, axes = plt.subplots(len(methods), 1, figsize=(7.5, (0.34 * n + 1.0) * len(methods)), squeeze=False,
+                             sharex=True)
     order = (importance[importance["method"] == methods[0]].sort_values("importance")["feature"].tolist())
-    for ax, method in zip(axes[0], methods):
+    for ax, method in zip(axes[:, 0], methods):
         part = importance[importance["method"] == method].set_index("feature").reindex(order)
         y = np.arange(len(part))
-        ax.errorbar(part["importance"], y, xerr=[part["importance"] - part["ci_low"],
-                                                 part["ci_high"] - part["importance"]],
+        value, low, high = (part[c].to_numpy(dtype=float) for c in ("importance", "ci_low", "ci_high"))
+        ax.errorbar(value, y, xerr=[value - low, high - value],
                     fmt="o", color=sns.color_palette("colorblind")[1], capsize=3)
         ax.axvline(0, color="grey", linestyle=":")
-        ax.set_yticks(y, order)
-        ax.set_title(method)
-        ax.set_xlabel("drop in held-out AUROC")
+        ax.set_yticks(y, [textwrap.fill(label, 40) for label in order], fontsize=8)
+        ax.set_title(CLASSIFIER_NAMES.get(method.removeprefix("permutation, "), method), fontsize=10)
+    axes[-1, 0].set_xlabel("drop in held-out AUROC (interval over permutation repeats)")
     fig.tight_layout()
     return fig
 
@@ -782,8 +904,10 @@ def bin_order(labels: pd.Series) -> list[str]:
 
 def length_figure(rows: pd.DataFrame, bins: pd.DataFrame) -> plt.Figure:
     """AUROC (95 % CI) by words-per-note bin and by share-of-note-read bin, both tests."""
-    group_vars = [g for g in ("words_per_note_bin", "share_read_bin") if g in set(rows["group_var"])]
-    fig, axes = plt.subplots(1, len(group_vars), figsize=(6.5 * len(group_vars), 3.8), squeeze=False,
+    # a share-read panel with a single bin (every note read whole, in windows) says nothing: it is left out
+    group_vars = [g for g in ("words_per_note_bin", "share_read_bin") if g in set(rows["group_var"])
+                  and (g not in bins or bins[g].nunique() > 1)]
+    fig, axes = plt.subplots(1, len(group_vars), figsize=(4.8 * len(group_vars), 3.6), squeeze=False,
                              sharey=True)
     palette = dict(zip(TEST_SPLITS, sns.color_palette("colorblind")))
     for ax, group_var in zip(axes[0], group_vars):
@@ -831,7 +955,9 @@ def hospital_texts(profile: pd.DataFrame) -> dict[str, str]:
     return {
         "smallest_hospital": str(smallest),
         "smallest_hospital_size": f"{profile.loc[smallest, 'fine-tuning sample size']:,}",
-        "smallest_hospital_auroc": evaluation.format_estimate(*profile.loc[smallest, estimate]),
+        "smallest_hospital_auroc": (evaluation.format_estimate(*profile.loc[smallest, estimate])
+                                    if np.isfinite(profile.loc[smallest, "AUROC"]) else
+                                    "that cannot be estimated (too few readmissions or admissions in its test)"),
         "worst_hospital": worst or "none (no hospital could be scored)",
         "worst_hospital_auroc": evaluation.format_estimate(*profile.loc[worst, estimate]) if worst else "n/a",
     }
@@ -876,12 +1002,74 @@ def classifier_texts(performance: pd.DataFrame) -> dict[str, str]:
     return texts
 
 
-def ranking_texts(ranking: pd.DataFrame) -> dict[str, str]:
-    """The four most important factors of :func:`factor_ranking`, and how many of them the study's top four hold."""
+def ranking_texts(ranking: pd.DataFrame, importance: pd.DataFrame | None = None) -> dict[str, str]:
+    """The four most important factors of :func:`factor_ranking`, and, given the whole importance table, the
+    verdict on the study's four by :func:`study_factor_verdict` (the verdict chapter 6 shows)."""
     top_four = ranking["feature"].head(4).tolist()
-    overlap = int((ranking["in the study's top four"].head(4) == "yes").sum())
-    return {"top_four": "; ".join(f"{i}. {name}" for i, name in enumerate(top_four, start=1)),
-            "study_overlap": f"{overlap} of 4"}
+    texts = {"top_four": "; ".join(f"{i}. {name}" for i, name in enumerate(top_four, start=1))}
+    if importance is not None:
+        result = study_factor_verdict(importance)
+        texts |= {"factor_verdict": result.verdict, "factor_evidence": result.evidence,
+                  "factor_rule": FACTOR_RULE}
+    return texts
+
+
+REPRODUCED, CONTRADICTED, INCONCLUSIVE = "reproduced", "contradicted", "inconclusive"
+FACTOR_RULE = (
+    "the finding is reproduced when, for every error classifier, the four most important candidate factors are the "
+    "study's four (the hospital block standing for the sample size), each with its importance interval above zero; "
+    "contradicted when, for some classifier, a factor outside the study's four is clearly more important than one "
+    "of them (the lower end of its interval above the upper end of the other's); inconclusive otherwise (the "
+    "intervals overlap, so the ranking is not settled). The study gives no sizes of importance, so no effect can "
+    "be shown absent"
+)
+"""The one rule for the study's four factors; chapter 4 states it and chapter 6 applies it."""
+
+
+@dataclass
+class FactorVerdict:
+    verdict: str
+    evidence: str
+
+
+def _study_factor(feature: str) -> bool:
+    return feature in STUDY_RANKING or (feature == HOSPITAL_BLOCK and "fine-tuning sample size" in STUDY_RANKING)
+
+
+def study_factor_verdict(importance: pd.DataFrame) -> FactorVerdict:
+    """The verdict on "sample size, age, comorbidities and words per note matter most", by :data:`FACTOR_RULE`."""
+    missing = [c for c in ("feature", "importance", "ci_low", "ci_high", "method") if c not in importance.columns]
+    if missing:
+        raise ValueError(f"study_factor_verdict: the importance table lacks column(s) {missing}; it is chapter 4's "
+                         "importance.csv (feature, importance, ci_low, ci_high, method).")
+    verdicts, texts = [], []
+    for method in dict.fromkeys(importance["method"].astype(str)):
+        ranked = factor_ranking(importance, method)
+        study = ranked[[_study_factor(f) for f in ranked["feature"]]]
+        others = ranked[[not _study_factor(f) for f in ranked["feature"]]]
+        top = ranked.head(4)
+        in_top = sum(_study_factor(f) for f in top["feature"])
+        all_clear = in_top == 4 and len(study) == 4 and bool((top["ci_low"] > 0).all())
+        outranked = [(o.feature, s.feature) for o in others.itertuples() for s in study.itertuples()
+                     if o.ci_low > s.ci_high]
+        if all_clear:
+            verdict = REPRODUCED
+        elif outranked:
+            verdict = CONTRADICTED
+        else:
+            verdict = INCONCLUSIVE
+        verdicts.append(verdict)
+        name = method.removeprefix("permutation, ").replace("_", " ")
+        detail = (f"{outranked[0][0]} clearly above {outranked[0][1]}" if outranked else
+                  f"{int((study['ci_low'] > 0).sum())} of the study's four with an interval above zero")
+        texts.append(f"{name}: {in_top} of the top four are the study's; {detail}")
+    if all(v == REPRODUCED for v in verdicts):
+        overall = REPRODUCED
+    elif CONTRADICTED in verdicts:
+        overall = CONTRADICTED
+    else:
+        overall = INCONCLUSIVE
+    return FactorVerdict(overall, "; ".join(texts))
 
 
 NO_HIDDEN_VARIABLES = "On real data these variables do not exist, so this section has nothing to add."
@@ -907,7 +1095,7 @@ def length_texts(length_rows: pd.DataFrame, bins: pd.DataFrame, factors: pd.Data
         "auroc_longest": f"{words.index[-1]}: {evaluation.format_estimate(*words.iloc[-1][estimate])}",
         "median_share_read": f"{100 * factors['share_read'].median():.0f} %",
         "reading": ("reads every note whole, in windows of its input limit, so the share read is 100 % for every "
-                    "note and the right panel has one bin" if note_reading == "windows" else
+                    "note and the figure leaves out the panel by share read" if note_reading == "windows" else
                     "reads the first tokens of each note up to its input limit"),
     }
 

@@ -20,6 +20,20 @@ def set_style() -> None:
     pd.set_option("display.max_columns", 30)
 
 
+DISTINCT_COLORS = (0, 3, 2, 4, 1, 8, 9, 5)
+"""Indices into seaborn's colour-blind palette in the order lines take them: blue, vermilion, green, purple, orange,
+... (orange and vermilion, the second and fourth colours, are hard to tell apart side by side)."""
+
+
+def distinct_styles(n: int) -> tuple[list, list[str], list[str]]:
+    """Colours, markers and line styles for ``n`` lines that stay apart in colour, shape and dash."""
+    palette = sns.color_palette("colorblind", 10)
+    colors = [palette[DISTINCT_COLORS[i % len(DISTINCT_COLORS)]] for i in range(n)]
+    markers = [("o", "s", "^", "D", "v", "P", "X", "*")[i % 8] for i in range(n)]
+    styles = [("-", "--", "-.", ":")[i % 4] for i in range(n)]
+    return colors, markers, styles
+
+
 def hospital_rates(rates_long: pd.DataFrame) -> plt.Figure:
     """Readmission and in-hospital mortality per hospital, as points with 95 % CIs."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -111,13 +125,16 @@ def calibration_curves(bins: pd.DataFrame, *, hue: str = "model", splits: list[s
     split and one line per value of ``hue`` (``model`` in chapter 2, ``hospital`` in chapter 3); the dotted
     diagonal is perfect calibration."""
     splits = splits or list(dict.fromkeys(bins["split"]))
-    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(splits), figsize=(3.8 * len(splits), 3.6), squeeze=False)
     levels = list(dict.fromkeys(bins[hue]))
-    palette = dict(zip(levels, sns.color_palette("colorblind", n_colors=max(len(levels), 1))))
+    colors, markers, styles = distinct_styles(len(levels))
+    palette = dict(zip(levels, colors))
     top = float(max(bins["mean_pred"].max(), bins["frac_pos"].max(), 0.05)) * 1.1 if len(bins) else 1.0
     for ax, split in zip(axes[0], splits):
         for level, part in bins[bins["split"] == split].groupby(hue, sort=False):
-            ax.plot(part["mean_pred"], part["frac_pos"], marker="o", color=palette[level], label=level)
+            i = levels.index(level)
+            ax.plot(part["mean_pred"], part["frac_pos"], marker=markers[i], linestyle=styles[i],
+                    color=palette[level], label=level)
         ax.plot([0, top], [0, top], color="grey", linestyle=":", linewidth=1)
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
@@ -131,24 +148,29 @@ def calibration_curves(bins: pd.DataFrame, *, hue: str = "model", splits: list[s
 
 
 def training_curves(pretrain: pd.DataFrame, finetune: pd.DataFrame) -> plt.Figure:
-    """Masked-language-model loss during pretraining; training loss and validation AUROC during fine-tuning."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    """Masked-language-model loss during pretraining; training loss and validation AUROC during fine-tuning.
+
+    Drawn at the width of the book's text column (7.5 inches at 100 dpi), so that its type is read at full size.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9))
     if len(pretrain):
         axes[0].plot(pretrain["step"], pretrain["train_loss"])
-    axes[0].set_title("pretraining: MLM loss")
+    axes[0].set_title("pretraining:\nmasked-word loss", fontsize=10)
     axes[0].set_xlabel("step")
     loss = finetune.dropna(subset=["train_loss"]) if "train_loss" in finetune else finetune.iloc[0:0]
     axes[1].plot(loss["step"], loss["train_loss"])
-    axes[1].set_title("fine-tuning: training loss")
+    axes[1].set_title("fine-tuning:\ntraining loss", fontsize=10)
     axes[1].set_xlabel("step")
     evals = finetune.dropna(subset=["eval_auroc"]) if "eval_auroc" in finetune else finetune.iloc[0:0]
     axes[2].plot(evals["step"], evals["eval_auroc"], marker="o")
     if "best" in evals and evals["best"].astype(bool).any():
         best = evals[evals["best"].astype(bool)]
         axes[2].scatter(best["step"], best["eval_auroc"], s=120, facecolors="none", edgecolors="red",
-                        label="kept (best validation AUROC)")
+                        label="kept")
         axes[2].legend(loc="lower right", fontsize="small")
-    axes[2].set_title("fine-tuning: validation AUROC")
+    axes[2].set_title("fine-tuning:\nvalidation AUROC", fontsize=10)
     axes[2].set_xlabel("step")
+    for ax in axes:
+        ax.tick_params(labelsize=9)
     fig.tight_layout()
     return fig

@@ -6,15 +6,29 @@ live here once, each with its source:
 
 - :data:`PUBLISHED`: the numbers of Rahman et al. 2024 (arXiv 2402.10965) that DESIGN.md section 1 lists, each with
   the rows of this run that measure the same quantity;
-- :data:`FINDINGS`: the study's qualitative findings, each with the rule that decides whether this run reproduces it;
+- :data:`FINDINGS`: the study's qualitative findings, each with the rule that decides what this run says of it;
 - :data:`NYUTRON`: related figures of NYUTron (Jiang et al., Nature 2023) in the same health system.
 
-The verdict rule. A finding about a direction ("the elderly do worse") is **reproduced** when the 95 % CI of this
-run's difference excludes zero in the published direction, **not reproduced** when it does not (the CI includes
-zero, or excludes it in the other direction), and **not estimable** when the rows are missing (a chapter was not
-run) or the group was too small. With several seeds the rule is applied to every seed and the page shows the verdict
-most seeds give (a tie is "not reproduced"). Findings that are not directions (the ranking of strategies, the four
-factors) state their own rule in :data:`FINDINGS`.
+The verdict rule (:func:`difference_verdict`). Each finding is a difference with a published direction, measured
+here with a 95 % interval:
+
+- **reproduced**: the interval excludes zero in the published direction;
+- **contradicted**: it excludes zero in the other direction;
+- **absent**: it includes zero but excludes the published effect size (where the study gives one): the run could
+  have seen an effect that large and did not;
+- **inconclusive**: none of these: the interval holds both zero and the published effect (or the study gives no
+  size), so the run lacks the power to tell.
+
+Beside each verdict: the minimum detectable difference at 80 % power, ``(1.96 + 0.84)`` standard errors (about 2.8),
+with the standard error read from the interval's width; and, where the study gives an effect size, the test cohort
+that would detect it, from the standard error shrinking with the square root of the sample size. A finding whose
+rows are missing (a chapter not run, a group too small) is **not estimable**: that is not a verdict.
+
+With several seeds, a difference measured per seed is averaged over seeds, and its standard error combines the
+bootstrap's (sampling noise, the same test patients for every seed) with the spread across seeds (training noise).
+
+Chapter 5's strategies are compared on their per-hospital changes (``group_var == "hospital"``), averaged over
+hospitals: the pooled ``overall`` row mixes probability scales of models trained for different hospitals.
 """
 
 from __future__ import annotations
@@ -28,17 +42,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import evaluation
+from helpers import evaluation, features
 
 STUDY = "Rahman et al. 2024, arXiv 2402.10965"
 NYUTRON_SOURCE = "NYUTron: Jiang et al., Nature 2023"
 TEMPORAL, RANDOM = "temporal_test", "random_test"
-REPRODUCED, NOT_REPRODUCED, NOT_ESTIMABLE = "reproduced", "not reproduced", "not estimable"
+REPRODUCED, CONTRADICTED, ABSENT, INCONCLUSIVE = features.REPRODUCED, features.CONTRADICTED, "absent", \
+    features.INCONCLUSIVE
+NOT_ESTIMABLE = "not estimable"
+VERDICTS: tuple[str, ...] = (REPRODUCED, CONTRADICTED, ABSENT, INCONCLUSIVE)
 IMPORTANCE_FILE = Path("04_feature_analysis") / "importance.csv"
 STRATEGIES = ("local", "instance_augmented", "cluster")
-STUDY_FACTORS = ("sample size", "age", "comorbidit", "words per note")
-"""The four factors the study found to matter most (sample size, age, comorbidities, words per note), as the
-text each appears by in chapter 4's feature names (the hospital block stands for the sample size)."""
+STRATEGY_NAMES = {"local": "local", "instance_augmented": "instance-based augmented", "cluster": "cluster-based",
+                  "global_continued": "global trained further (control)",
+                  "random_augmented": "random admissions added (control)"}
+Z_95 = 1.959964
+"""Half-width of a 95 % interval in standard errors."""
+Z_POWER_80 = 0.841621
+"""Standard normal quantile of 0.80: a true difference of (1.96 + 0.84) standard errors is detected with 80 % power."""
+MDE_FACTOR = Z_95 + Z_POWER_80
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -151,8 +173,9 @@ def _overall(split: str):
                                  split=split, group_var="overall", metric="auroc")
 
 
+PUBLISHED_OVERALL_AUROC = 0.736
 PUBLISHED: tuple[PublishedNumber, ...] = (
-    PublishedNumber("AUROC, global model, temporal test", "0.736", _overall(TEMPORAL),
+    PublishedNumber("AUROC, global model, temporal test", f"{PUBLISHED_OVERALL_AUROC}", _overall(TEMPORAL),
                     "global ClinicLLM, whole temporal test"),
     PublishedNumber("AUROC at Hospital 3, temporal test", "0.699", _chapter3("hospital", "Hospital 3"),
                     "Hospital 3"),
@@ -179,8 +202,8 @@ def local_gain_range(rows: pd.DataFrame, split: str = TEMPORAL) -> dict[str, str
 
     def one(hospital: str) -> str:
         first = part[part["group"] == hospital].sort_values("seed").iloc[0]
-        return (f"{means[hospital]:+.2f} % at {hospital} "
-                f"(CI {first['ci_low']:+.2f} to {first['ci_high']:+.2f})")
+        interval = evaluation.format_estimate(means[hospital], first["ci_low"], first["ci_high"], 2)
+        return f"{interval} % at {hospital}"
 
     seeds = int(part["seed"].nunique())
     spread = ""
@@ -194,183 +217,325 @@ def published_table(rows: pd.DataFrame) -> pd.DataFrame:
     records = []
     for number in PUBLISHED:
         found = number.ours(rows)
-        records.append({"quantity": number.quantity, f"published ({STUDY})": number.published,
-                        "this run": found.text(number.digits, number.scale, number.unit),
+        records.append({"quantity": number.quantity, "published": number.published,
+                        "this run [95 % CI]": found.text(number.digits, number.scale, number.unit),
                         "this run's group": number.ours_label,
                         "seeds": found.seeds or "-"})
     gain = local_gain_range(rows)
     seeds = select(rows, notebook="05_mitigation", experiment="local", metric="delta_auroc_rel")["seed"].nunique()
     records.append({"quantity": "local fine-tuning: relative AUROC change per hospital, temporal test",
-                    f"published ({STUDY})": LOCAL_GAIN_PUBLISHED,
-                    "this run": gain["range"] + (f"; {gain['spread']}" if gain["spread"] else ""),
+                    "published": LOCAL_GAIN_PUBLISHED,
+                    "this run [95 % CI]": gain["range"] + (f"; {gain['spread']}" if gain["spread"] else ""),
                     "this run's group": "lowest to highest hospital (chapter 5)", "seeds": seeds or "-"})
     return pd.DataFrame(records).set_index("quantity")
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The qualitative findings
+# The verdict rule
 # --------------------------------------------------------------------------------------------------------------
 
 
-def direction_verdict(value: float, ci_low: float, ci_high: float, direction: int) -> str:
-    """The page's rule for one difference: reproduced when the CI excludes zero in the published direction.
+def standard_error(ci_low: float, ci_high: float) -> float:
+    """The standard error a 95 % interval implies: its width over 2 x 1.96."""
+    return (ci_high - ci_low) / (2 * Z_95)
 
-    ``direction`` is -1 when the study found the quantity negative (a group does worse) and +1 when positive.
+
+def minimum_detectable(se: float) -> float:
+    """The smallest true difference a two-sided 5 % test detects with 80 % power: (1.96 + 0.84) standard errors."""
+    return MDE_FACTOR * se
+
+
+def size_to_detect(n: int, se: float, effect: float) -> float:
+    """Admissions that would detect ``effect`` with 80 % power, when ``n`` admissions give standard error ``se``.
+
+    The standard error shrinks with the square root of the sample size (the case mix held fixed), so the size is
+    ``n * (MDE / effect)^2``.
+    """
+    if not (np.isfinite(se) and np.isfinite(effect)) or effect == 0 or n <= 0:
+        return np.nan
+    return n * (minimum_detectable(se) / abs(effect)) ** 2
+
+
+def difference_verdict(value: float, ci_low: float, ci_high: float, direction: int,
+                       published_effect: float | None = None) -> str:
+    """The page's four outcomes for one difference (see the module docstring).
+
+    ``direction`` is -1 when the study found the difference negative (a group does worse) and +1 when positive;
+    ``published_effect`` is the study's size of the difference (signed), or None when it gives none.
     """
     if direction not in (-1, 1):
         raise ValueError(f"direction must be -1 (published: lower) or +1 (published: higher); got {direction!r}.")
+    if published_effect is not None and np.sign(published_effect) != direction:
+        raise ValueError(f"published_effect {published_effect} has the other sign than direction {direction}.")
     if not (np.isfinite(value) and np.isfinite(ci_low) and np.isfinite(ci_high)):
         return NOT_ESTIMABLE
     if (direction < 0 and ci_high < 0) or (direction > 0 and ci_low > 0):
         return REPRODUCED
-    return NOT_REPRODUCED
+    if (direction < 0 and ci_low > 0) or (direction > 0 and ci_high < 0):
+        return CONTRADICTED
+    if published_effect is not None and not (ci_low <= published_effect <= ci_high):
+        return ABSENT
+    return INCONCLUSIVE
 
 
 def majority(verdicts: list[str]) -> str:
-    """The verdict most seeds give; a tie between reproduced and not is "not reproduced"."""
+    """The verdict most seeds give; a tie between verdicts is "inconclusive"."""
+    verdicts = [v for v in verdicts if v != NOT_ESTIMABLE] or verdicts
     if not verdicts:
         return NOT_ESTIMABLE
     counts = Counter(verdicts)
     best = max(counts.values())
     winners = [v for v, c in counts.items() if c == best]
-    if len(winners) == 1:
-        return winners[0]
-    return NOT_REPRODUCED if NOT_REPRODUCED in winners or REPRODUCED in winners else NOT_ESTIMABLE
+    return winners[0] if len(winners) == 1 else INCONCLUSIVE
+
+
+@dataclass
+class Difference:
+    """One measured difference: value, 95 % interval, standard error and the admissions it rests on."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    label: str
+    seeds: int = 1
+
+    @property
+    def se(self) -> float:
+        return standard_error(self.ci_low, self.ci_high)
+
+    @property
+    def found(self) -> bool:
+        return bool(np.isfinite(self.value) and np.isfinite(self.ci_low) and np.isfinite(self.ci_high))
+
+    def text(self, digits: int = 3) -> str:
+        shown = evaluation.format_estimate(self.value, self.ci_low, self.ci_high, digits)
+        seeds = f", mean of {self.seeds} seeds" if self.seeds > 1 else ""
+        return f"{self.label} {shown}{seeds}"
+
+    @classmethod
+    def from_normal(cls, value: float, se: float, n: int, label: str, seeds: int = 1) -> Difference:
+        return cls(value, value - Z_95 * se, value + Z_95 * se, n, label, seeds)
+
+
+def seed_mean(rows: pd.DataFrame, label: str) -> Difference:
+    """Per-seed rows of one quantity as one difference: the mean over seeds; its standard error combines the mean
+    bootstrap variance (sampling noise, the same test patients for every seed) and the variance of the mean across
+    seeds (training noise). One seed gives its row's own percentile interval."""
+    rows = rows[np.isfinite(rows["value"]) & np.isfinite(rows["ci_low"]) & np.isfinite(rows["ci_high"])]
+    if rows.empty:
+        return Difference(np.nan, np.nan, np.nan, 0, label, 0)
+    if len(rows) == 1:
+        row = rows.iloc[0]
+        return Difference(float(row["value"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]), label)
+    se = standard_error(rows["ci_low"], rows["ci_high"])
+    variance = float(np.mean(se ** 2)) + float(rows["value"].var(ddof=1)) / len(rows)
+    return Difference.from_normal(float(rows["value"].mean()), np.sqrt(variance), int(rows["n"].iloc[0]), label,
+                                  len(rows))
 
 
 @dataclass
 class Verdict:
+    """What the page says about one finding."""
+
     verdict: str
     evidence: str
+    published_effect: str = "no size published"
+    mde: str = "-"
+    size_needed: str = "-"
 
 
-def _seed_verdicts(found: Estimate, direction: int) -> list[str]:
-    return [direction_verdict(r.value, r.ci_low, r.ci_high, direction) for r in found.rows.itertuples()]
+def _power_texts(difference: Difference, published_effect: float | None, n_total: int | None = None
+                 ) -> tuple[str, str]:
+    if not difference.found:
+        return "-", "-"
+    mde = f"{minimum_detectable(difference.se):.3f}"
+    if published_effect is None:
+        return mde, "no size published"
+    base = n_total if n_total else difference.n
+    needed = size_to_detect(base, difference.se, published_effect)
+    if not np.isfinite(needed):
+        return mde, "-"
+    if needed <= base:
+        return mde, f"{int(np.ceil(needed)):,} (this run has {base:,})"
+    return mde, f"{int(np.ceil(needed)):,} ({needed / base:.1f} x this run's {base:,})"
 
 
-def _difference_finding(found: Estimate, direction: int, label: str) -> Verdict:
-    if not found.found:
-        return Verdict(NOT_ESTIMABLE, f"{label}: {found.text()}")
-    return Verdict(majority(_seed_verdicts(found, direction)), f"{label}: {found.text()}")
+def judge_difference(difference: Difference, direction: int, published_effect: float | None = None,
+                     n_total: int | None = None, reason: str = "") -> Verdict:
+    """The verdict, evidence and power figures of one difference (``n_total``: the test admissions it rests on)."""
+    effect_text = f"{published_effect:+.3f}" if published_effect is not None else "no size published"
+    if not difference.found:
+        return Verdict(NOT_ESTIMABLE, f"{difference.label}: {reason or 'no estimate in metrics.csv'}", effect_text)
+    verdict = difference_verdict(difference.value, difference.ci_low, difference.ci_high, direction,
+                                 published_effect)
+    mde, needed = _power_texts(difference, published_effect, n_total)
+    return Verdict(verdict, difference.text(), effect_text, mde, needed)
 
 
-def contrast_finding(contrast: str | Callable[[pd.DataFrame], str], label: str):
+# --------------------------------------------------------------------------------------------------------------
+# Chapter 3's findings: a group against the rest of the temporal test
+# --------------------------------------------------------------------------------------------------------------
+
+
+PUBLISHED_GROUP_AUROC = {"smallest_hospital": 0.512, "age": 0.648, "highest_comorbidity": 0.581}
+"""The study's temporal-test AUROCs of its contrasts (DESIGN.md section 1). The study reports no AUROC for the rest
+of its test, so the published effect is the group's AUROC minus the overall AUROC (0.736). The overall AUROC
+includes the group and lies between the group and the rest, so this understates a group-versus-rest difference:
+"absent" is decided against the smaller effect, which makes it harder to call."""
+
+
+def contrast_finding(contrast: str | Callable[[pd.DataFrame], str], label: str, published_key: str | None = None):
     """A group does worse than the rest of the temporal test (chapter 3's delta_auroc_vs_rest of the contrast)."""
+    effect = (PUBLISHED_GROUP_AUROC[published_key] - PUBLISHED_OVERALL_AUROC) if published_key else None
+
     def judge(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
         name = contrast(rows) if callable(contrast) else contrast
         found = estimate(rows, notebooks=("03_disparities",), experiment="global", split=TEMPORAL,
                          group_var="contrast", group=name, metric="delta_auroc_vs_rest")
-        return _difference_finding(found, -1, f"{label} minus the rest, temporal test")
+        difference = seed_mean(found.rows, f"{label} minus the rest, temporal test")
+        overall = select(rows, notebook="03_disparities", experiment="global", split=TEMPORAL,
+                         group_var="overall", metric="auroc")
+        n_total = int(overall["n"].iloc[0]) if len(overall) else None
+        return judge_difference(difference, -1, effect, n_total, found.text())
     return judge
 
 
-def _strategy_change(rows: pd.DataFrame, strategy: str, split: str) -> Estimate:
-    return estimate(rows, notebooks=("05_mitigation",), experiment=strategy, split=split, group_var="overall",
-                    metric="delta_auroc")
+# --------------------------------------------------------------------------------------------------------------
+# Chapter 5's findings: strategies, per hospital
+# --------------------------------------------------------------------------------------------------------------
+
+
+def hospital_changes(rows: pd.DataFrame, strategy: str, split: str, metric: str = "delta_auroc") -> pd.DataFrame:
+    """A strategy's change against the global model per hospital (chapter 5's ``hospital`` rows), mean over seeds:
+    columns hospital, value, se, n, seeds (hospitals without an estimate left out)."""
+    part = select(rows, notebook="05_mitigation", experiment=strategy, split=split, group_var="hospital",
+                  metric=metric)
+    records = []
+    for hospital, block in part.groupby("group", sort=True):
+        difference = seed_mean(block, str(hospital))
+        if difference.found:
+            records.append({"hospital": str(hospital), "value": difference.value, "se": difference.se,
+                            "n": difference.n, "seeds": difference.seeds})
+    return pd.DataFrame(records, columns=["hospital", "value", "se", "n", "seeds"])
+
+
+def mean_over_hospitals(changes: pd.DataFrame, label: str) -> Difference:
+    """The average of per-hospital changes, each hospital counting once; hospitals are disjoint admissions, so
+    their standard errors combine as independent."""
+    if changes.empty:
+        return Difference(np.nan, np.nan, np.nan, 0, label, 0)
+    se = float(np.sqrt((changes["se"] ** 2).sum())) / len(changes)
+    return Difference.from_normal(float(changes["value"].mean()), se, int(changes["n"].sum()), label,
+                                  int(changes["seeds"].max()))
+
+
+def strategy_mean(rows: pd.DataFrame, strategy: str, split: str) -> Difference:
+    title = split.replace("_", " ")
+    return mean_over_hospitals(hospital_changes(rows, strategy, split),
+                               f"{STRATEGY_NAMES.get(strategy, strategy)}, mean change over hospitals, {title}")
+
+
+def strategy_gap(rows: pd.DataFrame, better: str, other: str, split: str) -> Difference:
+    """Mean over hospitals of (change of ``better`` minus change of ``other``), on the hospitals both scored.
+
+    The two changes share the global model and the test patients, so treating them as independent (as here)
+    overstates the uncertainty of their difference: the interval is conservative."""
+    a, b = hospital_changes(rows, better, split), hospital_changes(rows, other, split)
+    both = a.merge(b, on="hospital", suffixes=("_a", "_b"))
+    label = (f"{STRATEGY_NAMES.get(better, better)} minus {STRATEGY_NAMES.get(other, other)}, "
+             f"{split.replace('_', ' ')}")
+    if both.empty:
+        return Difference(np.nan, np.nan, np.nan, 0, label, 0)
+    gaps = pd.DataFrame({"value": both["value_a"] - both["value_b"],
+                         "se": np.sqrt(both["se_a"] ** 2 + both["se_b"] ** 2),
+                         "n": both["n_a"], "seeds": np.maximum(both["seeds_a"], both["seeds_b"])})
+    return mean_over_hospitals(gaps, label)
+
+
+def _combine(verdicts: list[Verdict], rule: str = "all") -> Verdict:
+    """Several differences that must all hold: reproduced when all are, contradicted when any is; the largest MDE."""
+    names = [v.verdict for v in verdicts]
+    evidence = "; ".join(v.evidence for v in verdicts)
+    mdes = [float(v.mde) for v in verdicts if v.mde not in ("-", "")]
+    mde = f"{max(mdes):.3f}" if mdes else "-"
+    if NOT_ESTIMABLE in names:
+        return Verdict(NOT_ESTIMABLE, evidence, mde=mde)
+    if all(n == REPRODUCED for n in names):
+        verdict = REPRODUCED
+    elif CONTRADICTED in names:
+        verdict = CONTRADICTED
+    else:
+        verdict = INCONCLUSIVE
+    return Verdict(verdict, evidence, mde=mde, size_needed="no size published")
 
 
 def local_ranks_first(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
-    """Rule: local's AUROC change over the global model (all hospitals, mean over seeds) is the largest of the
-    three strategies on both tests. A ranking of point estimates: chapter 5 gives each change its own CI."""
-    texts, ranked_first = [], []
-    for split in (RANDOM, TEMPORAL):
-        changes = {s: _strategy_change(rows, s, split) for s in STRATEGIES}
-        if not all(c.found for c in changes.values()):
-            missing = [s for s, c in changes.items() if not c.found]
-            return Verdict(NOT_ESTIMABLE, f"no overall change for {', '.join(missing)} on the {split.replace('_', ' ')}"
-                                          " (chapter 5 rows missing)")
-        order = sorted(STRATEGIES, key=lambda s: -changes[s].value)
-        ranked_first.append(order[0] == "local")
-        texts.append(f"{split.replace('_', ' ')}: " + " > ".join(f"{s} {changes[s].value:+.3f}" for s in order))
-    return Verdict(REPRODUCED if all(ranked_first) else NOT_REPRODUCED, "; ".join(texts))
-
-
-def augmentation_random_vs_temporal(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
-    """Rule: instance-based augmentation's AUROC change has a CI above zero on the random test and below zero on
-    the temporal test (both directions must hold)."""
-    random_change = _strategy_change(rows, "instance_augmented", RANDOM)
-    temporal_change = _strategy_change(rows, "instance_augmented", TEMPORAL)
-    evidence = f"random test {random_change.text()}; temporal test {temporal_change.text()}"
-    if not (random_change.found and temporal_change.found):
-        return Verdict(NOT_ESTIMABLE, evidence)
-    helps = majority(_seed_verdicts(random_change, +1))
-    hurts = majority(_seed_verdicts(temporal_change, -1))
-    return Verdict(REPRODUCED if helps == hurts == REPRODUCED else NOT_REPRODUCED, evidence)
-
-
-def cluster_no_gain(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
-    """Rule: cluster-based fine-tuning shows no gain, i.e. its AUROC change's CI does not lie above zero, on
-    either test. A CI above zero on either test is a gain: not reproduced."""
-    changes = {split: _strategy_change(rows, "cluster", split) for split in (RANDOM, TEMPORAL)}
-    evidence = "; ".join(f"{split.replace('_', ' ')} {c.text()}" for split, c in changes.items())
-    if not all(c.found for c in changes.values()):
-        return Verdict(NOT_ESTIMABLE, evidence)
-    gains = [majority(_seed_verdicts(c, +1)) == REPRODUCED for c in changes.values()]
-    return Verdict(NOT_REPRODUCED if any(gains) else REPRODUCED, evidence)
+    """Rule: on both tests, local fine-tuning's change (mean over hospitals) exceeds that of instance-based
+    augmented and of cluster-based fine-tuning, each gap with its interval above zero."""
+    return _combine([judge_difference(strategy_gap(rows, "local", other, split), +1,
+                                      reason="chapter 5 rows missing")
+                     for split in (RANDOM, TEMPORAL) for other in ("instance_augmented", "cluster")])
 
 
 def local_gain_largest_where_scarce(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
-    """Rule: on the temporal test, the smallest hospital (chapter 3) has the largest relative AUROC change of
-    local fine-tuning among the hospitals (mean over seeds)."""
-    part = select(rows, notebook="05_mitigation", experiment="local", split=TEMPORAL, group_var="hospital",
-                  metric="delta_auroc_rel")
-    part = part[np.isfinite(part["value"])]
+    """Rule: on the temporal test, local fine-tuning's change at the smallest hospital (chapter 3) minus its mean
+    change at the other hospitals is above zero."""
     smallest = smallest_hospital_name(rows)
-    if part.empty or smallest is None:
-        missing = "chapter 5 rows" if part.empty else "chapter 3's smallest-hospital rows"
-        return Verdict(NOT_ESTIMABLE, f"{missing} missing")
-    means = part.groupby("group")["value"].mean().sort_values(ascending=False)
-    if len(means) < 2:  # one site (or one with a local model): there is nothing to rank it against
-        return Verdict(NOT_ESTIMABLE, f"local fine-tuning changes the AUROC at {len(means)} site only "
-                                      f"({', '.join(map(str, means.index))}); a ranking needs two or more")
-    evidence = ", ".join(f"{h} {v:+.2f} %" for h, v in means.items()) + f" (smallest: {smallest})"
-    return Verdict(REPRODUCED if means.index[0] == smallest else NOT_REPRODUCED, evidence)
+    changes = hospital_changes(rows, "local", TEMPORAL)
+    label = "local: smallest hospital minus the others' mean, temporal test"
+    if len(changes) == 1:  # one site (or one with a local model): there is nothing to rank it against
+        return Verdict(NOT_ESTIMABLE, f"{label}: local fine-tuning changes the AUROC at one site only "
+                                      f"({changes['hospital'].iloc[0]}); a ranking needs two or more")
+    if smallest is None or changes.empty or smallest not in set(changes["hospital"]) or len(changes) < 2:
+        missing = "chapter 3's smallest-hospital rows" if smallest is None else "chapter 5's per-hospital rows"
+        return Verdict(NOT_ESTIMABLE, f"{label}: {missing} missing")
+    own = changes[changes["hospital"] == smallest].iloc[0]
+    others = changes[changes["hospital"] != smallest]
+    se = float(np.sqrt(own["se"] ** 2 + (others["se"] ** 2).sum() / len(others) ** 2))
+    difference = Difference.from_normal(float(own["value"] - others["value"].mean()), se, int(changes["n"].sum()),
+                                        f"{label} ({smallest})", int(changes["seeds"].max()))
+    return judge_difference(difference, +1)
 
 
-def _is_study_factor(feature: str) -> str | None:
-    name = feature.lower()
-    for factor in STUDY_FACTORS:
-        if factor in name or (factor == "age" and name.startswith("age")):
-            return factor
-    return None
+def augmentation_random_vs_temporal(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
+    """Rule: instance-based augmentation's change (mean over hospitals) has its interval above zero on the random
+    test and below zero on the temporal test (both must hold)."""
+    return _combine([judge_difference(strategy_mean(rows, "instance_augmented", RANDOM), +1,
+                                      reason="chapter 5 rows missing"),
+                     judge_difference(strategy_mean(rows, "instance_augmented", TEMPORAL), -1,
+                                      reason="chapter 5 rows missing")])
 
 
-_HOSPITAL_LEVEL = ("hospital", "fine-tuning sample size", "hospital readmission rate", "hospital mortality rate",
-                   "train_size", "readmission_rate", "mortality_rate")
-_CANDIDATES = ("sample size", "words per note", "comorbidit", "age", "insurance", "borough", "hospital",
-               "readmission", "mortality", "train_size", "words_per_note")
+def cluster_no_gain(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
+    """Rule for a finding of no effect: cluster-based fine-tuning's change (mean over hospitals) is reproduced when
+    its interval lies at or below zero on both tests (no gain), contradicted when it lies above zero on either (a
+    gain), and inconclusive otherwise (a gain smaller than the detectable one cannot be excluded)."""
+    changes = [strategy_mean(rows, "cluster", split) for split in (RANDOM, TEMPORAL)]
+    evidence = "; ".join(c.text() if c.found else f"{c.label}: chapter 5 rows missing" for c in changes)
+    if not all(c.found for c in changes):
+        return Verdict(NOT_ESTIMABLE, evidence)
+    mde = f"{max(minimum_detectable(c.se) for c in changes):.3f}"
+    if any(c.ci_low > 0 for c in changes):
+        verdict = CONTRADICTED
+    elif all(c.ci_high <= 0 for c in changes):
+        verdict = REPRODUCED
+    else:
+        verdict = INCONCLUSIVE
+    return Verdict(verdict, evidence, mde=mde, size_needed="no size published")
 
 
-def factor_ranking(importance: pd.DataFrame, method: str) -> pd.DataFrame:
-    """The study's candidate factors for one method, by importance; the hospital block replaces the
-    hospital-level factors when chapter 4 permuted them jointly, and the simulator's hidden variables are left out
-    (the study could not see them)."""
-    part = importance[importance["method"].astype(str) == method].copy()
-    part["feature"] = part["feature"].astype(str)
-    has_block = part["feature"].str.contains("block").any()
-    if has_block:
-        part = part[~part["feature"].str.lower().isin(_HOSPITAL_LEVEL)]
-    candidate = part["feature"].str.lower().map(lambda f: any(c in f for c in _CANDIDATES) and "share" not in f)
-    return part[candidate].sort_values("importance", ascending=False).reset_index(drop=True)
+# --------------------------------------------------------------------------------------------------------------
+# Chapter 4's finding: the four factors (the rule lives in helpers.features)
+# --------------------------------------------------------------------------------------------------------------
 
 
 def four_factors(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
-    """Rule: for every classifier of chapter 4, the four most important candidate factors are the study's four
-    (sample size, age, comorbidity, words per note), each with an importance CI above zero."""
+    """Chapter 4's verdict on the study's four factors, by :func:`helpers.features.study_factor_verdict`."""
     if importance is None or importance.empty:
         return Verdict(NOT_ESTIMABLE, "chapter 4's importance.csv is missing")
-    missing = [c for c in ("feature", "importance", "ci_low", "ci_high", "method") if c not in importance.columns]
-    if missing:
-        return Verdict(NOT_ESTIMABLE, f"importance.csv lacks column(s) {missing}")
-    verdicts, texts = [], []
-    for method in dict.fromkeys(importance["method"].astype(str)):
-        ranked = factor_ranking(importance, method)
-        top = ranked.head(4)
-        matched = {_is_study_factor(f) for f, low in zip(top["feature"], top["ci_low"]) if low > 0} - {None}
-        verdicts.append(REPRODUCED if len(matched) == len(STUDY_FACTORS) else NOT_REPRODUCED)
-        texts.append(f"{method}: top four {', '.join(top['feature'])} ({len(matched)} of the study's four with CI "
-                     "above zero)")
-    return Verdict(REPRODUCED if all(v == REPRODUCED for v in verdicts) else NOT_REPRODUCED, "; ".join(texts))
+    result = features.study_factor_verdict(importance)
+    return Verdict(result.verdict, result.evidence, mde="-", size_needed="no size published")
 
 
 @dataclass(frozen=True)
@@ -382,12 +547,13 @@ class Finding:
 
 FINDINGS: tuple[Finding, ...] = (
     Finding("Small hospitals do worse (the smallest hospital vs the rest)", "3",
-            contrast_finding("smallest_hospital", "smallest hospital")),
+            contrast_finding("smallest_hospital", "smallest hospital", "smallest_hospital")),
     Finding("Government insurance does worse", "3", contrast_finding("government_insurance", "government insurance")),
     Finding("Unspecified insurance does worse", "3",
             contrast_finding("unspecified_insurance", "unspecified insurance")),
-    Finding("The elderly do worse", "3", contrast_finding(age_contrast, "older patients")),
-    Finding("High comorbidity does worse", "3", contrast_finding("highest_comorbidity", "highest comorbidity level")),
+    Finding("The elderly do worse", "3", contrast_finding(age_contrast, "older patients", "age")),
+    Finding("High comorbidity does worse", "3",
+            contrast_finding("highest_comorbidity", "highest comorbidity level", "highest_comorbidity")),
     Finding("Sample size, age, comorbidities and words per note matter most", "4", four_factors),
     Finding("Local fine-tuning beats instance-based augmented and cluster-based fine-tuning", "5",
             local_ranks_first),
@@ -397,22 +563,62 @@ FINDINGS: tuple[Finding, ...] = (
             augmentation_random_vs_temporal),
     Finding("Cluster-based fine-tuning brings no gain", "5", cluster_no_gain),
 )
+FINDING_COLUMN = "finding (Rahman et al. 2024)"
 
 
 def findings_table(rows: pd.DataFrame, importance: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One line per qualitative finding of the study: this run's verdict by the page's rule, and the evidence."""
+    """One line per qualitative finding: the verdict by the page's rule, the evidence, and the power figures."""
     records = []
     for finding in FINDINGS:
         result = finding.judge(rows, importance)
-        records.append({"finding (Rahman et al. 2024)": finding.finding, "chapter": finding.chapter,
-                        "verdict": result.verdict, "this run": result.evidence})
-    return pd.DataFrame(records).set_index("finding (Rahman et al. 2024)")
+        records.append({FINDING_COLUMN: finding.finding, "chapter": finding.chapter, "verdict": result.verdict,
+                        "this run [95 % CI]": result.evidence, "published effect": result.published_effect,
+                        "smallest detectable (80 % power)": result.mde,
+                        "test admissions to detect the published effect": result.size_needed})
+    return pd.DataFrame(records).set_index(FINDING_COLUMN)
+
+
+def verdict_view(findings: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts with their evidence (the first of the page's two tables)."""
+    return findings[["chapter", "verdict", "this run [95 % CI]"]]
+
+
+def power_view(findings: pd.DataFrame) -> pd.DataFrame:
+    """What the run could have seen: published effect, smallest detectable difference, cohort needed."""
+    return findings[["verdict", "published effect", "smallest detectable (80 % power)",
+                     "test admissions to detect the published effect"]]
 
 
 def verdict_counts(findings: pd.DataFrame) -> dict[str, int]:
-    """How many findings have each verdict (every verdict present, zero included)."""
+    """How many findings have each verdict (every outcome present, zero included)."""
     counts = findings["verdict"].value_counts()
-    return {v: int(counts.get(v, 0)) for v in (REPRODUCED, NOT_REPRODUCED, NOT_ESTIMABLE)}
+    return {v: int(counts.get(v, 0)) for v in VERDICTS + (NOT_ESTIMABLE,)}
+
+
+def verdict_sentence(findings: pd.DataFrame) -> str:
+    """'2 reproduced, 0 contradicted, 1 absent, 6 inconclusive and 1 not estimable' for the prose."""
+    counts = verdict_counts(findings)
+    parts = [f"{counts[v]} {v}" for v in VERDICTS + (NOT_ESTIMABLE,)]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def reasons_text(findings: pd.DataFrame, warning_reason: str | None) -> str:
+    """Why findings are not reproduced, most important first: the learning warning of chapter 2 (when it fired),
+    then the power the run lacked, then the model's and data's scale."""
+    counts = verdict_counts(findings)
+    reasons = []
+    if warning_reason:
+        reasons.append(f"First, {warning_reason}. Every verdict here therefore judges a weak model, not the recipe "
+                       "of the study.")
+    if counts[INCONCLUSIVE]:
+        mdes = pd.to_numeric(findings.loc[findings["verdict"] == INCONCLUSIVE, "smallest detectable (80 % power)"],
+                             errors="coerce").dropna()
+        largest = f" (smallest detectable differences up to {mdes.max():.3f} AUROC)" if len(mdes) else ""
+        reasons.append(f"{'Then' if reasons else 'First'}, {counts[INCONCLUSIVE]} finding(s) are inconclusive: the "
+                       f"test groups are too small for the intervals to decide{largest}.")
+    reasons.append("Finally, the model and the data are far smaller than the study's: agreement in the pattern is "
+                   "what the reproduction can test, not the level of the AUROCs.")
+    return " ".join(reasons)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -455,8 +661,8 @@ def nyutron_table(rows: pd.DataFrame) -> pd.DataFrame:
     records = []
     for figure in NYUTRON:
         ours = figure.ours(rows).text(figure.digits, figure.scale, figure.unit) if figure.ours else NOT_COMPUTED
-        records.append({"quantity": figure.quantity, f"published ({NYUTRON_SOURCE})": figure.published,
-                        "this run": ours, "this run's group": figure.ours_label})
+        records.append({"quantity": figure.quantity, "published (NYUTron)": figure.published,
+                        "this run [95 % CI]": ours, "this run's group": figure.ours_label})
     return pd.DataFrame(records).set_index("quantity")
 
 
