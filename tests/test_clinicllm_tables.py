@@ -61,7 +61,24 @@ def test_ceiling_gaps_equal_the_auroc_differences_overall_and_per_hospital():
     overall = rows[(rows["group_var"] == "overall") & (rows["metric"] == "never_written")]
     assert (overall["ci_low"] > 0).all()        # the unwritten half of the risk is a real gap
     table = clinicllm.ceiling_gap_table(rows)
-    assert table.index[0] == ("overall", "all") and "never written" in table.columns
+    assert table.index[0] == "all hospitals" and list(table.columns) == [
+        "note ceiling", "never written", "missed by ClinicLLM", "missed by TF-IDF"]
+    from helpers.evaluation import format_estimate
+    never = overall[overall["split"] == "temporal_test"].iloc[0]
+    assert table.loc["all hospitals", "never written"] == format_estimate(never["value"], never["ci_low"],
+                                                                          never["ci_high"])
+
+
+def test_tokenization_and_timing_tables_read_as_the_page_names_them():
+    table = pd.DataFrame({"n_notes": [16405.0, 2546.0], "tokens_per_word": [1.3686, 1.37],
+                          "share_truncated": [1.0, 0.5]}, index=["train", "temporal_test"])
+    shown = clinicllm.tokenization_display(table)
+    assert shown.loc["notes", "temporal test"] == "2,546" and shown.loc["notes", "train"] == "16,405"
+    assert shown.loc["tokens per word", "train"] == "1.37"
+    assert shown.loc["notes longer than one window (%)", "temporal test"] == "50"
+    timings = clinicllm.timings_display({"pretrain": 41.04, "total": 300.0}, {"pretrain": True})
+    assert timings.loc["MLM pretraining"].tolist() == ["41.0", "yes"]
+    assert timings.loc["total"].tolist() == ["300.0", ""]
 
 
 def test_without_a_note_ceiling_there_are_no_rows_and_every_text_says_why():

@@ -26,7 +26,7 @@ from .config import (
 
 __all__ = ['parameter_count', 'config_table', 'tokenization_table', 'reading_comparison', 'ceiling_gap_rows',
            'ceiling_gap_table', 'ceiling_texts', 'CEILING_GAPS', 'reading_description', 'reading_texts',
-           'reading_display', 'number_format_text', 'training_reading_description', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts',
+           'reading_display', 'tokenization_display', 'timings_display', 'number_format_text', 'training_reading_description', 'classifier_description', 'finetuning_description', 'note_ceiling_rows', 'oracle_texts',
            'auroc_texts', 'log_loss_explained', 'learning_depth_texts', 'log_loss_explained_table']
 
 
@@ -75,6 +75,42 @@ def config_table(config: ClinicLLMConfig) -> pd.DataFrame:
     table = pd.DataFrame(rows).set_index("setting")
     table.loc["bf16", "value"] = f"{resolved.bf16}: {number_format_text(config)}"
     return table
+
+
+TOKENIZATION_SHOWN = {
+    "n_notes": "notes", "words_per_note_median": "words per note (median)",
+    "tokens_per_note_median": "tokens per note (median)", "tokens_per_note_q1": "tokens per note (25th pct.)",
+    "tokens_per_note_q3": "tokens per note (75th pct.)", "tokens_per_word": "tokens per word",
+    "share_truncated": "notes longer than one window (%)", "mean_share_of_tokens_kept": "tokens in the first window (%)",
+    "windows_per_note_mean": "windows per note (mean)",
+}
+STAGE_NAMES = {"tokenizer": "tokenizer", "tokenization": "tokenization pass", "pretrain": "MLM pretraining",
+               "finetune": "fine-tuning", "predictions": "predictions (validation and tests)", "total": "total"}
+
+
+def tokenization_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The tokenization table for reading: one row per measure (named as the page names it), one column per split;
+    counts as integers, shares in percent."""
+    shown = table[[c for c in TOKENIZATION_SHOWN if c in table.columns]].copy()
+    for column in ("share_truncated", "mean_share_of_tokens_kept"):
+        if column in shown:
+            shown[column] = 100 * shown[column]
+    text = {}
+    for column in shown.columns:
+        digits = 0 if column in ("n_notes", "words_per_note_median", "tokens_per_note_median", "tokens_per_note_q1",
+                                 "tokens_per_note_q3", "share_truncated", "mean_share_of_tokens_kept") else 2
+        text[TOKENIZATION_SHOWN[column]] = [f"{v:,.{digits}f}" for v in shown[column]]
+    out = pd.DataFrame(text, index=[s.replace("_", " ") for s in shown.index]).T
+    out.columns.name = "split"
+    return out
+
+
+def timings_display(timings: dict[str, float], reused: dict[str, bool]) -> pd.DataFrame:
+    """The chapter's stage times for reading: seconds and whether the stage was reused from an earlier run."""
+    rows = [{"stage": STAGE_NAMES.get(stage, stage.replace("_", " ")), "seconds": f"{seconds:,.1f}",
+             "reused from an earlier run": ("yes" if reused[stage] else "no") if stage in reused else ""}
+            for stage, seconds in timings.items()]
+    return pd.DataFrame(rows).set_index("stage")
 
 
 def tokenization_table(report: dict[str, Any]) -> pd.DataFrame:
@@ -208,16 +244,20 @@ def ceiling_gap_table(rows: pd.DataFrame, split: str = "temporal_test") -> pd.Da
     if rows is None or rows.empty:
         return None
     part = rows[(rows["split"] == split) & rows["metric"].isin(["auroc", "never_written", "written_but_missed"])]
+    names = {"global": "ClinicLLM", "tfidf_lr": "TF-IDF"}
     part = part.assign(column=np.where(part["metric"] == "written_but_missed",
-                                       "written but missed: " + part["experiment"],
-                                       np.where(part["metric"] == "auroc", "note ceiling AUROC", "never written")),
+                                       "missed by " + part["experiment"].map(lambda e: names.get(e, e)),
+                                       np.where(part["metric"] == "auroc", "note ceiling", "never written")),
                        text=[format_estimate(v, lo, hi) for v, lo, hi in
-                             zip(part["value"], part["ci_low"], part["ci_high"])])
-    table = part.pivot_table(index=["group_var", "group"], columns="column", values="text", aggfunc="first")
-    order = ["note ceiling AUROC", "never written"] + sorted(c for c in table.columns if c.startswith("written"))
+                             zip(part["value"], part["ci_low"], part["ci_high"])],
+                       where=np.where(part["group_var"] == "overall", "all hospitals", part["group"].astype(str)))
+    order_rows = list(dict.fromkeys(["all hospitals"] + part["where"].tolist()))
+    table = part.pivot_table(index="where", columns="column", values="text", aggfunc="first")
+    order = ["note ceiling", "never written"] + sorted(c for c in table.columns if c.startswith("missed"))
     table = table[[c for c in order if c in table.columns]]
-    overall = [i for i in table.index if i[0] == "overall"]
-    return table.loc[overall + [i for i in table.index if i[0] != "overall"]]
+    table.index.name = "temporal test" if split == "temporal_test" else split.replace("_", " ")
+    table.columns.name = None
+    return table.loc[[r for r in order_rows if r in table.index]]
 
 
 def ceiling_texts(rows: pd.DataFrame | None, split: str = "temporal_test", reason: str = "") -> dict[str, str]:
