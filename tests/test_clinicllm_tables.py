@@ -174,8 +174,8 @@ def test_finetuning_description_names_what_is_trained_and_the_step_shortcuts():
     from helpers.clinicllm import ClinicLLMConfig, finetuning_description
 
     assert finetuning_description(ClinicLLMConfig(bf16=False)) == (
-        "updates every weight but the bottom layer's at a peak learning rate of 0.0001 (the word embeddings at 30 "
-        "times it and the head at 30 times it), without dropout; to make a training step cheaper, the gradient "
+        "updates every weight but the bottom layer's at a peak learning rate of 0.0001 (the word embeddings and the "
+        "head at 30 times that), without dropout; to make a training step cheaper, the gradient "
         "reaches the embeddings past the frozen layer unchanged (straight-through) instead of through it and each "
         "step computes the top layer at a random 50 % of a window's tokens, drawn anew every step, while validation "
         "and predictions read the whole model")
@@ -184,5 +184,7 @@ def test_finetuning_description_names_what_is_trained_and_the_step_shortcuts():
     exact = ClinicLLMConfig(num_layers=4, finetune_frozen_layers=2, finetune_frozen_backward="exact",
                             finetune_position_share=0.25, classifier_input="cls", bf16=False)
     assert finetuning_description(exact) == ("updates every weight but the bottom 2 layers' at a peak learning rate "
-                                             "of 0.0001 (the word embeddings at 30 times it and the head at 30 times "
-                                             "it), without dropout")
+                                             "of 0.0001 (the word embeddings and the head at 30 times that), without "
+                                             "dropout")
+    uneven = ClinicLLMConfig(finetune_embedding_lr_factor=10.0, finetune_head_lr_factor=1.0, bf16=False)
+    assert "(the word embeddings at 10 times that)," in finetuning_description(uneven)

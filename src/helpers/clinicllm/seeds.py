@@ -16,7 +16,7 @@ import pandas as pd
 from .config import ClinicLLMConfig
 from .stages import ClinicLLMResult, run_clinicllm
 
-__all__ = ["SEED_EXPERIMENT", "train_seeds", "seed_rows", "seed_table", "seed_texts"]
+__all__ = ["SEED_EXPERIMENT", "train_seeds", "seed_rows", "seed_table", "seed_display", "seed_texts"]
 
 SEED_EXPERIMENT = "global_seeds"
 """metrics.csv experiment of the per-seed rows: the global model trained with each seed (the chapter's own seed
@@ -60,7 +60,7 @@ def seed_rows(results: dict[int, ClinicLLMResult], *, notebook: str, n_resamples
 
 
 def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per split: each seed's AUROC, their mean and standard deviation (ddof 1; blank for one seed)."""
+    """One row per split: each seed's AUROC, their mean and standard deviation (ddof 1; NaN for one seed)."""
     table = rows.pivot_table(index="split", columns="seed", values="value", aggfunc="first")
     table.columns = [f"seed {int(s)}" for s in table.columns]
     values = table.to_numpy(dtype=float)
@@ -68,6 +68,15 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     table["SD"] = values.std(axis=1, ddof=1) if values.shape[1] > 1 else np.nan
     order = [s for s in _SPLITS if s in table.index]
     return table.loc[order]
+
+
+def seed_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`seed_table` for reading: AUROCs to three decimals, the splits named as the page names them, and a
+    dash for the standard deviation of a single seed."""
+    shown = table.map(lambda v: f"{v:.3f}" if np.isfinite(v) else "-")
+    shown.index = [s.replace("_", " ") for s in shown.index]
+    shown.index.name = "AUROC"
+    return shown
 
 
 def seed_texts(table: pd.DataFrame) -> dict[str, str]:

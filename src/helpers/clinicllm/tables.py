@@ -384,11 +384,15 @@ def finetuning_description(config: ClinicLLMConfig) -> str:
     frozen = config.finetune_frozen_layers or 0
     text = ("updates every weight" if not frozen else "updates every weight but the bottom layer's" if frozen == 1
             else f"updates every weight but the bottom {frozen} layers'")
-    rates = [f"{part} at {factor:g} times it" for part, factor in
-             (("the word embeddings", config.finetune_embedding_lr_factor),
-              ("the head", config.finetune_head_lr_factor)) if factor not in (None, 1, 1.0)]
-    text += (f" at a peak learning rate of {config.finetune_learning_rate:g}"
-             + (f" ({' and '.join(rates)})" if rates else ""))
+    factors = {part: factor for part, factor in (("the word embeddings", config.finetune_embedding_lr_factor),
+                                                 ("the head", config.finetune_head_lr_factor))
+               if factor not in (None, 1, 1.0)}
+    if len(set(factors.values())) == 1 and len(factors) == 2:
+        rates = f" (the word embeddings and the head at {next(iter(factors.values())):g} times that)"
+    else:
+        rates = "".join(f" ({' and '.join(f'{part} at {f:g} times that' for part, f in factors.items())})"
+                        for _ in [0] if factors)
+    text += f" at a peak learning rate of {config.finetune_learning_rate:g}{rates}"
     dropout = config.finetune_dropout
     text += (", with the checkpoint's own dropout" if dropout is None else
              ", without dropout" if dropout == 0 else f", with dropout {dropout:g}")
@@ -406,8 +410,9 @@ def finetuning_description(config: ClinicLLMConfig) -> str:
     return text
 
 
-def reading_texts(table: pd.DataFrame) -> dict[str, str]:
-    """Phrases comparing the two readings of :func:`reading_comparison` (temporal test)."""
+def reading_texts(table: pd.DataFrame, config: ClinicLLMConfig | None = None) -> dict[str, str]:
+    """Phrases comparing the two readings of :func:`reading_comparison` (temporal test); with the model's
+    ``config``, what its training examples were in its own words (:func:`training_reading_description`)."""
     from helpers.evaluation import describe_difference, format_estimate
 
     def estimate(reading):
@@ -421,8 +426,9 @@ def reading_texts(table: pd.DataFrame) -> dict[str, str]:
         "reading_windows_vs_head": describe_difference(windows["auroc_temporal_test"], head["auroc_temporal_test"])
         + " than from the head",
         "reading_token_ratio": f"{windows['tokens_per_note'] / head['tokens_per_note']:.1f}",
-        "reading_trained": "windows drawn at random from the whole note" if table.attrs.get("trained") == "windows"
-        else "its notes' heads",
+        "reading_trained": (training_reading_description(config) if config is not None else
+                            "windows drawn at random from the whole note" if table.attrs.get("trained") == "windows"
+                            else "its notes' heads"),
     }
 
 
