@@ -38,9 +38,10 @@ def main() -> None:
     data = cohort_lib.study_frame(pd.read_parquet(paths.artifact("cohort.parquet")),
                                   pd.read_parquet(paths.artifact("splits.parquet")))
     for steps, epochs in itertools.product(args.pretrain, args.epochs):
-        values = {**chapter.to_dict(), "pretrain_max_steps": steps, "finetune_epochs": epochs}
-        if steps == 0:
-            values["pretrain_epochs"] = 0.0
+        values = {**chapter.to_dict(), "finetune_epochs": epochs,
+                  # 0 steps: no pretraining at all (the encoder stays at its random initialisation)
+                  **({"pretrain_max_steps": None, "pretrain_epochs": 0.0} if steps == 0 else
+                     {"pretrain_max_steps": steps})}
         run_clinicllm(data, ClinicLLMConfig.from_dict(values), root, publish=False)
 
     points = compute_points(root, summary["model_dir"] if Path(summary["model_dir"]).is_dir()

@@ -167,9 +167,9 @@ def test_subgroup_table_protects_each_groupings_sum_and_chapter_4_hides_shares_b
                             "error": [1] * 30 + [0] * 20 + [1] * 25 + [0] * 25, "y_true": [1] * 12 + [0] * 88,
                             "train_size": 100, "words_per_note": 300, "age": 70.0, "comorbidity_level": 2})
     by_error = features.publishable_by_error(factors, real_data=True)
-    assert by_error.loc["admissions"].tolist() == [45, 55]
+    assert by_error.loc["admissions"].tolist() == ["45", "55"]
     # wrong: 12 readmitted of 55 is shown; right: 0 of 45 is shown (zero is publishable)
-    assert by_error.loc["readmitted (%)"].tolist() == [0.0, pytest.approx(100 * 12 / 55, abs=0.01)]
+    assert by_error.loc["readmitted (%)"].tolist() == ["0.0", f"{100 * 12 / 55:.1f}"]
     rates = pd.DataFrame({"hospital": ["A", "B"], "readmissions": [5, 40], "cohort_admissions": [300, 300],
                           "in_hospital_deaths": [20, 0], "admissions": [320, 300]})
     table = pd.DataFrame({"train_size": [7, 200], "readmission_rate": [5 / 300, 40 / 300],
@@ -188,3 +188,26 @@ def test_a_share_beside_a_count_hidden_only_to_protect_a_sum_is_hidden_too():
     out = privacy.hide_counts(table, ["admissions"], real_data=True, sums_within=["var"],
                               share_columns={"share": ("readmissions", "admissions")})
     assert out["admissions"].tolist() == ["<11", "<11", 200] and out["share"].tolist() == ["", "", 20.0]
+
+
+def test_a_hospital_with_a_hidden_count_in_chapter_4s_profile_shows_no_percentage():
+    from helpers import features
+
+    # hospital B: 40 test admissions, 35 readmitted, so the 5 not readmitted are hidden through the complement
+    factors = pd.DataFrame({"split": "temporal_test", "hospital": ["A"] * 60 + ["B"] * 40,
+                            "insurance": ["Medicare"] * 30 + ["Private"] * 70,
+                            "error": [1, 0] * 50, "y_true": [1] * 20 + [0] * 40 + [1] * 35 + [0] * 5,
+                            "train_size": [500] * 60 + [300] * 40, "words_per_note": 300, "age": 70.0,
+                            "comorbidity_level": 2, "readmission_rate": [0.2] * 60 + [0.3] * 40,
+                            "mortality_rate": 0.02})
+    auroc = pd.DataFrame({"group_var": "hospital", "split": "temporal_test", "metric": "auroc", "group": ["A", "B"],
+                          "value": [0.7, 0.6], "ci_low": [0.6, 0.5], "ci_high": [0.8, 0.7]})
+    profile = features.hospital_profile(factors, auroc)
+    rates = pd.DataFrame({"hospital": ["A", "B"], "readmissions": [100, 150], "cohort_admissions": [500, 500],
+                          "in_hospital_deaths": [20, 20], "admissions": [520, 520]})
+    shown = features.publishable_profile(profile, factors, rates, real_data=True)
+    assert shown.loc["readmissions", "B"] == privacy.HIDDEN
+    shares = [row for row in shown.index if row.endswith("(%)")]
+    assert (shown.loc[shares, "B"] == privacy.HIDDEN_SHARE).all()
+    assert shown.loc["government insurance (%)", "A"] == 50.0 and shown.loc["readmissions", "A"] == 20
+    assert features.publishable_profile(profile, factors, rates, real_data=False).loc["readmissions", "B"] == 35

@@ -1136,13 +1136,19 @@ def publishable_profile(profile: pd.DataFrame, factors: pd.DataFrame, hospital_r
                                  complements=[("test admissions", "readmissions")])
     for column in counts.columns:
         shown.loc[column] = hidden[column]
+    # a hospital with any count hidden shows no percentage: which total a share divides is not on the page, so a
+    # reader could take the share over the hidden count and get the count back
+    share_rows = [row for row in shown.index if row.endswith("(%)")]
+    for site in shown.columns:
+        if (hidden.loc[site] == privacy.HIDDEN).any():
+            shown.loc[share_rows, site] = privacy.HIDDEN_SHARE
     return shown
 
 
 def publishable_by_error(factors: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
-    """:func:`factors_by_error` (rounded) as real data may show it: admissions of 1 to 10 hidden, and the
-    percentages of readmitted and government-insured admissions left empty where their count or complement is."""
-    shown = factors_by_error(factors).round(2).astype(object)
+    """:func:`factors_by_error` as real data may show it: admissions of 1 to 10 hidden, and the percentages of
+    readmitted and government-insured admissions left empty where their count or complement is."""
+    shown = factors_by_error(factors).astype(object)
     if not real_data:
         return shown
     grouped = factors.groupby("error")

@@ -491,5 +491,10 @@ def log_loss_explained_table(predictions: pd.DataFrame, splits=("random_test", "
             explained = log_loss_explained(rows["y_true"], rows["y_score"])
             table.setdefault(split, {})[experiment] = round(100 * explained, 1)
     frame = pd.DataFrame(table).reindex(columns=[s for s in splits if s in table])
+    from helpers import evaluation
+
+    # the models and tests as the book names them (the metrics file's ids are plumbing)
+    frame = frame.rename(index=lambda name: evaluation.MODEL_NAMES.get(name, name),
+                         columns=lambda name: evaluation.SPLIT_NAMES.get(name, name))
     frame.index.name = "base-rate log loss removed (%)"
     return frame
