@@ -78,7 +78,8 @@ def test_c_chosen_by_validation_auroc(data, fitted):
     assert fitted.C == max(expected, key=lambda c: (expected[c], -c))
     assert fitted.classifier.C == fitted.C
     table = fitted.selection_table()
-    assert table.loc[table["chosen"], "C"].tolist() == [fitted.C]
+    assert table.index[table["chosen"] == "chosen"].tolist() == [fitted.C]
+    assert table["validation AUROC"].tolist() == [round(expected[c], 3) for c in table.index]
 
 
 def test_validation_decides_against_training_fit():

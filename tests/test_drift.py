@@ -71,3 +71,11 @@ def test_shift_texts_and_the_word_table_stay_off_real_data():
     assert drift.word_use_table(data, simulated=False) is None
     words = drift.word_use_table(data, simulated=True, top=2)
     assert "apixaban" in set(words.index.get_level_values("word"))
+
+
+def test_split_shift_display_names_splits_as_the_book_does():
+    data = pd.DataFrame({"split": ["train"] * 1200 + ["temporal_test"] * 3, "readmitted_30d": 0, "age": 60,
+                         "comorbidity_level": 1, "note_text": "a b"})
+    shown = drift.split_shift_display(drift.split_shift_table(data))
+    assert shown.index.tolist() == ["training", "temporal test"]
+    assert shown["admissions"].tolist() == ["1,200", "3"]

@@ -56,14 +56,11 @@ class TfidfBaseline:
         return self.classifier.predict_proba(self.vectorizer.transform(texts))[:, 1]
 
     def selection_table(self) -> pd.DataFrame:
-        """Validation AUROC for every ``C`` tried, with the chosen one marked (for the book)."""
-        return pd.DataFrame(
-            {
-                "C": list(self.validation_auroc),
-                "validation_auroc": list(self.validation_auroc.values()),
-                "chosen": [c == self.C for c in self.validation_auroc],
-            }
-        )
+        """Validation AUROC for every ``C`` tried, one row per ``C``, the chosen one marked (for the book)."""
+        table = pd.DataFrame({"validation AUROC": [round(v, 3) for v in self.validation_auroc.values()],
+                              "chosen": ["chosen" if c == self.C else "" for c in self.validation_auroc]},
+                             index=pd.Index(list(self.validation_auroc), name="regularisation C"))
+        return table
 
 
 def _checked_frame(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> pd.DataFrame:

@@ -80,6 +80,17 @@ def split_shift_table(data: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("split").round(1)
 
 
+def split_shift_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`split_shift_table` for reading: splits named as the book names them, admissions as whole numbers."""
+    from helpers.evaluation import SPLIT_NAMES
+
+    shown = table.astype(object)
+    shown["admissions"] = [f"{int(n):,}" for n in table["admissions"]]
+    shown.index = [SPLIT_NAMES.get(name, name) for name in table.index]
+    shown.index.name = "split"
+    return shown
+
+
 def format_terms(terms: pd.DataFrame) -> pd.DataFrame:
     """The emerging-terms table for reading: shares of notes in percent, one row per word."""
     out = terms.copy()
@@ -104,7 +115,7 @@ def shift_texts(shift: pd.DataFrame, shift_table: pd.DataFrame, *, simulated: bo
         "unseen_temporal": f"{100 * shift.loc['temporal_test', 'unseen_word_share']:.3f} %",
         "prevalence_random": f"{shift_table.loc['random_test', 'prevalence (%)']:.1f} %",
         "prevalence_temporal": f"{shift_table.loc['temporal_test', 'prevalence (%)']:.1f} %",
-        "word_use_table": ("the second table shows how the *use* of words moved: the share of notes containing each "
+        "word_use_table": ("the second table shows how the use of words moved: the share of notes containing each "
                            "word in the training years and in the test year (template sections renamed, newer drugs "
                            "and terms)") if simulated else (
                            "on real data the words themselves are note text, so the book does not list which words "

@@ -807,7 +807,8 @@ NBSP = "\u00a0"
 
 MODEL_NAMES = {"global": "ClinicLLM", "tfidf_lr": "TF-IDF", "oracle": "oracle", "note_ceiling": "note ceiling"}
 METRIC_NAMES = {"auroc": "AUROC", "auprc": "AUPRC", "brier": "Brier score"}
-SPLIT_NAMES = {"random_test": "random test", "temporal_test": "temporal test", "validation": "validation"}
+SPLIT_NAMES = {"random_test": "random test", "temporal_test": "temporal test", "validation": "validation",
+               "train": "training"}
 """How the book names the metrics file's experiments, metrics and splits."""
 
 
