@@ -309,7 +309,7 @@ def profile_figure(profile: pd.DataFrame) -> plt.Figure:
     """One panel per hospital-level summary of a factor: its value per hospital against the AUROC there."""
     columns = ["fine-tuning sample size", "words per note (median)", "age (mean)", "comorbidity level (mean)",
                "government insurance (%)", "readmission rate (%)", "mortality rate (%)"]
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     from helpers.figures import distinct_styles
 
@@ -325,6 +325,8 @@ def profile_figure(profile: pd.DataFrame) -> plt.Figure:
                         color=palette[hospital], capsize=3, label=hospital)
         ax.set_xlabel(column, fontsize=9)
         ax.tick_params(labelsize=8)
+        # three ticks at most: a narrow range of values otherwise gets labels that run into each other
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, min_n_ticks=2))
         if column == "fine-tuning sample size":
             # one labelled tick per power of ten; the minor ticks' labels (3x10^3, 4x10^3, ...) collide
             from matplotlib.ticker import LogLocator
