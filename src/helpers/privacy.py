@@ -1,9 +1,9 @@
 """What the book may publish on real data: the study's one small-count rule, decided here and nowhere else.
 
-The rule (DESIGN.md section 5, the usual rule for publishing health data): on real data no number shown lets a
-reader know that a count of patients or admissions is between 1 and 10. Zero may show. A count from 1 to 10 is
-*hidden* (shown as :data:`HIDDEN`, "<11"); and because a hidden count can be worked out from what stands beside it,
-the same rule hides:
+The rule (docs/contracts.md#privacy-rule; the usual rule for publishing health data): on real data no number
+shown lets a reader know that a count of patients or admissions is between 1 and 10. Zero may show. A count
+from 1 to 10 is *hidden* (shown as :data:`HIDDEN`, "<11"); and because a hidden count can be worked out from what
+stands beside it, the same rule hides:
 
 - a **share or rate** whose count or whose complement (the total minus the count) is from 1 to 10, or whose total
   is: 5 % of 200 admissions is 10 readmissions, 95 % of 200 is 10 admissions without one (:func:`share_hidden`);

@@ -58,7 +58,7 @@ def _checkpoint_fingerprint(path: str) -> str:
 
 
 TOKENIZER_RECIPE = "sorted-pieces"
-"""Version of the tokenizer training in its stage key: the vocabulary no longer depends on hash order (issue 9)."""
+"""Version of the tokenizer training in its stage key: the vocabulary no longer depends on hash order."""
 
 FINETUNE_RECIPE = "resume-exact"
 """Version of the fine-tuning code path in the stage key: a change of what training does (not of a setting), such as
