@@ -16,8 +16,8 @@ stands beside it, the same rule hides:
 
 The one flag is ``real_data``: True for a user's own data and MIMIC-IV (the rule applies), False for the simulated
 health system, whose numbers are no one's and are shown in full. Every chapter asks this module; the older helpers
-(``book.suppress_small_counts``, ``disparities.publishable`` and ``hide_small_numbers``, ``cohort.count_text`` and
-``suppress_rates``) keep their signatures and delegate here.
+(``book.suppress_small_counts``, ``disparities.publishable`` and ``hide_small_numbers``, ``cohort.count_text``)
+keep their signatures and delegate here.
 """
 
 from __future__ import annotations
