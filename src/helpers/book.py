@@ -315,14 +315,10 @@ def parameter_reference_markdown(root: Path | None = None) -> str:
 
 
 def _simulation_knobs() -> dict[str, tuple[Any, Any, str]]:
-    try:
-        from helpers.simulator import simulation_knobs
-    except ImportError:
-        return {}
-    try:
-        return dict(simulation_knobs())
-    except Exception:
-        return {}
+    # imported here: the simulator is needed only for this page; a knob without its doc fails the build, loudly
+    from helpers.simulator import simulation_knobs
+
+    return dict(simulation_knobs())
 
 
 def papermill_commands_markdown(root: Path | None = None) -> str:
