@@ -35,6 +35,7 @@ from helpers.clinicllm import (
     tokenization_report,
     train_tokenizer,
 )
+from helpers.clinicllm.training import _planned_steps  # the step arithmetic, tested where it is defined
 
 FILLER = (
     "patient admitted stable vitals reviewed labs normal follow clinic discharged home medication continued "
@@ -174,7 +175,7 @@ def test_every_config_field_belongs_to_a_stage_key_or_is_declared_harmless():
     (101, 10, 0.5, None, 6),      # 11 batches per epoch, half of them rounded up
 ])
 def test_planned_steps(n, batch, epochs, cap, expected):
-    assert clinicllm._planned_steps(n, batch, epochs, cap) == expected
+    assert _planned_steps(n, batch, epochs, cap) == expected
 
 
 @pytest.mark.parametrize("n, batch, epochs, cap, floor, expected", [
@@ -183,7 +184,7 @@ def test_planned_steps(n, batch, epochs, cap, expected):
     (2400, 16, 2.0, 400, 600, 400),      # the cap still wins
 ])
 def test_planned_steps_minimum(n, batch, epochs, cap, floor, expected):
-    assert clinicllm._planned_steps(n, batch, epochs, cap, floor) == expected
+    assert _planned_steps(n, batch, epochs, cap, floor) == expected
 
 
 def test_study_frame_validation_names_the_column():

@@ -53,6 +53,7 @@ from helpers.project import (  # noqa: F401  (re-exported: the runner's public n
     parameters_cell_defaults,
     project_root,
 )
+from helpers.project import OFFLINE_ENVIRONMENT, use_offline_environment
 
 RESERVED_KEYS = {"run_dir"}
 HASH_SEED = "0"
@@ -487,7 +488,8 @@ def execute_plan(plan: RunPlan, log_output: bool = False) -> RunOutcome:
     The variables set for the kernels (the run's log file, the hash salt) are taken back afterwards, so a later
     run, or other code in the same process, does not write into this run's log.
     """
-    saved = {name: os.environ.get(name) for name in (progress.LOG_ENV, "PYTHONHASHSEED")}
+    saved = {name: os.environ.get(name) for name in (progress.LOG_ENV, "PYTHONHASHSEED", *OFFLINE_ENVIRONMENT)}
+    use_offline_environment()  # the kernels inherit it, so Hugging Face starts offline in each of them
     try:
         return _execute_plan(plan, log_output)
     finally:
