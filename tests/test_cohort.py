@@ -121,6 +121,7 @@ def _cohort_file_hash(tmp_path, seed, name):
     return file_sha256(write_parquet(cohort, tmp_path / f"{name}.parquet"))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_cohort_file_and_another_seed_a_different_one(tmp_path):
     first = _cohort_file_hash(tmp_path, 0, "first")
     again = _cohort_file_hash(tmp_path, 0, "again")
