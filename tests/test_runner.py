@@ -527,14 +527,18 @@ def test_simulation_knobs_are_checked_for_name_type_and_range_before_anything_ru
     assert _resolve_real("01.simulation={drift_strength: 2}")["01_data"]["simulation"] == {"drift_strength": 2}
     with pytest.raises(ParameterError) as err:
         _resolve_real("01.simulation={drift_strenght: 2.0}")
-    assert "parameter 'simulation' (01_data; params) has the unknown key 'drift_strenght'." in str(err.value)
+    assert "parameter 'simulation' (01_data; --set) has the unknown key 'drift_strenght'." in str(err.value)
     assert "Did you mean 'drift_strength'?" in str(err.value)
     with pytest.raises(ParameterError, match="simulation.*drift_strength must be float, got str 'high'"):
         _resolve_real("01.simulation={drift_strength: high}")
-    with pytest.raises(ParameterError, match=r"parameter 'simulation' \(01_data; params\): SimulationConfig\.drift_"):
+    with pytest.raises(ParameterError, match=r"parameter 'simulation' \(01_data; --set\): SimulationConfig\.drift_"):
         _resolve_real("01.simulation={drift_strength: -3.0}")
     with pytest.raises(ParameterError, match="SimulationConfig.n_admissions"):
         _resolve_real("01.n_admissions=-5")
+    # a value from a params file is traced to the file
+    with pytest.raises(ParameterError, match=r"'simulation' \(01_data; params/mine.yaml\): SimulationConfig\.drift"):
+        resolve_parameters({"notebooks": {"01": {"simulation": {"drift_strength": -3.0}}}},
+                           runner.discover_notebooks(runner.project_root()), where="params/mine.yaml")
     # not simulated: the knobs are not used, so they are not judged
     _resolve_real("01.data_source=file", "01.simulation={drift_strength: -3.0}")
 
@@ -542,14 +546,14 @@ def test_simulation_knobs_are_checked_for_name_type_and_range_before_anything_ru
 def test_clinicllm_options_are_checked_against_the_configuration_they_build():
     with pytest.raises(ParameterError) as err:
         _resolve_real("02.clinicllm_options={bf16: 'no'}")
-    assert "parameter 'clinicllm_options' (02_clinicllm; params): bf16 must be" in str(err.value)
+    assert "parameter 'clinicllm_options' (02_clinicllm; --set): bf16 must be" in str(err.value)
     with pytest.raises(ParameterError, match="'clinicllm_options'.*mlm_probability is 1.5; it must lie strictly"):
         _resolve_real("02.clinicllm_options={mlm_probability: 1.5}")
     with pytest.raises(ParameterError, match="clinicllm_options sets \\['max_length'\\]"):
         _resolve_real("02.clinicllm_options={max_length: 64}")
-    with pytest.raises(ParameterError, match=r"\(04_feature_analysis; params\) has the unknown key 'finetune_epoch'"):
+    with pytest.raises(ParameterError, match=r"\(04_feature_analysis; --set\) has the unknown key 'finetune_epoch'"):
         _resolve_real("04.clinicllm_options={finetune_epoch: 2}")
-    with pytest.raises(ParameterError, match=r"\(05_mitigation; params\).*finetune_dropout is 1.0"):
+    with pytest.raises(ParameterError, match=r"\(05_mitigation; --set\).*finetune_dropout is 1.0"):
         _resolve_real("05.clinicllm_options={finetune_dropout: 1.0}")
     with pytest.raises(ParameterError, match="max_length is 4; it must be an integer of at least 8"):
         _resolve_real("02.max_length=4")

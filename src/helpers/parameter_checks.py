@@ -138,7 +138,7 @@ def chapter_two_config(notebook: NotebookSpec, given: Mapping[str, Any], where: 
 
 
 def check_clinicllm(notebooks: list[NotebookSpec], resolved: Mapping[str, Mapping[str, Any]],
-                    where_of: Callable[[str], str]) -> None:
+                    where_of: Callable[[str, str], str]) -> None:
     """Chapter 2's configuration, and each later chapter's ``clinicllm_options`` on top of it, can be built.
 
     Skipped when nothing that feeds the configuration differs from the notebooks' defaults (importing the model
@@ -154,21 +154,24 @@ def check_clinicllm(notebooks: list[NotebookSpec], resolved: Mapping[str, Mappin
         return
     from helpers.clinicllm import ClinicLLMConfig
 
-    base = chapter_two_config(chapter_two, resolved.get(CLINICLLM_CHAPTER) or {}, where_of(CLINICLLM_CHAPTER))
+    base = chapter_two_config(chapter_two, resolved.get(CLINICLLM_CHAPTER) or {},
+                              where_of(CLINICLLM_CHAPTER, "clinicllm_options"))
     for nb in notebooks:
         options = dict((resolved.get(nb.name) or {}).get("clinicllm_options") or {})
         if nb.name == CLINICLLM_CHAPTER or not options:
             continue
-        check_field_types(options, ClinicLLMConfig, "clinicllm_options", where_of(nb.name))
+        where = where_of(nb.name, "clinicllm_options")
+        check_field_types(options, ClinicLLMConfig, "clinicllm_options", where)
         _build(lambda: ClinicLLMConfig.from_dict({**base.to_dict(), **options}), "clinicllm_options",
-               where_of(nb.name), f"{nb.name} applies these fields on top of chapter 2's configuration; give each "
+               where, f"{nb.name} applies these fields on top of chapter 2's configuration; give each "
                "a value the message allows.")
 
 
 def check_plan_parameters(notebooks: list[NotebookSpec], resolved: Mapping[str, Mapping[str, Any]],
-                          where_of: Callable[[str], str]) -> None:
-    """Every check of this module on the resolved parameters of a run, before any kernel starts."""
+                          where_of: Callable[[str, str], str]) -> None:
+    """Every check of this module on the resolved parameters of a run, before any kernel starts; ``where_of(notebook,
+    key)`` says where a value came from (the params file or --set), for the messages."""
     for nb in notebooks:
         if "simulation" in nb.defaults:
-            check_simulation(nb, resolved.get(nb.name) or {}, where_of(nb.name))
+            check_simulation(nb, resolved.get(nb.name) or {}, where_of(nb.name, "simulation"))
     check_clinicllm(notebooks, resolved, where_of)

@@ -236,7 +236,11 @@ def resolve_parameters(
         merged.update(per_notebook[nb.name])
         resolved[nb.name] = merged
     # the contents of the mapping parameters, checked here so that a bad knob fails before chapter 1 runs
-    parameter_checks.check_plan_parameters(notebooks, resolved, lambda name: f"{name}; {where}")
+    def source_of(notebook: str, key: str) -> str:
+        came_from_set = (notebook, key) in from_set or (None, key) in from_set
+        return f"{notebook}; {'--set' if came_from_set else where}"
+
+    parameter_checks.check_plan_parameters(notebooks, resolved, source_of)
     return resolved
 
 
