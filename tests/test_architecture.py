@@ -145,3 +145,44 @@ def test_no_citation_of_a_design_document_outside_the_repository(folder):
     hits = [str(p.relative_to(ROOT)) for p in (ROOT / folder).rglob("*")
             if p.is_file() and p.suffix in (".py", ".md", ".ipynb") and outside in p.read_text()]
     assert not hits, f"cite docs/contracts.md instead: {hits}"
+
+
+def _section(markdown: str, title: str) -> str:
+    start = markdown.index(f"\n## {title}\n")
+    end = markdown.find("\n## ", start + 1)
+    return markdown[start:end if end > 0 else None]
+
+
+def _first_column_names(section: str, table_index: int = 0) -> list[list[str]]:
+    """Per row of the section's n-th table: the code spans of its first cell."""
+    tables = re.split(r"\n\n+", section)
+    tables = [block for block in tables if block.lstrip().startswith("|")]
+    rows = tables[table_index].strip().splitlines()[2:]
+    return [_code_spans(row.strip().strip("|").split(" | ")[0]) for row in rows]
+
+
+def test_the_contracts_page_states_the_codes_metrics_columns_schema_splits_and_threshold():
+    from helpers import contracts, evaluation, privacy, schema
+
+    text = CONTRACTS.read_text()
+    columns = [name for row in _first_column_names(_section(text, "Metrics table")) for name in row]
+    assert columns == evaluation.METRICS_FILE_COLUMNS
+    schema_table = _section(text, "Data schema").split("| column |")[1].split("\n\n")[0]
+    schema_rows = list(zip(_first_column_names(_section(text, "Data schema")), schema_table.strip().splitlines()[2:]))
+    documented = {name: line.rstrip().rstrip("|").rsplit("|", 1)[1].strip() == "yes"
+                  for names, line in schema_rows for name in names}
+    assert documented == {name: required for name, (_, required) in schema.ADMISSION_COLUMNS.items()}
+    assert all(f"`{split}`" in _section(text, "Splits") for split in contracts.SPLITS)
+    assert privacy.THRESHOLD == 11 and "`privacy.THRESHOLD` is 11" in _section(text, "Privacy rule")
+
+
+def test_the_contracts_page_quotes_the_published_numbers_the_summary_compares_with():
+    from helpers import summary
+
+    table = _section(CONTRACTS.read_text(), "Published numbers").split("| quantity |")[1].split("\n\n")[0]
+    published = [row.strip().strip("|").split(" | ")[1] for row in table.strip().splitlines()[2:]]
+    assert len(published) == len(summary.PUBLISHED) + 1
+    assert published[:-1] == [number.published for number in summary.PUBLISHED]
+    assert published[-1].startswith(summary.LOCAL_GAIN_PUBLISHED)
+    assert summary.PUBLISHED_GROUP_AUROC == {"smallest_hospital": 0.512, "age": 0.648, "highest_comorbidity": 0.581}
+    assert "arXiv 2402.10965" in CONTRACTS.read_text()
