@@ -7,10 +7,9 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
-
-import warnings
 
 import huggingface_hub
 import numpy as np
