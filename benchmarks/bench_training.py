@@ -50,20 +50,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from transformers import Trainer, default_data_collator
+from transformers import (
+    BertForMaskedLM,
+    BertForSequenceClassification,
+    DataCollatorForLanguageModeling,
+    DataCollatorWithPadding,
+    Trainer,
+    default_data_collator,
+)
 from transformers.trainer_callback import PrinterCallback
 
 from helpers import clinicllm
-from helpers.clinicllm import (
-    ClinicLLMConfig,
-    DataCollatorForLanguageModeling,
-    DataCollatorWithPadding,
-    build_mlm_model,
-    encode_notes,
-    train_tokenizer,
-)
+from helpers.clinicllm import ClinicLLMConfig, build_mlm_model, encode_notes, train_tokenizer
 from helpers.clinicllm.config import number_format_decision
-from helpers.clinicllm.training import finetune_dropout_overrides, freeze_lower_layers, set_step_shortcuts
+# the benchmark times the project's own Trainer set-up, so it reaches the training module's internals
+from helpers.clinicllm.distributed import _quiet_transformers
+from helpers.clinicllm.training import (
+    _make_trainer,
+    _training_arguments,
+    finetune_dropout_overrides,
+    freeze_lower_layers,
+    set_step_shortcuts,
+)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -154,7 +162,7 @@ def timed_train(model, dataset, collator, config: ClinicLLMConfig, steps: int, b
     """
     torch.set_num_threads(threads)
     counting = CountingCollator(collator)
-    args = clinicllm._training_arguments(
+    args = _training_arguments(
         config, out, per_device_train_batch_size=batch_size, max_steps=steps, learning_rate=learning_rate,
         logging_steps=steps, train_sampling_strategy="group_by_length" if grouped else "random",
     )
@@ -162,7 +170,7 @@ def timed_train(model, dataset, collator, config: ClinicLLMConfig, steps: int, b
         trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=counting)
         trainer.remove_callback(PrinterCallback)
     else:
-        trainer = clinicllm._make_trainer(ClinicLLMConfig(**{**config.to_dict(), "bf16": bf16}), model=model,
+        trainer = _make_trainer(ClinicLLMConfig(**{**config.to_dict(), "bf16": bf16}), model=model,
                                           args=args, train_dataset=dataset, data_collator=counting)
     started = time.perf_counter()
     trainer.train()
@@ -220,8 +228,8 @@ def main() -> None:
     tokenizer.save_pretrained(init_dir)
 
     def mlm_model(masked_only: bool, kernel: str = "sdpa"):
-        cls = clinicllm.MaskedPositionsBertForMaskedLM if masked_only else clinicllm.BertForMaskedLM
-        with clinicllm._quiet_transformers():
+        cls = clinicllm.MaskedPositionsBertForMaskedLM if masked_only else BertForMaskedLM
+        with _quiet_transformers():
             return cls.from_pretrained(str(init_dir), local_files_only=True, attn_implementation=kernel)
 
     reads_mean = config.classifier_input == "mean"
@@ -237,8 +245,8 @@ def main() -> None:
             cls = clinicllm.MeanPooledBertForSequenceClassification
         else:
             cls = clinicllm.ClsOnlyLastLayerBertForSequenceClassification if cls_only \
-                else clinicllm.BertForSequenceClassification
-        with clinicllm._quiet_transformers():
+                else BertForSequenceClassification
+        with _quiet_transformers():
             model = cls.from_pretrained(str(init_dir), num_labels=2, local_files_only=True,
                                         attn_implementation=kernel, **finetune_dropout_overrides(dropout))
         freeze_lower_layers(model, frozen)
@@ -415,7 +423,7 @@ def prediction_lines(tokenizer, texts, config, classifier, plain_dataset, workdi
     model.save_pretrained(model_dir)
     frame = pd.DataFrame({"note_text": texts})
     real_tokens = sum(len(ids) for ids in encode_notes(tokenizer, texts, config.max_length).input_ids)
-    args = clinicllm._training_arguments(config, workdir / "predict", per_device_eval_batch_size=config.eval_batch_size)
+    args = _training_arguments(config, workdir / "predict", per_device_eval_batch_size=config.eval_batch_size)
     trainer = Trainer(model=model, args=args)
     started = time.perf_counter()
     trainer.predict(plain_dataset)

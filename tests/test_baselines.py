@@ -182,18 +182,6 @@ def test_tfidf_stage_is_reused_when_inputs_match_and_refit_when_they_change(tmp_
     assert not reused_changed
 
 
-def test_truncation_cost_measures_a_signal_written_late():
-    from helpers.baselines import first_words, fit_tfidf_lr, truncation_cost
-
-    assert first_words(pd.Series(["a b c d", "a"]), 2).tolist() == ["a b", "a"]
-    data = _study_notes(600, filler_words=30, seed=1, negative_word="stable")
-    model = fit_tfidf_lr(data[data["split"] == "train"], data[data["split"] == "validation"], C_grid=(1.0,))
-    table = truncation_cost(data, model, n_words=10)
-    assert (table["whole note"] > 0.95).all()          # the late keyword is read
-    assert (table["first 10 words"] < 0.7).all()       # cut off, only noise remains
-    assert table["cost of the cut"].min() > 0.25
-
-
 def test_cached_stage_builds_once_records_its_key_and_rebuilds_on_a_new_key(tmp_path):
     # The one cache rule shared by the TF-IDF stage and ClinicLLM's stages (helpers.artifacts.cached_stage).
     from helpers.artifacts import cached_stage, write_json

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pytest
 import yaml
 
 from helpers import book
@@ -90,6 +91,26 @@ def test_parameter_reference_is_read_from_the_parameters_cells_and_params_files(
     assert "| `params/small.yaml` | 01_a | `train_share` | `0.5` |" in text
     commands = papermill_commands_markdown(tmp_path)
     assert "papermill notebooks/01_a.ipynb \\\n    runs/mine/notebooks/01_a.ipynb -p run_dir runs/mine" in commands
+
+
+def test_parameter_reference_lists_every_simulator_knob_and_fails_loudly_when_the_knobs_cannot_be_read(
+        tmp_path, monkeypatch):
+    import helpers.simulator as simulator
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    _notebook_with_parameters(tmp_path / "notebooks" / "01_a.ipynb", 'run_dir = "runs/x"\n')
+    text = parameter_reference_markdown(tmp_path)
+    knobs = simulator.simulation_knobs()
+    assert "| `drift_strength` | `1.0` |" in text
+    assert sum(line.startswith("| `") for line in text.split("### Simulator knobs")[1].splitlines()) >= len(knobs)
+
+    def broken():
+        raise KeyError("doc")  # a knob declared without its documentation
+
+    monkeypatch.setattr(simulator, "simulation_knobs", broken)
+    with pytest.raises(KeyError, match="doc"):
+        parameter_reference_markdown(tmp_path)
 
 
 def test_parameters_cell_meanings_and_defaults_agree_with_the_source(tmp_path):

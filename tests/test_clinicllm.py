@@ -35,6 +35,7 @@ from helpers.clinicllm import (
     tokenization_report,
     train_tokenizer,
 )
+from helpers.clinicllm.training import _planned_steps  # the step arithmetic, tested where it is defined
 
 FILLER = (
     "patient admitted stable vitals reviewed labs normal follow clinic discharged home medication continued "
@@ -174,7 +175,7 @@ def test_every_config_field_belongs_to_a_stage_key_or_is_declared_harmless():
     (101, 10, 0.5, None, 6),      # 11 batches per epoch, half of them rounded up
 ])
 def test_planned_steps(n, batch, epochs, cap, expected):
-    assert clinicllm._planned_steps(n, batch, epochs, cap) == expected
+    assert _planned_steps(n, batch, epochs, cap) == expected
 
 
 @pytest.mark.parametrize("n, batch, epochs, cap, floor, expected", [
@@ -183,7 +184,7 @@ def test_planned_steps(n, batch, epochs, cap, expected):
     (2400, 16, 2.0, 400, 600, 400),      # the cap still wins
 ])
 def test_planned_steps_minimum(n, batch, epochs, cap, floor, expected):
-    assert clinicllm._planned_steps(n, batch, epochs, cap, floor) == expected
+    assert _planned_steps(n, batch, epochs, cap, floor) == expected
 
 
 def test_study_frame_validation_names_the_column():
@@ -264,6 +265,7 @@ def test_head_shortcut_gives_the_same_tokens_as_full_tokenization(word_tokenizer
         assert shortcut == full
 
 
+@pytest.mark.slow
 def test_tokenizer_is_trained_on_training_notes_only(study):
     _, _, result = study
     vocabulary = load_tokenizer(result.tokenizer_dir).get_vocab()
@@ -436,6 +438,7 @@ def test_top_layer_at_a_random_share_equals_the_full_layer_averaged_over_the_dra
 # ----------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fine_tuning_learns_the_planted_signal(study):
     _, _, result = study
     validation = result.predictions[result.predictions["split"] == "validation"]
@@ -444,6 +447,7 @@ def test_fine_tuning_learns_the_planted_signal(study):
     assert result.best_validation_auroc == pytest.approx(auroc, abs=1e-6)   # selection metric = scored model
 
 
+@pytest.mark.slow
 def test_fine_tuning_runs_with_the_configured_dropout(study):
     # The tiny preset fine-tunes without dropout: the checkpoint records 0, and in training mode two passes over
     # the same batch give the same logits (with dropout 0.1 they would differ).
@@ -465,6 +469,7 @@ def test_fine_tuning_runs_with_the_configured_dropout(study):
         assert not torch.equal(noisy(**batch).logits, noisy(**batch).logits)
 
 
+@pytest.mark.slow
 def test_frozen_layers_keep_their_pretrained_weights_and_the_rest_learns(tmp_path):
     assert toy_config().resolved().finetune_frozen_layers == 0   # one layer: the top one is never frozen
     result = run_clinicllm(planted_notes(n=300), toy_config(num_layers=2, finetune_epochs=1), tmp_path)
@@ -480,6 +485,7 @@ def test_frozen_layers_keep_their_pretrained_weights_and_the_rest_learns(tmp_pat
     assert not torch.equal(before[word], after[word])   # the embeddings still learn
 
 
+@pytest.mark.slow
 def test_predictions_table_columns_rows_and_labels(study):
     data, _, result = study
     table = result.predictions
@@ -494,6 +500,7 @@ def test_predictions_table_columns_rows_and_labels(study):
     assert table["y_score"].between(0, 1).all() and table["y_score"].nunique() > 10
 
 
+@pytest.mark.slow
 def test_histories_report_and_saved_configuration(study):
     data, out, result = study
     assert len(result.pretrain_history) == 1 and result.pretrain_history["train_loss"].notna().all()
@@ -510,6 +517,7 @@ def test_histories_report_and_saved_configuration(study):
     assert leftovers == []   # no temporary or partial folders left behind
 
 
+@pytest.mark.slow
 def test_second_run_reuses_every_stage_and_a_finetune_change_reruns_only_finetuning(study):
     data, out, first = study
     pretrained_mtime = (first.pretrained_dir / "config.json").stat().st_mtime_ns
@@ -539,6 +547,7 @@ def test_early_stopping_count_survives_a_resume():
         (3, 120, 2)
 
 
+@pytest.mark.slow
 def test_early_stopping_really_stops(study, tmp_path):
     # Every validation note is the same text, so every model scores them alike and the validation AUROC is 0.5 at
     # every evaluation: it can never improve. With patience 1 training must end at the second evaluation.
@@ -557,6 +566,7 @@ def test_early_stopping_really_stops(study, tmp_path):
     assert history.loc[history["best"], "step"].tolist() == [eval_every]
 
 
+@pytest.mark.slow
 def test_pretrain_mlm_writes_a_portable_checkpoint(study, tmp_path):
     data, _, result = study
     tokenizer = load_tokenizer(result.tokenizer_dir)
@@ -571,6 +581,7 @@ def test_pretrain_mlm_writes_a_portable_checkpoint(study, tmp_path):
     assert load_tokenizer(model_dir).get_vocab() == tokenizer.get_vocab()
 
 
+@pytest.mark.slow
 def test_chapter_tables(study):
     _, _, result = study
     model = ClsOnlyLastLayerBertForSequenceClassification.from_pretrained(str(result.model_dir), local_files_only=True)
@@ -584,6 +595,7 @@ def test_chapter_tables(study):
     assert tokens.loc["validation", "n_notes"] == (result.predictions["split"] == "validation").sum()
 
 
+@pytest.mark.slow
 def test_trainer_takes_the_partial_last_layer_paths(study, tmp_path, monkeypatch):
     # The speed-ups live in forward(); if the Trainer passed an argument that sends forward() down the stock path,
     # training would silently lose them. Count the calls of the partial last layer during real training.
@@ -603,6 +615,7 @@ def test_trainer_takes_the_partial_last_layer_paths(study, tmp_path, monkeypatch
     assert len(calls) == 2 + 2 + 1               # two training batches of 16, one evaluation batch
 
 
+@pytest.mark.slow
 def test_trainer_takes_the_fine_tuning_step_shortcuts(study, tmp_path, monkeypatch):
     # The tiny preset's straight-through backward and top layer at half the tokens act in training steps only:
     # two training batches take both, the probe and the evaluation batch neither.
@@ -630,6 +643,7 @@ def test_trainer_takes_the_fine_tuning_step_shortcuts(study, tmp_path, monkeypat
     assert calls == {"straight": 0, "share": 0}
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_fine_tune_and_write_the_same_artifacts(study, tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     if torchrun is None:
@@ -663,6 +677,7 @@ def test_torchrun_two_processes_fine_tune_and_write_the_same_artifacts(study, tm
     assert printed["world_size"] == 2
 
 
+@pytest.mark.slow
 def test_a_local_checkpoint_skips_tokenizer_training_and_pretraining(study, tmp_path):
     """preset 'pretrained': any local BERT checkpoint with its tokenizer is fine-tuned as it is."""
     import shutil

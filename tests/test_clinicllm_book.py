@@ -12,6 +12,7 @@ import re
 import nbformat
 import numpy as np
 import pandas as pd
+import pytest
 
 from helpers.clinicllm import learning_check, learning_display
 
@@ -37,6 +38,7 @@ def _output_texts(notebook) -> list[tuple[int, str]]:
     return texts
 
 
+@pytest.mark.slow
 def test_executed_chapter_2_has_no_progress_bars_tracebacks_warnings_or_paths(smoke_run):
     run_dir, _ = smoke_run
     notebook = nbformat.read(run_dir / "notebooks" / "02_clinicllm.ipynb", as_version=4)

@@ -215,6 +215,7 @@ def _stock_scores(model_dir, inputs: list[list[int]]) -> np.ndarray:
                          for ids in inputs])
 
 
+@pytest.mark.slow
 def test_head_reading_reproduces_the_truncated_note_scores(windowed_run, notes, tokenizer):
     # 'head' is today's reading: [CLS] + the note's first max_length - 2 tokens + [SEP], scored by the classifier.
     frame = notes[notes["split"] == "random_test"]
@@ -225,6 +226,7 @@ def test_head_reading_reproduces_the_truncated_note_scores(windowed_run, notes, 
     assert predict_scores(windowed_run.model_dir, tok, frame, config) == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_window_predictions_pool_every_windows_stock_score(windowed_run, notes):
     frame = notes[notes["split"] == "temporal_test"].reset_index(drop=True)
     tok = clinicllm.load_tokenizer(windowed_run.tokenizer_dir)
@@ -235,6 +237,7 @@ def test_window_predictions_pool_every_windows_stock_score(windowed_run, notes):
     assert predict_scores(windowed_run.model_dir, tok, frame, toy_config()) == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_model_selection_uses_the_pooled_validation_score(windowed_run):
     predictions = windowed_run.predictions
     validation = predictions[predictions["split"] == "validation"]
@@ -242,6 +245,7 @@ def test_model_selection_uses_the_pooled_validation_score(windowed_run):
     assert windowed_run.best_validation_auroc == pytest.approx(pooled_auroc, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_the_default_head_learns_a_word_placed_anywhere_in_the_note(tmp_path):
     # The windowed_run fixture reads [CLS], as the stock models it is compared with do; after a 5-step pretraining
     # that vector hardly depends on the note and its scores barely spread (the reason the default reads the mean).
@@ -253,12 +257,14 @@ def test_the_default_head_learns_a_word_placed_anywhere_in_the_note(tmp_path):
     assert result.learning.learned, result.learning.problems
 
 
+@pytest.mark.slow
 def test_tokenization_report_counts_the_whole_note(windowed_run, notes, tokenizer):
     report = windowed_run.tokenization_report
     lengths = [len(tokenizer(t)["input_ids"]) for t in notes.loc[notes["split"] == "train", "note_text"]]
     assert report["tokens_per_note_mean"] == pytest.approx(np.mean(lengths))
 
 
+@pytest.mark.slow
 def test_mean_pooled_classifier_reads_the_mean_of_the_last_layer(windowed_run, tmp_path):
     torch.manual_seed(0)
     model = MeanPooledBertForSequenceClassification.from_pretrained(
@@ -318,6 +324,7 @@ def test_a_collapsed_model_is_flagged_and_a_learning_one_is_not():
 # ----------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_default_recipe_learns_on_short_structured_notes(tmp_path):
     """Few thousand ~50-word structured notes, ~10 % readmitted, the signal in counts and codes: the default tiny
     recipe (only the thread count and bfloat16 fixed, for a repeatable test) must rank test admissions clearly

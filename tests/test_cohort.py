@@ -121,6 +121,7 @@ def _cohort_file_hash(tmp_path, seed, name):
     return file_sha256(write_parquet(cohort, tmp_path / f"{name}.parquet"))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_cohort_file_and_another_seed_a_different_one(tmp_path):
     first = _cohort_file_hash(tmp_path, 0, "first")
     again = _cohort_file_hash(tmp_path, 0, "again")
@@ -208,9 +209,6 @@ def test_exclusion_counts_rates_and_prose_counts_are_suppressed_on_real_data():
     long = cohort_lib.rates_long(rates, suppress=True)
     assert long.loc[long["rate"] == "30-day readmission", "value"].isna().all()
     assert not cohort_lib.rates_long(rates, suppress=False)["value"].isna().any()
-    table = cohort_lib.suppress_rates(rates, suppress=True).set_index("hospital")
-    assert table.loc["H1", "readmissions"] == "<11" and pd.isna(table.loc["H1", "readmission_rate"])
-    assert table.loc["H1", "cohort_admissions"] == 40
 
 
 def test_figures_leave_out_small_groups_on_real_data():

@@ -271,7 +271,7 @@ def test_unknown_and_other_categories_are_kept_as_their_own_category(tmp_path):
 
 
 def test_no_message_suggests_mapping_a_value_onto_another_real_value(tmp_path):
-    """issue 9: a loader once advised value_maps={'sex': {'Unknown': 'M'}}, which falsifies the data."""
+    """A fix that maps one real value onto another (value_maps={'sex': {'Unknown': 'M'}}) falsifies the data."""
     import re
 
     df = good_frame()

@@ -487,3 +487,80 @@ def test_a_second_concurrent_run_of_the_same_parameters_file_is_refused_through_
         first.wait(timeout=60)
     # terminated, the first run unwound and released its lock
     assert first.returncode == 130 and not lock.exists()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Plan-time checks of None defaults and of the mapping parameters' contents (helpers.parameter_checks)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _resolve_real(*overrides: str) -> dict:
+    return resolve_parameters({}, runner.discover_notebooks(runner.project_root()), overrides=list(overrides))
+
+
+def test_every_parameter_with_a_none_default_has_a_declared_type():
+    from helpers.parameter_checks import NULLABLE_PARAMETER_TYPES
+
+    nullable = {key for nb in runner.discover_notebooks(runner.project_root())
+                for key, default in nb.defaults.items() if default is None}
+    assert nullable, "the notebooks have parameters with a None default; this test must see them"
+    assert nullable <= set(NULLABLE_PARAMETER_TYPES), sorted(nullable - set(NULLABLE_PARAMETER_TYPES))
+
+
+def test_a_none_default_takes_null_or_its_declared_type_and_refuses_text():
+    resolved = _resolve_real("02.max_length=null", "02.vocab_size=500", "05.strategy_learning_rate=1")
+    assert resolved["02_clinicllm"]["max_length"] is None and resolved["02_clinicllm"]["vocab_size"] == 500
+    assert resolved["05_mitigation"]["strategy_learning_rate"] == 1
+    with pytest.raises(ParameterError) as err:
+        _resolve_real("02.max_length='128'")
+    assert "parameter 'max_length' (02_clinicllm; --set) must be int or null" in str(err.value)
+    assert "e.g. 128" in str(err.value)
+    with pytest.raises(ParameterError, match="'strategy_learning_rate'.*must be float or null.*got bool True"):
+        _resolve_real("05.strategy_learning_rate=true")
+    # a number default whose meaning offers "None: no cap" takes null too
+    assert _resolve_real("05.strategy_max_steps=null")["05_mitigation"]["strategy_max_steps"] is None
+    with pytest.raises(ParameterError, match="'n_bootstrap'.*must be int like its default"):
+        _resolve_real("05.n_bootstrap=null")
+
+
+def test_simulation_knobs_are_checked_for_name_type_and_range_before_anything_runs():
+    assert _resolve_real("01.simulation={drift_strength: 2}")["01_data"]["simulation"] == {"drift_strength": 2}
+    with pytest.raises(ParameterError) as err:
+        _resolve_real("01.simulation={drift_strenght: 2.0}")
+    assert "parameter 'simulation' (01_data; --set) has the unknown key 'drift_strenght'." in str(err.value)
+    assert "Did you mean 'drift_strength'?" in str(err.value)
+    with pytest.raises(ParameterError, match="simulation.*drift_strength must be float, got str 'high'"):
+        _resolve_real("01.simulation={drift_strength: high}")
+    with pytest.raises(ParameterError, match=r"parameter 'simulation' \(01_data; --set\): SimulationConfig\.drift_"):
+        _resolve_real("01.simulation={drift_strength: -3.0}")
+    with pytest.raises(ParameterError, match="SimulationConfig.n_admissions"):
+        _resolve_real("01.n_admissions=-5")
+    # a value from a params file is traced to the file
+    with pytest.raises(ParameterError, match=r"'simulation' \(01_data; params/mine.yaml\): SimulationConfig\.drift"):
+        resolve_parameters({"notebooks": {"01": {"simulation": {"drift_strength": -3.0}}}},
+                           runner.discover_notebooks(runner.project_root()), where="params/mine.yaml")
+    # not simulated: the knobs are not used, so they are not judged
+    _resolve_real("01.data_source=file", "01.simulation={drift_strength: -3.0}")
+
+
+def test_clinicllm_options_are_checked_against_the_configuration_they_build():
+    with pytest.raises(ParameterError) as err:
+        _resolve_real("02.clinicllm_options={bf16: 'no'}")
+    assert "parameter 'clinicllm_options' (02_clinicllm; --set): bf16 must be" in str(err.value)
+    with pytest.raises(ParameterError, match="'clinicllm_options'.*mlm_probability is 1.5; it must lie strictly"):
+        _resolve_real("02.clinicllm_options={mlm_probability: 1.5}")
+    with pytest.raises(ParameterError, match="clinicllm_options sets \\['max_length'\\]"):
+        _resolve_real("02.clinicllm_options={max_length: 64}")
+    with pytest.raises(ParameterError, match=r"\(04_feature_analysis; --set\) has the unknown key 'finetune_epoch'"):
+        _resolve_real("04.clinicllm_options={finetune_epoch: 2}")
+    with pytest.raises(ParameterError, match=r"\(05_mitigation; --set\).*finetune_dropout is 1.0"):
+        _resolve_real("05.clinicllm_options={finetune_dropout: 1.0}")
+    with pytest.raises(ParameterError, match="max_length is 4; it must be an integer of at least 8"):
+        _resolve_real("02.max_length=4")
+
+
+@pytest.mark.parametrize("params_file", sorted((Path(__file__).resolve().parents[1] / "params").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_params_file_passes_the_plan_time_checks(params_file):
+    plan = runner.plan_run(params_file, runs_root="runs")
+    assert [nb.name for nb in plan.notebooks] == plan.all_notebooks and plan.name == params_file.stem

@@ -51,6 +51,7 @@ def test_each_hospital_gets_exactly_its_share_of_admissions(small):
     assert small.hospitals.kind.iloc[3].startswith("small orthopaedic")
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_data_and_another_seed_differs(small):
     again = simulate_health_system(n_admissions=3000, seed=5)
     for table in ("admissions", "oracle"):
@@ -65,6 +66,7 @@ def test_same_seed_gives_identical_data_and_another_seed_differs(small):
         pd.util.hash_pandas_object(small.admissions))
 
 
+@pytest.mark.slow
 def test_default_run_has_ten_readmissions_per_hospital_in_the_temporal_test():
     system = simulate_health_system(seed=0)
     a = system.admissions
@@ -83,6 +85,7 @@ def test_a_single_custom_hospital_can_be_simulated():
     assert len(system.hospitals) == 1
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_data_in_another_process_with_another_string_hash():
     # set iteration order changes with PYTHONHASHSEED: nothing the simulator writes may depend on it
     import subprocess

@@ -22,6 +22,7 @@ def _staff(size=20, turnover=True, rate=0.07):
                        end_year=2021, turnover_rate=rate, turnover=turnover)
 
 
+@pytest.mark.slow
 def test_default_notes_hold_the_vocabulary_of_real_discharge_summaries():
     # 108 real discharge summaries use 4,240 distinct words; the earlier simulator's 108 notes used about 880
     default = system(SimulationConfig().n_admissions, 0)
@@ -29,6 +30,7 @@ def test_default_notes_hold_the_vocabulary_of_real_discharge_summaries():
     assert words >= 3000
 
 
+@pytest.mark.slow
 def test_vocabulary_falls_when_the_staff_shrinks():
     # staff turnover off, so that the staff size alone changes (a shrinking staff with turnover still hires)
     counts = [distinct_words_per_notes(system(2000, 8, clinician_staff_scale=scale,

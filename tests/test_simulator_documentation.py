@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 from helpers.simulator import simulate_health_system
 from helpers.simulator.lexicon import SYNONYMS
@@ -70,6 +71,7 @@ def test_numbers_in_notes_are_the_admission_facts(mid):
     assert np.allclose(los[los.notna()], a.length_of_stay[los.notna()])
 
 
+@pytest.mark.slow
 def test_documentation_is_incomplete_and_follows_its_knob():
     sparse = simulate_health_system(n_admissions=800, seed=4, documentation_probability=0.4)
     full = simulate_health_system(n_admissions=800, seed=4, documentation_probability=1.0)
@@ -84,6 +86,7 @@ def test_documentation_is_incomplete_and_follows_its_knob():
     assert share_sparse < share_default < 1.0
 
 
+@pytest.mark.slow
 def test_note_length_scale_lengthens_notes():
     short = simulate_health_system(n_admissions=600, seed=3, note_length_scale=0.5)
     long = simulate_health_system(n_admissions=600, seed=3, note_length_scale=2.0)
@@ -108,6 +111,7 @@ def test_late_facts_are_lost_when_notes_are_truncated(mid):
     assert (disposition[disposition >= 0] < h1.note_words[disposition >= 0]).all()
 
 
+@pytest.mark.slow
 def test_zero_drift_freezes_the_vocabulary():
     frozen = simulate_health_system(n_admissions=1500, seed=6, drift_strength=0.0)
     notes = frozen.admissions.note_text

@@ -120,6 +120,7 @@ def test_an_empty_note_leaves_only_age_and_diagnosis():
     assert np.allclose(blank.documented_logit, by_hand, atol=c["age_per_decade"] / 10 + 1e-9)
 
 
+@pytest.mark.slow
 def test_documented_probability_follows_how_much_is_written():
     aucs = []
     for p in (0.3, 1.0):

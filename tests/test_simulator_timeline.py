@@ -41,6 +41,7 @@ def test_adoption_and_dates_by_hand():
     assert [_date(day, k) for k in range(4)] == ["03/14/2019", "3/14/19", "2019-03-14", "March 14, 2019"]
 
 
+@pytest.mark.slow
 def test_template_change_knob():
     on, off = system(N, 21).admissions, system(N, 21, time_template_change=False).admissions
     renamed = "hospital course by problem"  # Hospital 1's revised header (2018), in any letter case
@@ -75,6 +76,7 @@ def test_icd10_transition_knob():
     assert off.note_text[_year(off) == 2021].str.contains("(428.0)", regex=False).any()
 
 
+@pytest.mark.slow
 def test_covid_knob():
     on, off = system(N, 21).admissions, system(N, 21, time_covid=False).admissions
     covid_on = on.primary_diagnosis == "COVID-19 pneumonia"
@@ -85,6 +87,7 @@ def test_covid_knob():
     assert not off.note_text.str.contains("SARS-CoV-2").any()
 
 
+@pytest.mark.slow
 def test_base_rate_trend_knob():
     on = system(N, 21)
     off = system(N, 21, time_base_rate_trend=False)

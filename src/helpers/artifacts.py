@@ -1,6 +1,6 @@
 """Where a run keeps its files, and how they are written.
 
-A run of ``params/<name>.yaml`` lives in ``runs/<name>/`` (DESIGN.md section 3)::
+A run of ``params/<name>.yaml`` lives in ``runs/<name>/`` (docs/contracts.md#run-layout)::
 
     runs/<name>/notebooks/NN_*.ipynb   executed notebooks
     runs/<name>/artifacts/             cohort, splits, tokenizer, models, predictions, tables

@@ -275,33 +275,3 @@ def chapter_predictions(clinicllm_predictions: pd.DataFrame, tfidf_table: pd.Dat
     if oracle is not None:
         parts.append(oracle_predictions(oracle, data).assign(experiment="oracle"))
     return pd.concat(parts, ignore_index=True)
-
-
-def first_words(texts: pd.Series, n_words: int) -> pd.Series:
-    """Each note cut to its first ``n_words`` whitespace-separated words (what a token limit roughly keeps)."""
-    if n_words < 1:
-        raise ValueError(f"n_words must be at least 1, got {n_words}")
-    return texts.str.split().str[:n_words].str.join(" ")
-
-
-def truncation_cost(data: pd.DataFrame, model: TfidfBaseline, n_words: int,
-                    splits: Sequence[str] = ("validation", "temporal_test")) -> pd.DataFrame:
-    """What reading only the first ``n_words`` words costs a TF-IDF model, in AUROC, measured.
-
-    Refits the baseline (same n-grams, same chosen C) on notes cut to their first ``n_words`` words and compares
-    its AUROC with the whole-note model on each split. This isolates the input-length trade-off from model size.
-    """
-    cut = data.assign(note_text=first_words(data["note_text"], n_words))
-    train, validation = cut[cut["split"] == "train"], cut[cut["split"] == "validation"]
-    short = fit_tfidf_lr(train, validation, C_grid=(model.C,), seed=model.params.get("seed", 0),
-                         ngram_range=tuple(model.params["ngram_range"]), min_df=model.params["min_df"],
-                         max_features=model.params["max_features"])
-    rows = []
-    for split in splits:
-        full_part, cut_part = data[data["split"] == split], cut[cut["split"] == split]
-        y = full_part["readmitted_30d"].to_numpy()
-        rows.append({"split": split, "whole note": auroc(y, predict_tfidf_lr(model, full_part)),
-                     f"first {n_words} words": auroc(y, predict_tfidf_lr(short, cut_part))})
-    table = pd.DataFrame(rows).set_index("split")
-    table["cost of the cut"] = table["whole note"] - table[f"first {n_words} words"]
-    return table

@@ -5,8 +5,8 @@ never re-runs anything. :func:`build_book` stages a copy of the book's sources i
 top-level ``_config.yml`` and ``_toc.yml``, the Markdown pages of ``book/``, the run's executed notebooks and a
 generated status section), builds it with warnings as errors, and moves the HTML into ``runs/<name>/html/``.
 
-Privacy (DESIGN.md section 5): on real data the book never shows note text, and tables suppress counts under 11
-patients; :func:`suppress_small_counts` does the latter for the chapters.
+Privacy (docs/contracts.md#privacy-rule): on real data the book never shows note text, and tables suppress counts
+under 11 patients; :func:`suppress_small_counts` does the latter for the chapters.
 """
 
 from __future__ import annotations
@@ -315,14 +315,10 @@ def parameter_reference_markdown(root: Path | None = None) -> str:
 
 
 def _simulation_knobs() -> dict[str, tuple[Any, Any, str]]:
-    try:
-        from helpers.simulator import simulation_knobs
-    except ImportError:
-        return {}
-    try:
-        return dict(simulation_knobs())
-    except Exception:
-        return {}
+    # imported here: the simulator is needed only for this page; a knob without its doc fails the build, loudly
+    from helpers.simulator import simulation_knobs
+
+    return dict(simulation_knobs())
 
 
 def papermill_commands_markdown(root: Path | None = None) -> str:

@@ -419,21 +419,6 @@ def rates_long(rates: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def suppress_rates(rates: pd.DataFrame, *, suppress: bool) -> pd.DataFrame:
-    """The hospital-rates table for saving or showing: on real data counts of 1 to 10 and their rates are blanked."""
-    if not suppress:
-        return rates
-    out = rates.astype(object).copy()
-    for events, prefix, total in (("readmissions", "readmission", "cohort_admissions"),
-                                  ("in_hospital_deaths", "mortality", "admissions")):
-        small = privacy.share_hidden(rates[events].to_numpy(), rates[total].to_numpy())
-        for column in (events, f"{prefix}_rate", f"{prefix}_ci_low", f"{prefix}_ci_high"):
-            out.loc[small, column] = SUPPRESSED if column == events else np.nan
-    for total in ("admissions", "cohort_admissions"):
-        out.loc[_small(rates[total]), total] = SUPPRESSED
-    return out
-
-
 def publishable_site_rates(table: pd.DataFrame, rates: pd.DataFrame, count_columns: list[str], *, real_data: bool,
                            rate_columns=("readmission_rate", "mortality_rate")) -> pd.DataFrame:
     """A per-site table (indexed by site) that carries chapter 1's rates, as real data may show it: ``count_columns``

@@ -3,7 +3,7 @@
 Every module that reads a table another stage wrote checks it with the functions here, so a table is described and
 refused in the same words everywhere:
 
-- :data:`SPLITS` and friends name the four splits (DESIGN.md section 2b).
+- :data:`SPLITS` and friends name the four splits (docs/contracts.md#splits).
 - :data:`COHORT_COLUMNS`, :data:`STUDY_FRAME_COLUMNS`, :data:`PREDICTION_COLUMNS` list what each table must hold.
 - :func:`binary_labels` is the single parser of 0/1 columns (the label ``readmitted_30d``, ``died_in_hospital``,
   ``y_true``): it accepts 0/1 as numbers, booleans or the texts ``"0"``/``"1"``/``"true"``/``"false"`` (any case,

@@ -18,7 +18,7 @@ positives < min 5"), never a crash and never a misleading 0. Defaults (:data:`DE
 :data:`DEFAULT_MIN_POSITIVES`, :data:`DEFAULT_MIN_NEGATIVES`) follow the common advice that a ranking metric needs
 at least a handful of events in each class; they are parameters, and chapters may raise them.
 
-The metrics file ``runs/<name>/metrics.csv`` is long format (DESIGN.md section 3) with the contract columns
+The metrics file ``runs/<name>/metrics.csv`` is long format (docs/contracts.md#metrics-table) with the contract columns
 :data:`METRIC_COLUMNS` first, followed by one free-text column, ``note``, that carries the reason a value is NaN or
 how many bootstrap resamples were kept. :func:`write_metrics` replaces one notebook's rows at a time, atomically.
 """

@@ -2,12 +2,12 @@
 
 **How words are counted.** A note's words are its lower-cased runs of letters (``[a-z]+`` after lower-casing):
 numbers, dates and punctuation are not words, "Pt." and "pt" are one word, "s/p" is two ("s", "p"). This is the
-count that gives about 880 distinct words in 108 notes of the earlier simulator, the figure quoted beside the real
-one in issue 10 of this project. Distinct words depend on how many notes are pooled (Heaps' law), so they are
+count that gives about 880 distinct words in 108 notes of the earlier simulator, the figure set beside the real
+one. Distinct words depend on how many notes are pooled (Heaps' law), so they are
 compared at a fixed number of notes: the mean over ``draws`` random samples of ``n_notes`` notes.
 
-The real figure: 108 real discharge summaries use 4,240 distinct words (issue 10 of this project, a measurement on
-real discharge summaries that the project has never seen; median 364 words, IQR 272-534).
+The real figure: 108 real discharge summaries use 4,240 distinct words (a measurement on real discharge
+summaries that the project has never seen; median 364 words, IQR 272-534).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What the book may publish on real data: the study's one small-count rule, decided here and nowhere else.
 
-The rule (DESIGN.md section 5, the usual rule for publishing health data): on real data no number shown lets a
-reader know that a count of patients or admissions is between 1 and 10. Zero may show. A count from 1 to 10 is
-*hidden* (shown as :data:`HIDDEN`, "<11"); and because a hidden count can be worked out from what stands beside it,
-the same rule hides:
+The rule (docs/contracts.md#privacy-rule; the usual rule for publishing health data): on real data no number
+shown lets a reader know that a count of patients or admissions is between 1 and 10. Zero may show. A count
+from 1 to 10 is *hidden* (shown as :data:`HIDDEN`, "<11"); and because a hidden count can be worked out from what
+stands beside it, the same rule hides:
 
 - a **share or rate** whose count or whose complement (the total minus the count) is from 1 to 10, or whose total
   is: 5 % of 200 admissions is 10 readmissions, 95 % of 200 is 10 admissions without one (:func:`share_hidden`);
@@ -16,8 +16,8 @@ the same rule hides:
 
 The one flag is ``real_data``: True for a user's own data and MIMIC-IV (the rule applies), False for the simulated
 health system, whose numbers are no one's and are shown in full. Every chapter asks this module; the older helpers
-(``book.suppress_small_counts``, ``disparities.publishable`` and ``hide_small_numbers``, ``cohort.count_text`` and
-``suppress_rates``) keep their signatures and delegate here.
+(``book.suppress_small_counts``, ``disparities.publishable`` and ``hide_small_numbers``, ``cohort.count_text``)
+keep their signatures and delegate here.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,22 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 class ParameterError(ValueError):
     """A parameters file, ``--set`` value or parameters cell that the notebooks cannot take."""
+
+
+OFFLINE_ENVIRONMENT: dict[str, str] = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
+"""Environment of every process that runs the model: never reach the network, no telemetry, no progress bars."""
+
+
+def use_offline_environment() -> None:
+    """Set :data:`OFFLINE_ENVIRONMENT` in this process (and so in the kernels and workers it starts), keeping any
+    value the user set. Hugging Face reads these when it is imported: call this before the first import of it."""
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 def project_root() -> Path:

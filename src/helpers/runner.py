@@ -13,7 +13,9 @@ A parameters file has two sections, both optional::
 
 Keys are checked before anything runs: each must be declared in a notebook's ``parameters`` cell, and its value
 must have the type of that cell's literal default (an int is accepted where the default is a float; a default of
-``None`` accepts anything). ``run_dir`` is always set by the runner to ``runs/<name>``.
+``None`` accepts null or the type :data:`helpers.parameter_checks.NULLABLE_PARAMETER_TYPES` declares). The contents
+of ``simulation`` and ``clinicllm_options`` are checked by building the configurations they feed
+(:mod:`helpers.parameter_checks`). ``run_dir`` is always set by the runner to ``runs/<name>``.
 
 One run per run folder: ``run`` and ``book`` hold ``runs/<name>/run.lock`` (:func:`run_folder_lock`) while they
 work; a second one on the same folder stops at once, naming the process that holds it (exit status 75), and a lock
@@ -42,7 +44,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from helpers import progress
+from helpers import parameter_checks, progress
 from helpers.artifacts import RunPaths, write_json
 from helpers.project import (  # noqa: F401  (re-exported: the runner's public names)
     NotebookSpec,
@@ -51,11 +53,12 @@ from helpers.project import (  # noqa: F401  (re-exported: the runner's public n
     parameters_cell_defaults,
     project_root,
 )
+from helpers.project import OFFLINE_ENVIRONMENT, use_offline_environment
 
 RESERVED_KEYS = {"run_dir"}
 HASH_SEED = "0"
 #: Helper modules that no notebook imports: editing them does not make a finished notebook stale.
-RUNNER_ONLY_MODULES = {"runner.py", "project.py"}
+RUNNER_ONLY_MODULES = {"runner.py", "project.py", "parameter_checks.py"}
 
 
 @dataclass
@@ -91,7 +94,9 @@ def _example_of(default: Any) -> str:
 
 
 def _check_type(key: str, value: Any, default: Any, where: str) -> None:
-    if default is None:
+    if default is None or (value is None and key in parameter_checks.NULLABLE_PARAMETER_TYPES):
+        # null means "the preset's value" or "no cap"; the type is declared beside the plan-time checks
+        parameter_checks.check_nullable(key, value, where)
         return
     if isinstance(default, bool) or isinstance(value, bool):
         ok = isinstance(default, bool) and isinstance(value, bool)
@@ -230,6 +235,12 @@ def resolve_parameters(
         merged = {k: v for k, v in global_params.items() if k in nb.defaults}
         merged.update(per_notebook[nb.name])
         resolved[nb.name] = merged
+    # the contents of the mapping parameters, checked here so that a bad knob fails before chapter 1 runs
+    def source_of(notebook: str, key: str) -> str:
+        came_from_set = (notebook, key) in from_set or (None, key) in from_set
+        return f"{notebook}; {'--set' if came_from_set else where}"
+
+    parameter_checks.check_plan_parameters(notebooks, resolved, source_of)
     return resolved
 
 
@@ -481,7 +492,8 @@ def execute_plan(plan: RunPlan, log_output: bool = False) -> RunOutcome:
     The variables set for the kernels (the run's log file, the hash salt) are taken back afterwards, so a later
     run, or other code in the same process, does not write into this run's log.
     """
-    saved = {name: os.environ.get(name) for name in (progress.LOG_ENV, "PYTHONHASHSEED")}
+    saved = {name: os.environ.get(name) for name in (progress.LOG_ENV, "PYTHONHASHSEED", *OFFLINE_ENVIRONMENT)}
+    use_offline_environment()  # the kernels inherit it, so Hugging Face starts offline in each of them
     try:
         return _execute_plan(plan, log_output)
     finally:

@@ -1,8 +1,8 @@
 """The admission-level schema shared by the simulator, the file loader and the MIMIC-IV adapter.
 
-Every data source hands the study one row per admission with the columns below (DESIGN.md, section 2a). The label
-is ``readmitted_30d``; ``note_text`` is the discharge note the language model reads. Everything else describes the
-patient, the stay and the hospital, and is used to group and explain results, never as a model input.
+Every data source hands the study one row per admission with the columns below (docs/contracts.md#data-schema). The
+label is ``readmitted_30d``; ``note_text`` is the discharge note the language model reads. Everything else describes
+the patient, the stay and the hospital, and is used to group and explain results, never as a model input.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ The page (``notebooks/06_summary.ipynb``) reads the run's ``metrics.csv`` and, w
 ``artifacts/04_feature_analysis/importance.csv``. Nothing on it is typed in except the published figures, which
 live here once, each with its source:
 
-- :data:`PUBLISHED`: the numbers of Rahman et al. 2024 (arXiv 2402.10965) that DESIGN.md section 1 lists, each with
-  the rows of this run that measure the same quantity;
+- :data:`PUBLISHED`: the numbers of Rahman et al. 2024 (arXiv 2402.10965) in
+  docs/contracts.md#published-numbers, each with the rows of this run that measure the same quantity;
 - :data:`FINDINGS`: the study's qualitative findings, each with the rule that decides what this run says of it;
 - :data:`NYUTRON`: related figures of NYUTron (Jiang et al., Nature 2023) in the same health system.
 
@@ -379,10 +379,10 @@ def judge_difference(difference: Difference, direction: int, published_effect: f
 
 
 PUBLISHED_GROUP_AUROC = {"smallest_hospital": 0.512, "age": 0.648, "highest_comorbidity": 0.581}
-"""The study's temporal-test AUROCs of its contrasts (DESIGN.md section 1). The study reports no AUROC for the rest
-of its test, so the published effect is the group's AUROC minus the overall AUROC (0.736). The overall AUROC
-includes the group and lies between the group and the rest, so this understates a group-versus-rest difference:
-"absent" is decided against the smaller effect, which makes it harder to call."""
+"""The study's temporal-test AUROCs of its contrasts (docs/contracts.md#published-numbers). The study reports no
+AUROC for the rest of its test, so the published effect is the group's AUROC minus the overall AUROC (0.736). The
+overall AUROC includes the group and lies between the group and the rest, so this understates a group-versus-rest
+difference: "absent" is decided against the smaller effect, which makes it harder to call."""
 
 
 def contrast_finding(contrast: str | Callable[[pd.DataFrame], str], label: str, published_key: str | None = None):

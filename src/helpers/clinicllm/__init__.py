@@ -17,8 +17,8 @@ run would mistake for a finished one; an interrupted fine-tuning resumes from it
 Presets. ``base`` is the study's scale (BERT-base, 512 tokens, vocabulary 50k) and wants a GPU. ``tiny`` is sized
 for a 2-core CPU: the whole chapter on about 25k admissions in a few minutes (figures in
 ``benchmarks/bench_training.py``). ``pretrained`` starts from any local Hugging Face BERT checkpoint directory
-(with its tokenizer) and skips tokenizer training and pretraining. Nothing is ever downloaded: the module sets
-``HF_HUB_OFFLINE`` before importing transformers and loads checkpoints with ``local_files_only``.
+(with its tokenizer) and skips tokenizer training and pretraining. Nothing is ever downloaded: checkpoints are loaded with
+``local_files_only``, and :func:`configure_environment`, which every entry point calls, sets ``HF_HUB_OFFLINE``.
 
 Speed. Training avoids work whose result is never read, each measure timed in the benchmark: dynamic padding
 (a batch is padded only to its longest note) with length-grouped batches; the MLM loss computed only at the masked
@@ -45,60 +45,78 @@ Only the main process writes artifacts; the others wait at barriers.
 
 from __future__ import annotations
 
-import os
+# the columns of the predictions table the chapter writes (the contract lives in helpers.evaluation)
+from helpers.evaluation import PREDICTION_COLUMNS
 
-# Never reach the network: set before transformers is imported, and kept if the user set them otherwise.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-import warnings  # noqa: E402
-
-# tqdm warns, with its install path, when imported in a notebook without ipywidgets; no progress bar is ever shown
-# here, so the warning would only put a local path into the book.
-warnings.filterwarnings("ignore", message="IProgress not found")
-
-import transformers  # noqa: E402
-
-# No progress bars ("Loading weights", "Writing model shards") and no info chatter: they would land in the book.
-# Progress goes to the terminal and the run's log through helpers.progress instead.
-transformers.utils.logging.disable_progress_bar()
-transformers.utils.logging.set_verbosity_error()
-
-from transformers import (  # noqa: E402,F401  (re-exported: the benchmark builds its plain set-up from these)
-    BertForMaskedLM,
-    BertForSequenceClassification,
-    DataCollatorForLanguageModeling,
-    DataCollatorWithPadding,
+from .config import (
+    ARCHITECTURE_FIELDS, bf16_supported, ClinicLLMConfig, CONFIG_FILE, cpu_bf16_decision, cpu_flags, DATA_COLUMNS,
+    DATA_SELECTION_FIELDS, FINETUNE_FIELDS, HISTORY_FILE, MODEL_NAME, number_format_decision, NumberFormatDecision,
+    POOLING_FIELDS, PREDICT_FIELDS, PREDICTED_SPLITS, PRESET_DEFAULTS, PRESETS, PRETRAIN_FIELDS, READING_FIELDS,
+    SPECIAL_TOKENS, SPEED_ONLY_FIELDS, TOKENIZER_FIELDS,
 )
+from .distributed import (
+    configure_environment, configure_threads,
+)
+from .encoding import (
+    encode_notes, EncodedNotes, NOTE_READINGS, note_token_ids, note_windows, NoteWindowBags, NoteWindows,
+    pool_window_scores, RandomWindowNotes, WINDOW_POOLINGS, window_starts, WindowBagCollator,
+)
+from .models import (
+    build_mlm_model, CLASSIFIER_INPUTS, ClsOnlyLastLayerBertForSequenceClassification, FineTuningShortcuts,
+    MaskedPositionsBertForMaskedLM, MeanPooledBertForSequenceClassification, pool_by_note, random_positions,
+)
+from .tokenizer import (
+    load_tokenizer, token_lengths, tokenization_report, tokens_read, train_tokenizer,
+)
+from .training import (
+    ClinicTrainer, finetune_classifier, finetune_dropout_overrides, freeze_lower_layers, model_part, MODEL_PARTS,
+    note_embeddings, predict_scores, pretrain_mlm, set_step_shortcuts, validation_metrics,
+)
+from .stages import (
+    ClinicLLMResult, compare_readings, embedding_stage, finetune_stage, prediction_stage, run_clinicllm,
+    stage_seconds, texts_fingerprint, validate_study_frame,
+)
+from .tables import (
+    auroc_texts, ceiling_gap_rows, ceiling_gap_table, CEILING_GAPS, ceiling_texts, classifier_description,
+    config_table, finetuning_description, learning_depth_texts, log_loss_explained, log_loss_explained_table,
+    note_ceiling_rows, number_format_text, oracle_texts, parameter_count, reading_comparison, reading_description,
+    reading_display, reading_texts, timings_display, tokenization_display, tokenization_table,
+    training_reading_description,
+)
+from .checks import (
+    baseline_gap_admonition, baseline_gap_display, learning_admonition, learning_check, learning_display,
+    learning_texts, LearningCheck, LIKELY_CAUSES, MAX_BASELINE_GAP,
+)
+from .seeds import (
+    seed_display, SEED_EXPERIMENT, seed_rows, seed_table, seed_texts, train_seeds,
+)
+from .compute import (
+    COMPUTE_COLUMNS, compute_curve_figure, compute_points, compute_texts, validation_auroc,
+)
+from .cli import main
 
-from helpers.evaluation import PREDICTION_COLUMNS  # noqa: E402,F401
-
-from .config import *  # noqa: E402,F401,F403
-from .config import _check_positive_int, _config_part  # noqa: E402,F401
-from .distributed import *  # noqa: E402,F401,F403
-from .distributed import (  # noqa: E402,F401
-    _barrier, _distributed, _fresh_temp_dir, _is_main_process, _json_default, _local_world_size, _publish_dir,
-    _quiet_transformers, _write_json_atomic, _write_table_atomic, _write_text_atomic,
-)
-from .encoding import *  # noqa: E402,F401,F403
-from .encoding import _leading_words, _splits_on_whitespace  # noqa: E402,F401
-from .models import *  # noqa: E402,F401,F403
-from .models import (  # noqa: E402,F401
-    _encode_until_last_layer, _last_layer_at, _load_classifier, _supports_partial_last_layer,
-)
-from .tokenizer import *  # noqa: E402,F401,F403
-from .tokenizer import _check_max_length, _report_from_lengths, _word_counts  # noqa: E402,F401
-from .training import *  # noqa: E402,F401,F403
-from .training import (  # noqa: E402,F401
-    _history_frame, _labels_of, _make_trainer, _planned_steps, _resume_checkpoint, _save_stage, _softmax_positive,
-    _training_arguments,
-)
-from .stages import *  # noqa: E402,F401,F403
-from .stages import _cap, _checkpoint_fingerprint  # noqa: E402,F401
-from .tables import *  # noqa: E402,F401,F403
-from .checks import *  # noqa: E402,F401,F403
-from .seeds import *  # noqa: E402,F401,F403
-from .compute import *  # noqa: E402,F401,F403
-from .cli import main  # noqa: E402,F401
+__all__ = [
+    "ARCHITECTURE_FIELDS", "auroc_texts", "baseline_gap_admonition", "baseline_gap_display", "bf16_supported",
+    "build_mlm_model", "ceiling_gap_rows", "ceiling_gap_table", "CEILING_GAPS", "ceiling_texts",
+    "classifier_description", "CLASSIFIER_INPUTS", "ClinicLLMConfig", "ClinicLLMResult", "ClinicTrainer",
+    "ClsOnlyLastLayerBertForSequenceClassification", "compare_readings", "COMPUTE_COLUMNS", "compute_curve_figure",
+    "compute_points", "compute_texts", "CONFIG_FILE", "config_table", "configure_environment", "configure_threads",
+    "cpu_bf16_decision", "cpu_flags", "DATA_COLUMNS", "DATA_SELECTION_FIELDS", "embedding_stage", "encode_notes",
+    "EncodedNotes", "finetune_classifier", "finetune_dropout_overrides", "FINETUNE_FIELDS", "finetune_stage",
+    "finetuning_description", "FineTuningShortcuts", "freeze_lower_layers", "HISTORY_FILE", "learning_admonition",
+    "learning_check", "learning_depth_texts", "learning_display", "learning_texts", "LearningCheck",
+    "LIKELY_CAUSES", "load_tokenizer", "log_loss_explained", "log_loss_explained_table", "main",
+    "MaskedPositionsBertForMaskedLM", "MAX_BASELINE_GAP", "MeanPooledBertForSequenceClassification", "MODEL_NAME",
+    "model_part", "MODEL_PARTS", "note_ceiling_rows", "note_embeddings", "NOTE_READINGS", "note_token_ids",
+    "note_windows", "NoteWindowBags", "NoteWindows", "number_format_decision", "number_format_text",
+    "NumberFormatDecision", "oracle_texts", "parameter_count", "pool_by_note", "pool_window_scores",
+    "POOLING_FIELDS", "PREDICT_FIELDS", "predict_scores", "PREDICTED_SPLITS", "PREDICTION_COLUMNS",
+    "prediction_stage", "PRESET_DEFAULTS", "PRESETS", "PRETRAIN_FIELDS", "pretrain_mlm", "random_positions",
+    "RandomWindowNotes", "reading_comparison", "reading_description", "reading_display", "READING_FIELDS",
+    "reading_texts", "run_clinicllm", "seed_display", "SEED_EXPERIMENT", "seed_rows", "seed_table", "seed_texts",
+    "set_step_shortcuts", "SPECIAL_TOKENS", "SPEED_ONLY_FIELDS", "stage_seconds", "texts_fingerprint",
+    "timings_display", "token_lengths", "tokenization_display", "tokenization_report", "tokenization_table",
+    "TOKENIZER_FIELDS", "tokens_read", "train_seeds", "train_tokenizer", "training_reading_description",
+    "validate_study_frame", "validation_auroc", "validation_metrics", "WINDOW_POOLINGS", "window_starts",
+    "WindowBagCollator",
+]

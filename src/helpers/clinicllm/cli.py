@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from .config import DATA_COLUMNS, ClinicLLMConfig
-from .distributed import _is_main_process
+from .distributed import _is_main_process, configure_environment
 from .stages import run_clinicllm
 
 def _read_frame(path: str) -> pd.DataFrame:
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ``pretrained_path``) and fine-tunes and predicts. Both write the artifacts of :func:`run_clinicllm` and work
     the same alone or under ``torchrun --nproc_per_node N`` (data-parallel; gloo on CPU, NCCL on GPUs).
     """
+    configure_environment()
     parser = argparse.ArgumentParser(prog="python -m helpers.clinicllm", description=main.__doc__)
     parser.add_argument("command", choices=["run", "finetune"])
     parser.add_argument("--data", required=True, help="parquet/csv with " + ", ".join(DATA_COLUMNS))

@@ -7,28 +7,49 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
+import huggingface_hub
 import numpy as np
 import pandas as pd
 import torch
 import transformers
 
 from helpers.artifacts import atomic_write
+from helpers.project import use_offline_environment
 
-__all__ = ['configure_threads']
+__all__ = ['configure_environment', 'configure_threads']
 
 def _local_world_size() -> int:
     return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1"))))
+
+
+def configure_environment() -> None:
+    """Set up this process for the model: offline, without progress bars, telemetry or info chatter.
+
+    Called by every entry point (:func:`configure_threads`, the cached stages, the command line) rather than at
+    import, so importing the package changes nothing. Progress bars ("Loading weights", "Writing model shards")
+    and tqdm's "IProgress not found" warning, which prints its install path, would otherwise land in the book.
+    Checkpoints are always loaded with ``local_files_only``, so nothing is downloaded even before this runs.
+    """
+    use_offline_environment()
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        huggingface_hub.constants.HF_HUB_OFFLINE = True  # the hub read the variable when it was imported
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 def configure_threads(num_threads: int | None = None) -> int:
     """Give each process its share of the cores (all of them when alone); returns the thread count set.
 
     torchrun sets OMP_NUM_THREADS=1, which starves a CPU run; one process alone should use every core, and
-    several processes on one machine should split them rather than oversubscribe.
+    several processes on one machine should split them rather than oversubscribe. Sets up the environment too
+    (:func:`configure_environment`): every chapter that trains or scores calls this first.
     """
+    configure_environment()
     if num_threads is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         num_threads = max(1, cores // _local_world_size())

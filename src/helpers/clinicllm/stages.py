@@ -33,7 +33,9 @@ from .config import (
     ClinicLLMConfig,
     _config_part,
 )
-from .distributed import _barrier, _is_main_process, _write_json_atomic, _write_table_atomic, configure_threads
+from .distributed import (
+    _barrier, _is_main_process, _write_json_atomic, _write_table_atomic, configure_environment, configure_threads,
+)
 from .tokenizer import _report_from_lengths, _word_counts, load_tokenizer, token_lengths, train_tokenizer
 from .training import _labels_of, finetune_classifier, note_embeddings, predict_scores, pretrain_mlm
 
@@ -58,7 +60,7 @@ def _checkpoint_fingerprint(path: str) -> str:
 
 
 TOKENIZER_RECIPE = "sorted-pieces"
-"""Version of the tokenizer training in its stage key: the vocabulary no longer depends on hash order (issue 9)."""
+"""Version of the tokenizer training in its stage key: the vocabulary no longer depends on hash order."""
 
 FINETUNE_RECIPE = "resume-exact"
 """Version of the fine-tuning code path in the stage key: a change of what training does (not of a setting), such as
@@ -80,6 +82,7 @@ def finetune_stage(start_dir: str | os.PathLike, start_key: str, tokenizer, trai
     ``root/<name>-<key>/``. Returns (model dir, history, key, reused).
     """
     config = config.resolved()
+    configure_environment()
     fingerprints = {"train": frame_fingerprint(train, _LABEL_COLUMNS),
                     "validation": frame_fingerprint(selection, _LABEL_COLUMNS)}
     key = stage_key(pretrain=start_key, fields=_config_part(config, FINETUNE_FIELDS), seed=config.seed,
@@ -111,6 +114,7 @@ def prediction_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, fr
     ``note_reading: windows``, its windows' pooled score). Returns (table, key, reused, path).
     """
     config = config.resolved()
+    configure_environment()
     key = stage_key(finetune=model_key, fields=_config_part(config, PREDICT_FIELDS),
                     rows=frame_fingerprint(frame, _SCORED_COLUMNS))
     path = Path(root) / f"{name}-{key}.parquet"
@@ -148,6 +152,7 @@ def embedding_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, fra
     Returns (table with ``admission_id`` and columns ``e0 .. e{d-1}``, key, reused).
     """
     config = config.resolved()
+    configure_environment()
     key = stage_key(model=model_key, max_length=config.max_length, reading=_config_part(config, READING_FIELDS),
                     vector=config.classifier_input,
                     rows=frame_fingerprint(frame, ["admission_id", "note_text"]))

@@ -1,10 +1,10 @@
 """The embedded simulated health system: four hospitals, 2013-2021, admissions with discharge notes.
 
-The original study's notes are private, so the study runs by default on data that this module generates (DESIGN.md,
-section 2a). The simulator models *mechanisms*, never results: nothing here names an AUROC, a gap between groups or
-the gain of a mitigation. Each mechanism is a documented, parameterised cause, calibrated to a published real-world
-magnitude where one exists, so that the study's findings can emerge from the analysis (or fail to) and the book can
-say which mechanism produced which finding.
+The original study's notes are private, so the study runs by default on data that this module generates
+(docs/contracts.md#simulated-data). The simulator models *mechanisms*, never results: nothing here names an AUROC, a
+gap between groups or the gain of a mitigation. Each mechanism is a documented, parameterised cause, calibrated to a
+published real-world magnitude where one exists, so that the study's findings can emerge from the analysis (or fail
+to) and the book can say which mechanism produced which finding.
 
 The mechanisms, and the file where each lives:
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping
 
 from helpers.simulator.catalogues import _COMPLICATIONS, _COND_INDEX, _CONDITIONS, _MINOR_DIAGNOSES, _REFINES, \
     _SECONDARY, _Diagnosis
@@ -178,13 +177,7 @@ _STYLES: dict[str, dict] = {
 }
 
 
-def _dialect_pattern(mapping: Mapping[str, str]) -> re.Pattern:
-    keys = sorted(mapping, key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")\b")
-
-
 assert tuple(_STYLES) == NOTE_STYLES
-_DIALECT_PATTERNS = {name: _dialect_pattern(style["dialect"]) for name, style in _STYLES.items()}
 
 # absent conditions that notes commonly state as pertinent negatives
 _NEGATABLE = ("chf", "copd", "diabetes", "ckd", "cancer", "mi", "cvd")

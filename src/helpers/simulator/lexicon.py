@@ -4,7 +4,7 @@ clinic names, home medications, people's names).
 
 None of these choices changes a patient's risk: they change only *how* a fact is written, or add the true but
 risk-free detail that fills real notes. Real discharge summaries draw on a large vocabulary for this reason: 108 of
-them held 4,240 distinct words against 880 in the earlier simulator (issue 10 of this project). The lists are
+them held 4,240 distinct words against 880 in 108 notes of the earlier simulator. The lists are
 written for this project from common clinical usage; pools are large so that a staff of clinicians, each with a
 subset, reproduces the way vocabulary grows with the number of writers (Heaps' law).
 """
