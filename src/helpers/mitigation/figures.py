@@ -9,7 +9,7 @@ import seaborn as sns
 
 from helpers.mitigation.comparison import LABELS, TEST_SPLITS
 
-ORDER = ("local", "instance_augmented", "cluster")
+ORDER = ("local", "instance_augmented", "cluster", "global_continued", "random_augmented")
 
 
 def _size_label(value: float, suppress: bool) -> str:
@@ -86,6 +86,37 @@ def cluster_makeup_bars(makeup: pd.DataFrame) -> plt.Figure:
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of the cluster's training admissions (%)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=shares.shape[1], frameon=False)
+    # The legend goes above the bars: below, it would sit on the x-axis label.
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=shares.shape[1], frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def validation_curves(histories: pd.DataFrame, models: pd.DataFrame) -> plt.Figure:
+    """Validation AUROC after every epoch (epoch 0: the start), one panel per strategy or control, one line per
+    model and seed; a ring marks the kept epoch, a cross the last epoch run."""
+    experiments = [e for e in ORDER if e in set(histories["strategy"])]
+    columns = min(3, max(1, len(experiments)))
+    rows = int(np.ceil(len(experiments) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.6 * rows + 0.4), squeeze=False)
+    for ax, experiment in zip(axes.flat, experiments):
+        mine = histories[histories["strategy"] == experiment]
+        units = list(dict.fromkeys(mine["unit"]))
+        palette = dict(zip(units, sns.color_palette("colorblind", n_colors=max(1, len(units)))))
+        for (unit, seed), curve in mine.groupby(["unit", "seed"], sort=False):
+            ax.plot(curve["epoch"], curve["validation_auroc"], color=palette[unit], linewidth=1,
+                    label=unit if seed == mine["seed"].min() else None)
+            best = curve[curve["best"].astype(bool)]
+            ax.scatter(best["epoch"], best["validation_auroc"], s=30, facecolors="none",
+                       edgecolors=palette[unit], zorder=3)
+            last = curve.iloc[-1]
+            ax.scatter([last["epoch"]], [last["validation_auroc"]], marker="x", s=18, color=palette[unit],
+                       zorder=3)
+        ax.set_title(LABELS.get(experiment, experiment), fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation AUROC")
+        ax.legend(fontsize=6, frameon=False, loc="lower right")
+    for ax in list(axes.flat)[len(experiments):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig
