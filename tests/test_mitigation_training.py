@@ -199,3 +199,16 @@ def test_local_start_pretrained_starts_from_the_mlm_checkpoint(tmp_path, monkeyp
     no_mlm = strategies.GlobalModel(tmp_path / "finetune-abc", "abc", tmp_path / "tok", model.config)
     with pytest.raises(ValueError, match="pretrained"):
         no_mlm.start("pretrained")
+
+
+def test_training_notes_are_read_through_a_few_windows_and_the_others_whole():
+    owner = np.repeat(np.arange(6), [5, 1, 3, 4, 2, 6])
+    training_notes = np.array([True, True, True, False, False, True])
+    keep = training.training_windows(owner, training_notes, 2, seed=0)
+    kept = np.bincount(owner[keep], minlength=6)
+    assert list(kept) == [2, 1, 2, 4, 2, 2]               # training: at most 2; validation and test: every window
+    assert (training.training_windows(owner, training_notes, 2, seed=0) == keep).all()
+    draws = {tuple(np.flatnonzero(training.training_windows(owner, training_notes, 2, seed=s) & (owner == 5)))
+             for s in range(20)}
+    assert len(draws) > 1                                   # the draw is random across seeds, not the first windows
+    assert training.training_windows(owner, training_notes, None, seed=0).all()

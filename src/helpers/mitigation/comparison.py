@@ -292,8 +292,8 @@ def seed_noise_sentence(summary: pd.DataFrame, seeds: list[int]) -> str:
     """How the spread across seeds (training noise) compares with the bootstrap CI (sampling noise)."""
     if len(seeds) < 2:
         return (f"this run trained each strategy model with one seed ({seeds[0]}), so the intervals show sampling "
-                "noise only; a run with several seeds (for example params/seeds.yaml, five seeds) adds the spread "
-                "that comes from training itself")
+                "noise only; a run with several seeds (the default study runs three, params/seeds.yaml five) adds "
+                "the spread that comes from training itself")
     part = summary[(summary["metric"] == "delta_auroc") & (summary["group_var"] == "hospital")].dropna(subset=["sd"])
     if part.empty:
         return f"with {len(seeds)} seeds no change could be estimated at any hospital"

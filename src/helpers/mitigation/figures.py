@@ -28,15 +28,16 @@ def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bo
     sampling noise. The text at the right of each point is the number of training admissions behind that
     strategy's scores at that hospital.
     """
-    part = rows[(rows["metric"] == "delta_auroc") & (rows["group_var"].isin(["hospital", "overall"]))].copy()
-    part["label"] = np.where(part["group_var"] == "overall", "all hospitals", part["group"])
-    hospitals = sorted(part.loc[part["group_var"] == "hospital", "label"].unique()) + ["all hospitals"]
+    # Hospitals only: the pooled row mixes the scales of models trained for different hospitals.
+    part = rows[(rows["metric"] == "delta_auroc") & (rows["group_var"] == "hospital")].copy()
+    part["label"] = part["group"].astype(str)
+    hospitals = sorted(part["label"].unique())
     strategies = [s for s in ORDER if s in set(part["experiment"])]
     palette = dict(zip(strategies, sns.color_palette("colorblind", n_colors=len(strategies))))
     splits = [s for s in TEST_SPLITS if s in set(part["split"])]
-    fig, axes = plt.subplots(1, len(splits), figsize=(6.2 * len(splits), 0.9 + 0.75 * len(hospitals) * 1.3),
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 1.2 + 0.3 * len(hospitals) * len(strategies)),
                              sharey=True, squeeze=False)
-    offsets = np.linspace(-0.25, 0.25, len(strategies)) if len(strategies) > 1 else np.zeros(1)
+    offsets = np.linspace(-0.3, 0.3, len(strategies)) if len(strategies) > 1 else np.zeros(1)
     for ax, split in zip(axes[0], splits):
         in_split = part[part["split"] == split]
         for offset, strategy in zip(offsets, strategies):
@@ -55,19 +56,20 @@ def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bo
                 if len(seeds) > 1:
                     ax.scatter(seeds, np.full(len(seeds), i + offset), s=8, color="grey", zorder=3)
                 size = train_sizes[(train_sizes["experiment"] == strategy) & (train_sizes["hospital"] == hospital)]
-                if hospital != "all hospitals" and len(size):
+                if len(size):
                     ax.annotate(f"n={_size_label(float(size['train_size'].iloc[0]), suppress)}",
                                 (high if np.isfinite(high) else mean, i + offset), xytext=(4, 0),
                                 textcoords="offset points", fontsize=7, va="center", color=palette[strategy])
         ax.axvline(0, color="grey", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(hospitals)), hospitals)
         ax.set_title(LABELS.get(split, split))
-        ax.set_xlabel("change in AUROC vs the global model (paired 95 % CI)")
+        ax.set_xlabel("change in AUROC vs global")
         ax.margins(x=0.15)
     axes[0][0].invert_yaxis()
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(strategies), frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(strategies)), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

@@ -46,12 +46,14 @@ def _seed_means(rows: pd.DataFrame, split: str) -> pd.DataFrame:
 
 
 def _cell(means: pd.DataFrame, experiment: str, hospital: str, metric: str, *, sign=True, interval=True) -> str:
+    """One change with its interval (or the MDE, ``interval=False``); a missing change gives its short reason, a
+    missing MDE beside it only '-'."""
     key = (experiment, hospital, metric)
     if key not in means.index:
         return NO_VALUE
     found = means.loc[key]
     if not np.isfinite(found["value"]):
-        return short_reason(found["note"])
+        return short_reason(found["note"]) if interval else NO_VALUE
     if not interval:
         return _number(found["value"], 3, sign)
     text = evaluation.format_estimate(found["value"], found["ci_low"], found["ci_high"])
@@ -111,10 +113,11 @@ def power_table(rows: pd.DataFrame, global_auroc: pd.Series, *, real_data: bool,
         record = {"hospital": str(hospital), "test admissions": n, "MDE": _number(mde)}
         for percent in STUDY_GAINS_PERCENT:
             effect = percent / 100 * float(auroc)
-            detectable = np.isfinite(mde) and mde <= effect
             needed = evaluation.size_to_detect(n, mde / evaluation.MDE_FACTOR, effect)
-            record[f"+{percent:g} % = {effect:.3f}"] = (NO_VALUE if not np.isfinite(mde)
-                                                        else "yes" if detectable else "no")
+            if np.isfinite(mde) and np.isfinite(effect):
+                record[f"+{percent:g} %: detected?"] = f"{effect:.3f}: {'yes' if mde <= effect else 'no'}"
+            else:
+                record[f"+{percent:g} %: detected?"] = NO_VALUE
             record[f"n for +{percent:g} %"] = f"{needed:,.0f}" if np.isfinite(needed) else NO_VALUE
         records.append(record)
     table = pd.DataFrame(records).set_index("hospital")
@@ -207,3 +210,13 @@ def scarcity_display(scarcity: pd.DataFrame) -> pd.DataFrame:
     if slope in scarcity:
         shown["ch. 4 slope"] = scarcity[slope].map(lambda v: _number(v, 3, True))
     return shown
+
+
+def cluster_display(makeup: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
+    """The clusters' make-up for reading: training admissions, share readmitted and the count from each hospital
+    (the figure above gives the shares); small counts hidden on real data, with the share of their row."""
+    counts = [c for c in makeup.columns if c.endswith(" (n)")]
+    shown = makeup[["training admissions", "readmitted (%)"] + counts].copy()
+    shown.columns = ["training", "readmitted (%)"] + [c.replace(" (n)", "") for c in counts]
+    return privacy.hide_counts(shown, ["training"] + [c.replace(" (n)", "") for c in counts], real_data=real_data,
+                               share_columns=["readmitted (%)"])

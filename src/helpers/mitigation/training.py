@@ -193,6 +193,17 @@ def train_head(start: Head, train_x: np.ndarray, train_y: np.ndarray, val_x: np.
                rule: StoppingRule, seed: int) -> TrainedHead:
     """Retrain a copy of ``start`` on (train_x, train_y) with Adam, shuffled mini-batches and the stopping rule on
     the validation AUROC; returns the best head (``start`` itself is left unchanged)."""
+    threads = torch.get_num_threads()
+    # A 64-wide head on batches of 32 is far too small to share between threads: one thread is ~15x faster on a
+    # busy 2-core machine (the threads wait for each other at every tiny operation).
+    torch.set_num_threads(1)
+    try:
+        return _train_head(start, train_x, train_y, val_x, val_y, rule, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_head(start: Head, train_x, train_y, val_x, val_y, rule: StoppingRule, seed: int) -> TrainedHead:
     started = time.perf_counter()
     torch.manual_seed(int(seed))
     order_rng = np.random.default_rng(int(seed))
@@ -225,9 +236,25 @@ def train_head(start: Head, train_x: np.ndarray, train_y: np.ndarray, val_x: np.
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _encode_token_means(model_dir: Path, tokenizer, frame: pd.DataFrame, config) -> np.ndarray:
-    """For each row's note, the mean of the last encoder layer over all tokens of all its windows (notes x width):
-    what the pooler of the mean-pooled classifier reads."""
+def training_windows(owner: np.ndarray, training_notes: np.ndarray, per_note: int | None, seed: int) -> np.ndarray:
+    """Which windows to encode: every window of a validation or test note, and at most ``per_note`` windows of a
+    training note, drawn at random (seeded) as chapter 2's training draws them (``train_windows_per_note``).
+    ``owner`` is the note of each window; returns a boolean mask over the windows."""
+    owner = np.asarray(owner, dtype=np.int64)
+    if per_note is None or len(owner) == 0:
+        return np.ones(len(owner), dtype=bool)
+    keys = np.random.default_rng(int(seed)).random(len(owner))
+    order = np.lexsort((keys, owner))                      # by note, then in a random order within the note
+    first_of_note = np.searchsorted(owner[order], owner[order], side="left")
+    rank = np.empty(len(owner), dtype=np.int64)
+    rank[order] = np.arange(len(owner)) - first_of_note
+    return ~np.asarray(training_notes, dtype=bool)[owner] | (rank < int(per_note))
+
+
+def _encode_token_means(model_dir: Path, tokenizer, frame: pd.DataFrame, config, seed: int = 0) -> np.ndarray:
+    """For each row's note, the mean of the last encoder layer over the tokens of its windows (notes x width): what
+    the pooler of the mean-pooled classifier reads. Validation and test notes are read whole, as predictions read
+    them; training notes through ``train_windows_per_note`` windows, as chapter 2's training steps read them."""
     from helpers.clinicllm.models import _load_classifier, pool_by_note
     from helpers.clinicllm.training import _batched_forward, _reading_inputs
 
@@ -236,6 +263,9 @@ def _encode_token_means(model_dir: Path, tokenizer, frame: pd.DataFrame, config)
     inputs, owner = _reading_inputs(tokenizer, frame, config)
     if owner is None:
         owner = np.arange(len(frame))
+    keep = training_windows(owner, frame["split"].eq("train").to_numpy(), config.train_windows_per_note, seed)
+    inputs = [ids for ids, kept in zip(inputs, keep) if kept]
+    owner = np.asarray(owner, dtype=np.int64)[keep]
 
     def forward(ids, attention):
         sums, counts = model.token_sums(input_ids=ids, attention_mask=attention)
@@ -244,7 +274,7 @@ def _encode_token_means(model_dir: Path, tokenizer, frame: pd.DataFrame, config)
     parts = np.stack(_batched_forward(inputs, config.eval_batch_size, tokenizer.pad_token_id, forward,
                                       label="chapter 5: note features"))
     sums, counts = pool_by_note(torch.as_tensor(parts[:, :-1]), torch.as_tensor(parts[:, -1]),
-                                torch.as_tensor(np.asarray(owner, dtype=np.int64)))
+                                torch.as_tensor(owner))
     return (sums / counts.clamp(min=1.0).unsqueeze(-1)).numpy().astype(np.float32)
 
 
@@ -253,7 +283,9 @@ def note_features(model_dir: str | Path, model_key: str, tokenizer, frame: pd.Da
     """:func:`_encode_token_means` for every row of ``frame``, cached in ``root/<name>-<key>.parquet``.
 
     Returns (admission_id plus columns f0..f{width-1}, reused, seconds). The key covers the checkpoint's stage key,
-    the reading settings and the notes.
+    the reading settings and the notes with their splits. Reading training notes through a few windows, as chapter
+    2's training does, also costs a fraction of reading them whole (the encoder pass is this chapter's largest
+    cost).
     """
     from helpers.artifacts import cached_stage, frame_fingerprint, stage_key
     from helpers.clinicllm.config import READING_FIELDS, _config_part
@@ -264,9 +296,11 @@ def note_features(model_dir: str | Path, model_key: str, tokenizer, frame: pd.Da
                          "read the mean over a note's tokens (classifier_input: mean, window_pooling: features); "
                          f"this run has classifier_input {config.classifier_input!r}, window_pooling "
                          f"{config.window_pooling!r}. Re-run chapter 2 with the tiny preset's defaults.")
-    key = stage_key(model=model_key, reading=_config_part(config, READING_FIELDS), recipe="token-mean-v1",
-                    rows=frame_fingerprint(frame, ["admission_id", "note_text"]))
+    key = stage_key(model=model_key, reading=_config_part(config, READING_FIELDS), recipe="token-mean-v2",
+                    train_windows=config.train_windows_per_note,
+                    rows=frame_fingerprint(frame, ["admission_id", "split", "note_text"]))
     started = time.perf_counter()
+    Path(root).mkdir(parents=True, exist_ok=True)
 
     def build(out: Path) -> None:
         means = _encode_token_means(Path(model_dir), tokenizer, frame, config)
