@@ -1,8 +1,8 @@
 """What chapter 5 trains: the three strategies and their two controls, and the one loop that trains and scores them.
 
-Every model retrains ClinicLLM's head on cached note features (:mod:`helpers.mitigation.training`), starting from
-the global model of chapter 2 (or, with ``local_start: pretrained``, from its pretrained encoder with a new head),
-until its validation AUROC stops improving.
+Every model retrains ClinicLLM's head on cached note features (:mod:`helpers.mitigation.training`), continuing
+from the **global checkpoint** of chapter 2 (or, with ``local_start: pretrained``, from its pretrained encoder with
+a new head), until its validation AUROC stops improving.
 
 - ``local``: one model per hospital, trained on that hospital's training admissions only and selected on its
   validation admissions; it scores that hospital's test admissions.
