@@ -212,3 +212,21 @@ def test_training_notes_are_read_through_a_few_windows_and_the_others_whole():
              for s in range(20)}
     assert len(draws) > 1                                   # the draw is random across seeds, not the first windows
     assert training.training_windows(owner, training_notes, None, seed=0).all()
+
+
+def test_intervals_read_from_one_scoring_of_the_resamples_equal_evaluations_own_bootstraps():
+    rng = np.random.default_rng(1)
+    n = 400
+    y = rng.integers(0, 2, n)
+    patients = np.arange(n) // 3
+    a, b = y * 0.5 + rng.uniform(size=n), y * 0.8 + rng.uniform(size=n)
+    got = m.paired_change(y, a, b, patients, n_resamples=300, seed=4)
+    auroc = evaluation.bootstrap_metrics(y, b, patients, metrics=("auroc",), n_resamples=300, seed=4)["auroc"]
+    delta = evaluation.paired_bootstrap_delta(y, a, b, patients, n_resamples=300, seed=4)
+    assert (got["auroc"].value, got["auroc"].ci_low, got["auroc"].ci_high) == (auroc.value, auroc.ci_low,
+                                                                               auroc.ci_high)
+    assert (got["delta_auroc"].value, got["delta_auroc"].ci_low, got["delta_auroc"].ci_high) == pytest.approx(
+        (delta.value, delta.ci_low, delta.ci_high))
+    cached = evaluation.bootstrap_resample_values(y, a, patients, "auroc", 300, 4)
+    again = m.paired_change(y, a, b, patients, n_resamples=300, seed=4, reference_values=cached)
+    assert again["mde_delta_auroc"].value == got["mde_delta_auroc"].value

@@ -47,45 +47,67 @@ def relative_change(strategy_auroc, global_auroc):
 
 
 def paired_change(y_true, global_score, strategy_score, patient_id, n_resamples: int = 1000,
-                  seed: int = 0) -> dict[str, evaluation.MetricResult]:
+                  seed: int = 0, reference_values: np.ndarray | None = None) -> dict[str, evaluation.MetricResult]:
     """AUROC of the strategy, its change against the reference model, the relative change (%), each with a CI, and
     the minimum detectable change.
 
-    All come from the same patient resamples. The minimum detectable change (``mde_delta_auroc``) is
-    :func:`helpers.evaluation.minimum_detectable` of the paired bootstrap's standard error (the SD of the change
-    over the resamples): about 2.8 standard errors, the smallest true change a two-sided 5 % test detects with 80 %
-    power. Returns ``{"auroc", "delta_auroc", "delta_auroc_rel", "mde_delta_auroc"}``; a group that cannot be
-    scored gets NaN values and the reason in every result.
+    All come from the same patient resamples (:func:`helpers.evaluation.bootstrap_resample_values` draws the
+    resamples of :func:`helpers.evaluation.paired_bootstrap_delta` for the same seed), so each model is scored on
+    the resamples once and every interval is read from those two sets of values. The minimum detectable change
+    (``mde_delta_auroc``) is :func:`helpers.evaluation.minimum_detectable` of the paired bootstrap's standard error
+    (the SD of the change over the resamples): about 2.8 standard errors, the smallest true change a two-sided 5 %
+    test detects with 80 % power. ``reference_values``: the reference model's resample AUROCs when already
+    computed for these admissions and seed. Returns ``{"auroc", "delta_auroc", "delta_auroc_rel",
+    "mde_delta_auroc"}``; a group that cannot be scored gets NaN values and the reason in every result.
     """
-    strategy = evaluation.bootstrap_metrics(y_true, strategy_score, patient_id, metrics=("auroc",),
-                                            n_resamples=n_resamples, seed=seed)["auroc"]
-    delta = evaluation.paired_bootstrap_delta(y_true, global_score, strategy_score, patient_id,
-                                              n_resamples=n_resamples, seed=seed)
+    point = evaluation.bootstrap_metrics(y_true, strategy_score, patient_id, metrics=("auroc",), n_resamples=0,
+                                         seed=seed)["auroc"]
+    delta = evaluation.paired_bootstrap_delta(y_true, global_score, strategy_score, patient_id, n_resamples=0,
+                                              seed=seed)
     n, n_pos = delta.n, delta.n_pos
     if delta.reason:
         empty = evaluation.MetricResult(np.nan, np.nan, np.nan, n, n_pos, delta.reason, 0, n_resamples)
-        return {"auroc": strategy, "delta_auroc": delta, "delta_auroc_rel": empty, "mde_delta_auroc": empty}
+        strategy = evaluation.MetricResult(point.value, np.nan, np.nan, n, n_pos, point.reason, 0, n_resamples)
+        return {"auroc": strategy, "delta_auroc": empty, "delta_auroc_rel": empty, "mde_delta_auroc": empty}
     global_auroc = evaluation.auroc(y_true, global_score)
-    point = relative_change(global_auroc + delta.value, global_auroc)
-    low = high = mde = np.nan
-    used = 0
+    values_global = values_strategy = np.empty(0)
     if n_resamples:
-        values_global = evaluation.bootstrap_resample_values(y_true, global_score, patient_id, "auroc",
-                                                             n_resamples, seed)
+        values_global = reference_values if reference_values is not None else \
+            evaluation.bootstrap_resample_values(y_true, global_score, patient_id, "auroc", n_resamples, seed)
         values_strategy = evaluation.bootstrap_resample_values(y_true, strategy_score, patient_id, "auroc",
                                                                n_resamples, seed)
-        ratios = relative_change(values_strategy, values_global)
-        kept = ratios[np.isfinite(ratios)]
-        used = int(kept.size)
-        if used:
-            low, high = (float(v) for v in np.percentile(kept, [2.5, 97.5]))
-        deltas = (values_strategy - values_global)
-        deltas = deltas[np.isfinite(deltas)]
-        if deltas.size > 1:
-            mde = evaluation.minimum_detectable(float(np.std(deltas, ddof=1)))
-    relative = evaluation.MetricResult(float(point), low, high, n, n_pos, None, used, n_resamples)
-    detectable = evaluation.MetricResult(mde, np.nan, np.nan, n, n_pos, None, used, n_resamples)
-    return {"auroc": strategy, "delta_auroc": delta, "delta_auroc_rel": relative, "mde_delta_auroc": detectable}
+    deltas = values_strategy - values_global
+    finite = deltas[np.isfinite(deltas)]
+    mde = evaluation.minimum_detectable(float(np.std(finite, ddof=1))) if finite.size > 1 else np.nan
+
+    def interval(values, value):
+        low, high, used = evaluation.percentile_interval(values, 0.95)
+        return evaluation.MetricResult(float(value), low, high, n, n_pos, None, used, n_resamples)
+
+    return {"auroc": interval(values_strategy, point.value), "delta_auroc": interval(deltas, delta.value),
+            "delta_auroc_rel": interval(relative_change(values_strategy, values_global),
+                                        relative_change(global_auroc + delta.value, global_auroc)),
+            "mde_delta_auroc": evaluation.MetricResult(mde, np.nan, np.nan, n, n_pos, None, int(finite.size),
+                                                       n_resamples)}
+
+
+def resample_values_cache(n_resamples: int, seed: int):
+    """The reference model's resample AUROCs per set of admissions and scores, computed once: the global model is
+    the reference of every experiment and seed on the same admissions."""
+    store: dict = {}
+
+    def values(members: pd.DataFrame) -> np.ndarray | None:
+        if not n_resamples:
+            return None
+        key = (int(pd.util.hash_pandas_object(members[["admission_id", "reference_score"]], index=False).sum()),
+               len(members))
+        if key not in store:
+            store[key] = evaluation.bootstrap_resample_values(
+                members["y_true"].to_numpy(), members["reference_score"].to_numpy(),
+                members["patient_id"].to_numpy(), "auroc", n_resamples, seed)
+        return store[key]
+
+    return values
 
 
 def _row(experiment, split, group_var, group, metric, result: evaluation.MetricResult, seed, note=None) -> dict:
@@ -103,7 +125,7 @@ def _reference_of(predictions: pd.DataFrame) -> pd.DataFrame:
 
 def _compare(part: pd.DataFrame, reference: pd.DataFrame, expected: pd.DataFrame, hospitals: list[str],
              experiment: str, seed: int, skipped: dict, metric_names: dict, against: str, *, n_resamples: int,
-             bootstrap_seed: int) -> list[dict]:
+             bootstrap_seed: int, cache) -> list[dict]:
     """Rows of ``experiment`` (one seed) against ``reference`` scores of the same admissions, overall and per
     hospital on both tests; ``metric_names`` maps paired_change's keys to the metric names written."""
     joined = part.merge(reference, on=["admission_id", "split"], how="inner", validate="one_to_one")
@@ -126,7 +148,7 @@ def _compare(part: pd.DataFrame, reference: pd.DataFrame, expected: pd.DataFrame
                 continue
             results = paired_change(members["y_true"].to_numpy(), members["reference_score"].to_numpy(),
                                     members["y_score"].to_numpy(), members["patient_id"].to_numpy(),
-                                    n_resamples=n_resamples, seed=bootstrap_seed)
+                                    n_resamples=n_resamples, seed=bootstrap_seed, reference_values=cache(members))
             note = None
             if group_var == "overall" and members["hospital"].nunique() < len(hospitals):
                 note = "pooled over the hospitals this strategy has a model for"
@@ -158,6 +180,7 @@ def change_rows(strategy_predictions: pd.DataFrame, global_predictions: pd.DataF
     expected = expected.assign(hospital=expected["hospital"].astype(str))
     hospitals = sorted(expected["hospital"].unique())
     global_reference = _reference_of(global_predictions)
+    cache = resample_values_cache(n_resamples, bootstrap_seed)
     rows = []
     for (experiment, seed), part in strategy_predictions.groupby(["experiment", "seed"], sort=True):
         missing = len(part) - len(part.merge(global_reference, on=["admission_id", "split"]))
@@ -166,7 +189,7 @@ def change_rows(strategy_predictions: pd.DataFrame, global_predictions: pd.DataF
                              "admission and split; both must come from the same run's study frame.")
         skipped = models[(models["strategy"] == experiment) & (models["seed"] == seed)]
         skipped = dict(zip(skipped["unit"].astype(str), skipped["status"].astype(str)))
-        settings = dict(n_resamples=n_resamples, bootstrap_seed=bootstrap_seed)
+        settings = dict(n_resamples=n_resamples, bootstrap_seed=bootstrap_seed, cache=cache)
         rows += _compare(part, global_reference, expected, hospitals, experiment, seed, skipped, VS_GLOBAL,
                          "global model", **settings)
         control = CONTROL_OF.get(experiment)
