@@ -62,6 +62,7 @@ def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bo
                                 textcoords="offset points", fontsize=7, va="center", color=palette[strategy])
         ax.axvline(0, color="grey", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(hospitals)), hospitals)
+        ax.set_ylim(-0.5, len(hospitals) - 0.5)  # room for the outer models' rows inside the axes
         ax.set_title(LABELS.get(split, split))
         ax.set_xlabel("change in AUROC vs global")
         ax.margins(x=0.15)
