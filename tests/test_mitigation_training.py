@@ -230,3 +230,18 @@ def test_intervals_read_from_one_scoring_of_the_resamples_equal_evaluations_own_
     cached = evaluation.bootstrap_resample_values(y, a, patients, "auroc", 300, 4)
     again = m.paired_change(y, a, b, patients, n_resamples=300, seed=4, reference_values=cached)
     assert again["mde_delta_auroc"].value == got["mde_delta_auroc"].value
+
+
+def test_a_model_that_keeps_the_global_head_changes_by_zero_whatever_the_order_of_its_rows(tmp_path):
+    data = study_frame()
+    reference = global_predictions_for(data)
+    copies = []
+    for experiment, order in (("cluster", 1), ("local", -1)):   # the same scores, rows in opposite orders
+        rows = reference.iloc[::order].assign(experiment=experiment, seed=0, unit="x", train_size=1.0)
+        copies.append(rows)
+    models = pd.DataFrame(columns=["strategy", "unit", "seed", "status"])
+    rows = m.change_rows(pd.concat(copies), reference, models, n_resamples=60)
+    deltas = rows[rows["metric"].isin(["delta_auroc", "mde_delta_auroc"]) & rows["value"].notna()]
+    assert len(deltas) and (deltas["value"].abs() < 1e-12).all()
+    changes = deltas[deltas["metric"] == "delta_auroc"]
+    assert (changes["ci_low"].abs() < 1e-12).all() and (changes["ci_high"].abs() < 1e-12).all()

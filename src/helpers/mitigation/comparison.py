@@ -99,8 +99,10 @@ def resample_values_cache(n_resamples: int, seed: int):
     def values(members: pd.DataFrame) -> np.ndarray | None:
         if not n_resamples:
             return None
-        key = (int(pd.util.hash_pandas_object(members[["admission_id", "reference_score"]], index=False).sum()),
-               len(members))
+        # The resamples depend on the order of the rows (patients are coded in order of appearance): the key is
+        # order-sensitive, and _compare hands the admissions over sorted.
+        key = pd.util.hash_pandas_object(members[["admission_id", "reference_score"]], index=False).to_numpy()
+        key = hash(key.tobytes())
         if key not in store:
             store[key] = evaluation.bootstrap_resample_values(
                 members["y_true"].to_numpy(), members["reference_score"].to_numpy(),
@@ -138,6 +140,7 @@ def _compare(part: pd.DataFrame, reference: pd.DataFrame, expected: pd.DataFrame
         groups = [("overall", "all", in_split)] + [
             ("hospital", h, in_split[in_split["hospital"].astype(str) == h]) for h in hospitals]
         for group_var, group, members in groups:
+            members = members.sort_values(["admission_id"], kind="stable")
             if len(members) == 0:
                 there = expected[(expected["split"] == split) & ((expected["hospital"] == group)
                                                                  | (group_var == "overall"))]
