@@ -245,3 +245,20 @@ def test_a_model_that_keeps_the_global_head_changes_by_zero_whatever_the_order_o
     assert len(deltas) and (deltas["value"].abs() < 1e-12).all()
     changes = deltas[deltas["metric"] == "delta_auroc"]
     assert (changes["ci_low"].abs() < 1e-12).all() and (changes["ci_high"].abs() < 1e-12).all()
+
+
+def test_the_power_table_judges_the_study_gains_on_the_larger_of_the_paired_and_unpaired_mde():
+    from helpers.mitigation import tables
+
+    rows = pd.DataFrame([{"experiment": "local", "split": "temporal_test", "group_var": "hospital", "group": h,
+                          "metric": "mde_delta_auroc", "value": v, "ci_low": np.nan, "ci_high": np.nan, "n": 400,
+                          "n_pos": 40, "seed": 0, "note": ""} for h, v in (("H1", 0.0), ("H2", 0.5))])
+    chapter3 = pd.DataFrame([{"split": "temporal_test", "group": h, "value": 0.7, "ci_low": 0.6, "ci_high": 0.8,
+                              "n": 400, "seed": 0} for h in ("H1", "H2")])
+    table = tables.power_table(rows, chapter3, real_data=False)
+    unpaired = (1.959964 + 0.841621) * np.sqrt(2) * 0.2 / (2 * 1.959964)
+    assert table.loc["H1", "MDE unpaired"] == f"{unpaired:.3f}" and table.loc["H1", "MDE paired"] == "0.000"
+    large = 0.1174 * 0.7
+    assert table.loc["H1", "+11.74 %: detected?"] == f"{large:.3f}: no"          # the unpaired MDE decides
+    assert table.loc["H1", "n for +11.74 %"] == f"{400 * (unpaired / large) ** 2:,.0f}"
+    assert table.loc["H2", "n for +11.74 %"] == f"{400 * (0.5 / large) ** 2:,.0f}"  # the paired one, larger

@@ -99,25 +99,36 @@ def seeds_table(rows: pd.DataFrame, split: str = "temporal_test") -> pd.DataFram
     return shown
 
 
-def power_table(rows: pd.DataFrame, global_auroc: pd.Series, *, real_data: bool,
+def power_table(rows: pd.DataFrame, chapter3_rows: pd.DataFrame, *, real_data: bool,
                 split: str = "temporal_test", experiment: str = "local") -> pd.DataFrame:
-    """Per hospital: could this run detect a gain of the study's size? The MDE of ``experiment``'s change (mean
-    over seeds) beside the study's smallest and largest gains in AUROC points at that hospital's global AUROC, and
-    the test admissions that would detect each (the MDE scales with 1/sqrt(n))."""
+    """Per hospital: could this run detect a gain of the study's size?
+
+    Two spreads give a minimum detectable change (MDE): the paired bootstrap of ``experiment``'s change (mean over
+    seeds), which is near zero when the model barely moved from the global model (the two then score alike), and
+    the spread of two *independent* AUROCs as precise as the global model's at that hospital (chapter 3's
+    interval: 2.8 x sqrt(2) x its standard error), which does not depend on how alike two models happen to be.
+    The larger decides whether the study's smallest and largest gains (in AUROC points at the global model's AUROC
+    there) could have been detected, and the test admissions that would detect each (the MDE scales with
+    1/sqrt(n))."""
     means = _seed_means(rows, split)
+    reference = chapter3_rows[(chapter3_rows["split"] == split)]
+    reference = reference[reference["seed"] == reference["seed"].min()].set_index(
+        reference["group"].astype(str).rename("hospital"))
     records = []
-    for hospital, auroc in global_auroc.items():
+    for hospital, found in reference.sort_index().iterrows():
         key = (experiment, str(hospital), "mde_delta_auroc")
-        mde = float(means.loc[key, "value"]) if key in means.index else np.nan
-        n = int(means.loc[key, "n"]) if key in means.index and np.isfinite(means.loc[key, "n"]) else 0
-        record = {"hospital": str(hospital), "test admissions": n, "MDE": _number(mde)}
+        paired = float(means.loc[key, "value"]) if key in means.index else np.nan
+        se_global = (found["ci_high"] - found["ci_low"]) / (2 * evaluation.Z_95)
+        unpaired = evaluation.minimum_detectable(np.sqrt(2) * se_global)
+        mde = np.nanmax([paired, unpaired]) if np.isfinite([paired, unpaired]).any() else np.nan
+        n = int(found["n"]) if np.isfinite(found["n"]) else 0
+        record = {"hospital": str(hospital), "test admissions": n, "MDE paired": _number(paired),
+                  "MDE unpaired": _number(unpaired)}
         for percent in STUDY_GAINS_PERCENT:
-            effect = percent / 100 * float(auroc)
+            effect = percent / 100 * float(found["value"])
             needed = evaluation.size_to_detect(n, mde / evaluation.MDE_FACTOR, effect)
-            if np.isfinite(mde) and np.isfinite(effect):
-                record[f"+{percent:g} %: detected?"] = f"{effect:.3f}: {'yes' if mde <= effect else 'no'}"
-            else:
-                record[f"+{percent:g} %: detected?"] = NO_VALUE
+            record[f"+{percent:g} %: detected?"] = (f"{effect:.3f}: {'yes' if mde <= effect else 'no'}"
+                                                    if np.isfinite(mde) and np.isfinite(effect) else NO_VALUE)
             record[f"n for +{percent:g} %"] = f"{needed:,.0f}" if np.isfinite(needed) else NO_VALUE
         records.append(record)
     table = pd.DataFrame(records).set_index("hospital")
@@ -173,12 +184,6 @@ def models_table(models: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
         records.append(record)
     table = pd.DataFrame(records).set_index(["model", "unit"])
     return privacy.hide_counts(table, ["training", "validation"], real_data=real_data)
-
-
-def global_auroc_by_hospital(chapter3_rows: pd.DataFrame, split: str = "temporal_test") -> pd.Series:
-    """Chapter 3's AUROC of the global model per hospital on one test (one number per quantity in the book)."""
-    part = chapter3_rows[(chapter3_rows["split"] == split) & (chapter3_rows["seed"] == chapter3_rows["seed"].min())]
-    return part.set_index(part["group"].astype(str))["value"].sort_index()
 
 
 def reference_table(chapter3_rows: pd.DataFrame) -> pd.DataFrame:
