@@ -311,7 +311,12 @@ def run_units(units: list[TrainingUnit], features: pd.DataFrame, start_for, rule
     table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
     history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(
         columns=["strategy", "unit", "seed", "epoch", "validation_auroc", "best"])
-    return StrategyRun(table[columns], pd.DataFrame(models), history, {"training": seconds})
+    model_columns = ["strategy", "unit", "seed", "train_size", "from_other_hospitals", "selection_size", "scored",
+                     "status", "best_epoch", "epochs_run", "stop_reason", "steps", "best_steps",
+                     "start_validation_auroc", "best_validation_auroc", "seconds"]
+    # every column present even when no model could be trained (a cohort where every unit is skipped)
+    return StrategyRun(table[columns], pd.DataFrame(models).reindex(columns=model_columns), history,
+                       {"training": seconds})
 
 
 def feature_matrix_of(features: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
