@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from helpers import clinicllm, evaluation
 from helpers import mitigation as m
-from helpers.mitigation import strategies
+from helpers.mitigation import strategies, training
 
 
 def study_frame(seed: int = 0, sizes=(("Hospital A", 400), ("Hospital B", 240), ("Hospital C", 120))) -> pd.DataFrame:
@@ -42,47 +42,51 @@ def global_predictions_for(data: pd.DataFrame) -> pd.DataFrame:
                          "y_score": 0.3 * tests["readmitted_30d"] + rng.uniform(0, 1, len(tests))})
 
 
-class FakeStages:
-    """Stand-ins for clinicllm.finetune_stage / prediction_stage that record what each model was given."""
+def fake_features(data: pd.DataFrame, width: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Cached note features for the frame: noise, with column f1 shifted by the outcome so a head can learn it;
+    column f0 is unique per admission, so the rows a model was given can be read back from its features."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(len(data), width)).astype(np.float32)
+    values[:, 0] = np.arange(len(data), dtype=np.float32)
+    values[:, 1] += 1.5 * data["readmitted_30d"].to_numpy()
+    table = pd.DataFrame(values, columns=[f"f{i}" for i in range(width)])
+    table.insert(0, "admission_id", data["admission_id"].to_numpy())
+    return table
 
-    def __init__(self):
-        self.trained: dict[str, pd.DataFrame] = {}
-        self.selected: dict[str, pd.DataFrame] = {}
-        self.configs: dict[str, clinicllm.ClinicLLMConfig] = {}
 
-    def finetune_stage(self, start_dir, start_key, tokenizer, train, selection, config, root, *, name="finetune"):
-        key = f"{name}-seed{config.seed}"
-        self.trained[key], self.selected[key], self.configs[key] = train.copy(), selection.copy(), config
-        history = pd.DataFrame({"kind": ["eval"], "eval_auroc": [0.7], "best": [True]})
-        return Path(root) / key, history, key, False
+class RecordingTrainer:
+    """Wraps training.train_head and records, per model and seed, which admissions it trained and selected on."""
 
-    def prediction_stage(self, model_dir, model_key, tokenizer, frame, config, root, *, name="predictions",
-                         model_name="clinicllm"):
-        rng = np.random.default_rng(config.seed + 7)
-        table = frame[["admission_id", "patient_id", "hospital", "split"]].copy()
-        table["model"] = model_name
-        table["y_true"] = frame["readmitted_30d"].to_numpy()
-        table["y_score"] = 0.5 * frame["readmitted_30d"].to_numpy() + rng.uniform(0, 1, len(frame))
-        return table, f"p-{model_key}", False, Path(root) / f"{name}.parquet"
+    def __init__(self, data: pd.DataFrame):
+        self.ids = data["admission_id"].to_numpy()
+        self.trained: list[tuple[int, list[str], list[str]]] = []
+        self.real = training.train_head
+
+    def __call__(self, start, train_x, train_y, val_x, val_y, rule, seed):
+        self.trained.append((seed, list(self.ids[train_x[:, 0].astype(int)]),
+                             list(self.ids[val_x[:, 0].astype(int)])))
+        return self.real(start, train_x, train_y, val_x, val_y, rule, seed)
 
 
 @pytest.fixture
-def fake_stages(monkeypatch):
-    fake = FakeStages()
-    monkeypatch.setattr(clinicllm, "finetune_stage", fake.finetune_stage)
-    monkeypatch.setattr(clinicllm, "prediction_stage", fake.prediction_stage)
-    return fake
+def recorder(monkeypatch):
+    holder = {}
+
+    def install(data):
+        holder["r"] = RecordingTrainer(data)
+        monkeypatch.setattr(training, "train_head", holder["r"])
+        return holder["r"]
+
+    return install
 
 
-def fake_global_model(tmp_path) -> strategies.GlobalModel:
-    return strategies.GlobalModel(tmp_path / "global", "globalkey", tmp_path / "tok",
-                                  clinicllm.ClinicLLMConfig(bf16=False).resolved())
+def start_at_base_rate(unit):
+    return training.new_head(4, float(unit.train["readmitted_30d"].mean()), 0.0)
 
 
-def run(units, tmp_path, data, seeds=(0,), budget=None):
-    model = fake_global_model(tmp_path)
-    return m.run_units(units, model, None, model.config, budget or m.StrategyBudget(), list(seeds),
-                       tmp_path / "stages", global_predictions_for(data))
+def run(units, tmp_path, data, seeds=(0,), rule=None):
+    return m.run_units(units, fake_features(data), start_at_base_rate, rule or m.StoppingRule(max_epochs=3, patience=2),
+                       list(seeds), global_predictions_for(data))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -177,15 +181,16 @@ def test_a_group_without_both_classes_is_not_estimable_with_its_reason_not_a_cra
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_local_fine_tuning_sees_only_its_hospitals_training_admissions(tmp_path, fake_stages):
+def test_local_fine_tuning_sees_only_its_hospitals_training_admissions(tmp_path, recorder):
     data = study_frame()
+    record = recorder(data)
     result = run(m.local_units(data), tmp_path, data)
-    assert len(fake_stages.trained) == 3
-    for hospital in data["hospital"].unique():
-        key = next(k for k in fake_stages.trained if hospital.lower().replace(" ", "-") in k)
-        train, selection = fake_stages.trained[key], fake_stages.selected[key]
+    assert len(record.trained) == 3
+    by_id = data.set_index("admission_id")
+    for (_, train_ids, selection_ids), hospital in zip(record.trained, sorted(data["hospital"].unique())):
         expected = data[(data["hospital"] == hospital) & (data["split"] == "train")]
-        assert sorted(train["admission_id"]) == sorted(expected["admission_id"])
+        assert sorted(train_ids) == sorted(expected["admission_id"])
+        selection = by_id.loc[selection_ids]
         assert set(selection["hospital"]) == {hospital} and set(selection["split"]) == {"validation"}
         scored = result.predictions[result.predictions["unit"] == hospital]
         assert set(scored["hospital"]) == {hospital}
@@ -250,7 +255,7 @@ def test_factors_are_standardised_on_training_rows_and_never_include_the_hospita
         m.representation(data, "words", None)
 
 
-def test_routing_sends_each_test_admission_to_exactly_one_cluster_model(tmp_path, fake_stages):
+def test_routing_sends_each_test_admission_to_exactly_one_cluster_model(tmp_path):
     data = study_frame()
     vectors = m.representation(data, "factors")
     clustering = m.fit_clusters(data, vectors, 3, seed=0)
@@ -270,7 +275,7 @@ def test_routing_sends_each_test_admission_to_exactly_one_cluster_model(tmp_path
     assert -1 <= clustering.silhouette <= 1
 
 
-def test_a_cluster_too_small_to_train_keeps_the_global_score(tmp_path, fake_stages):
+def test_a_cluster_too_small_to_train_keeps_the_global_score(tmp_path):
     data = study_frame()
     assignment = pd.Series("cluster 1", index=data.index)
     assignment.iloc[:3] = "cluster 2"
@@ -282,7 +287,7 @@ def test_a_cluster_too_small_to_train_keeps_the_global_score(tmp_path, fake_stag
     np.testing.assert_allclose(kept["y_score"], reference[kept["admission_id"]].to_numpy())
 
 
-def test_a_hospital_whose_validation_lacks_a_class_is_reported_not_estimable(tmp_path, fake_stages):
+def test_a_hospital_whose_validation_lacks_a_class_is_reported_not_estimable(tmp_path):
     data = study_frame()
     data.loc[(data["hospital"] == "Hospital C") & (data["split"] == "validation"), "readmitted_30d"] = 0
     units = m.local_units(data)
@@ -291,21 +296,22 @@ def test_a_hospital_whose_validation_lacks_a_class_is_reported_not_estimable(tmp
     result = run(units, tmp_path, data)
     rows = m.change_rows(result.predictions, global_predictions_for(data), result.models, n_resamples=50)
     c_rows = rows[rows["group"] == "Hospital C"]
-    assert len(c_rows) == 6 and c_rows["value"].isna().all()
+    assert len(c_rows) == 8 and c_rows["value"].isna().all()  # 4 metrics x 2 tests
     assert c_rows["note"].str.contains("validation").all()
     assert rows.loc[rows["group_var"] == "overall", "note"].str.contains("pooled").all()
     evaluation.validate_metric_rows(rows, notebook="05_mitigation")
 
 
-def test_seeds_give_one_row_each_and_the_seed_summary_is_their_mean_and_sd(tmp_path, fake_stages):
+def test_seeds_give_one_row_each_and_the_seed_summary_is_their_mean_and_sd(tmp_path, recorder):
     data = study_frame()
+    record = recorder(data)
     result = run(m.local_units(data), tmp_path, data, seeds=(0, 1, 2))
-    assert {cfg.seed for cfg in fake_stages.configs.values()} == {0, 1, 2}
+    assert sorted({seed for seed, _, _ in record.trained}) == [0, 1, 2] and len(record.trained) == 9
     rows = m.change_rows(result.predictions, global_predictions_for(data), result.models, n_resamples=50)
     evaluation.validate_metric_rows(rows, notebook="05_mitigation")
     counts = rows.groupby(["experiment", "split", "group_var", "group", "metric"])["seed"].apply(sorted)
     assert all(seeds == [0, 1, 2] for seeds in counts)
-    assert set(rows["metric"]) == {"auroc", "delta_auroc", "delta_auroc_rel"}
+    assert set(rows["metric"]) == {"auroc", "delta_auroc", "delta_auroc_rel", "mde_delta_auroc"}
     assert set(rows["group_var"]) == {"overall", "hospital"} and set(rows["split"]) == set(strategies.TEST_SPLITS)
     summary = m.seed_summary(rows)
     one = rows[(rows["split"] == "temporal_test") & (rows["group"] == "Hospital A") & (rows["metric"] == "delta_auroc")]
@@ -319,29 +325,8 @@ def test_seeds_give_one_row_each_and_the_seed_summary_is_their_mean_and_sd(tmp_p
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Budget, sentences, learning curve
+# Sentences, learning curve
 # ------------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n_train", [1, 40, 161, 824, 1360, 5300, 17000])
-def test_each_model_run_ends_on_an_evaluation_within_the_cap(n_train):
-    budget = m.StrategyBudget(epochs=1.0, max_steps=60, evaluations=3)
-    plan = budget.plan(n_train, 32)
-    steps_per_epoch = math.ceil(n_train / 32)
-    assert plan["eval_steps"] == math.ceil(steps_per_epoch / plan["evals_per_epoch"])  # the Trainer's spacing
-    assert plan["steps"] % plan["eval_steps"] == 0
-    assert plan["steps"] <= min(60, steps_per_epoch)
-    assert min(3, plan["steps"]) <= plan["steps"] // plan["eval_steps"] <= 6
-    config = budget.config_for(clinicllm.ClinicLLMConfig(), n_train, seed=4)
-    assert (config.finetune_max_steps, config.evals_per_epoch, config.seed) == (plan["steps"],
-                                                                               plan["evals_per_epoch"], 4)
-
-
-def test_budget_refuses_bad_values_naming_the_parameter():
-    with pytest.raises(ValueError, match="strategy_max_steps"):
-        m.StrategyBudget(max_steps=0)
-    with pytest.raises(ValueError, match="strategy_epochs"):
-        m.StrategyBudget(epochs=-1)
 
 
 def summary_with(changes: dict[str, float]) -> pd.DataFrame:

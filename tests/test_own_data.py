@@ -56,9 +56,7 @@ SMALL_SETTINGS = {
     "n_permutation_repeats": 3,
     "learning_curve_max_steps": 20,
     "learning_curve_eval_samples": 200,
-    "strategy_max_steps": 10,
-    "strategy_evaluations": 1,
-    "strategy_max_eval_samples": 200,
+    "strategy_max_epochs": 10,
     "augmentation_k": 100,
 }
 """Speed settings, each given to every chapter whose parameters cell declares it (and only then)."""

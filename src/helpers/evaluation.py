@@ -877,3 +877,30 @@ def curves_by_experiment(predictions: pd.DataFrame, kind: str,
         builders[kind](group["y_true"], group["y_score"]).assign(split=split, model=experiment)
         for (split, experiment), group in part.groupby(["split", "experiment"], sort=False)
     ], ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Power: the smallest change a test of this size could detect (chapters 5 and 6)
+# --------------------------------------------------------------------------------------------------------------
+
+Z_95 = 1.959964
+"""Half-width of a 95 % interval in standard errors."""
+Z_POWER_80 = 0.841621
+"""Standard normal quantile of 0.80: a true difference of (1.96 + 0.84) standard errors is detected with 80 % power."""
+MDE_FACTOR = Z_95 + Z_POWER_80
+
+
+def minimum_detectable(se: float) -> float:
+    """The smallest true difference a two-sided 5 % test detects with 80 % power: (1.96 + 0.84) standard errors."""
+    return MDE_FACTOR * se
+
+
+def size_to_detect(n: int, se: float, effect: float) -> float:
+    """Admissions that would detect ``effect`` with 80 % power, when ``n`` admissions give standard error ``se``.
+
+    The standard error shrinks with the square root of the sample size (the case mix held fixed), so the size is
+    ``n * (MDE / effect)^2``.
+    """
+    if not (np.isfinite(se) and np.isfinite(effect)) or effect == 0 or n <= 0:
+        return np.nan
+    return n * (minimum_detectable(se) / abs(effect)) ** 2

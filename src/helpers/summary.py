@@ -56,11 +56,7 @@ STRATEGIES = ("local", "instance_augmented", "cluster")
 STRATEGY_NAMES = {"local": "local", "instance_augmented": "instance-based augmented", "cluster": "cluster-based",
                   "global_continued": "global trained further (control)",
                   "random_augmented": "random admissions added (control)"}
-Z_95 = 1.959964
-"""Half-width of a 95 % interval in standard errors."""
-Z_POWER_80 = 0.841621
-"""Standard normal quantile of 0.80: a true difference of (1.96 + 0.84) standard errors is detected with 80 % power."""
-MDE_FACTOR = Z_95 + Z_POWER_80
+from helpers.evaluation import MDE_FACTOR, Z_95, Z_POWER_80, minimum_detectable, size_to_detect  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -238,22 +234,6 @@ def published_table(rows: pd.DataFrame) -> pd.DataFrame:
 def standard_error(ci_low: float, ci_high: float) -> float:
     """The standard error a 95 % interval implies: its width over 2 x 1.96."""
     return (ci_high - ci_low) / (2 * Z_95)
-
-
-def minimum_detectable(se: float) -> float:
-    """The smallest true difference a two-sided 5 % test detects with 80 % power: (1.96 + 0.84) standard errors."""
-    return MDE_FACTOR * se
-
-
-def size_to_detect(n: int, se: float, effect: float) -> float:
-    """Admissions that would detect ``effect`` with 80 % power, when ``n`` admissions give standard error ``se``.
-
-    The standard error shrinks with the square root of the sample size (the case mix held fixed), so the size is
-    ``n * (MDE / effect)^2``.
-    """
-    if not (np.isfinite(se) and np.isfinite(effect)) or effect == 0 or n <= 0:
-        return np.nan
-    return n * (minimum_detectable(se) / abs(effect)) ** 2
 
 
 def difference_verdict(value: float, ci_low: float, ci_high: float, direction: int,

@@ -27,24 +27,28 @@ from helpers import clinicllm
 from helpers import cohort as cohort_lib
 from helpers.artifacts import RunPaths, read_json
 from helpers.book import suppress_small_counts
+from helpers.mitigation import tables
 from helpers.mitigation.clustering import Clustering, cluster_makeup, fit_clusters
 from helpers.mitigation.comparison import (
-    change_range_sentence, change_rows, change_table, global_reference_rows, headline_sentences,
-    learning_curve_slopes, paired_change, seed_noise_sentence, relative_change, scarcity_sentence, scarcity_table, seed_summary, training_sizes,
+    change_range_sentence, change_rows, headline_sentences, learning_curve_slopes, paired_change, relative_change,
+    scarcity_sentence, scarcity_table, seed_noise_sentence, seed_summary, training_sizes,
 )
 from helpers.mitigation.similarity import SPACES, factor_matrix, most_similar_from_other_hospitals, representation
 from helpers.mitigation.strategies import (
-    STRATEGIES, GlobalModel, StrategyBudget, StrategyRun, TrainingUnit, augmented_units, cluster_units, local_units,
-    run_units, strategy_base_config,
+    CONTROL_OF, CONTROLS, EXPERIMENTS, STRATEGIES, GlobalModel, StrategyRun, TrainingUnit, augmented_units,
+    cluster_units, continued_unit, local_units, random_augmented_units, run_units, strategy_base_config,
 )
+from helpers.mitigation.training import STARTS, StoppingRule, train_head, train_with_early_stopping
 
 __all__ = [
-    "SPACES", "STRATEGIES", "ChapterClock", "Clustering", "GlobalModel", "MitigationInputs", "StrategyBudget",
-    "StrategyRun", "TrainingUnit", "augmented_units", "change_range_sentence", "change_rows", "change_table",
-    "cluster_makeup", "cluster_units", "factor_matrix", "fit_clusters", "global_reference_rows", "headline_sentences", "load_inputs",
-    "learning_curve_slopes", "local_units", "most_similar_from_other_hospitals", "note_embeddings",
-    "paired_change", "relative_change", "representation", "run_units", "scarcity_sentence", "scarcity_table",
-    "seed_noise_sentence", "seed_summary", "suppress_small_counts", "metric_rows", "models_table", "strategy_base_config", "training_sizes", "units_table",
+    "CONTROLS", "CONTROL_OF", "EXPERIMENTS", "SPACES", "STARTS", "STRATEGIES", "ChapterClock", "Clustering",
+    "GlobalModel", "MitigationInputs", "StoppingRule", "StrategyRun", "TrainingUnit", "augmented_units",
+    "change_range_sentence", "change_rows", "cluster_makeup", "cluster_units", "continued_unit", "factor_matrix",
+    "fit_clusters", "headline_sentences", "learning_curve_slopes", "load_inputs", "local_units", "metric_rows",
+    "most_similar_from_other_hospitals", "note_embeddings", "paired_change", "random_augmented_units",
+    "relative_change", "representation", "run_units", "scarcity_sentence", "scarcity_table", "seed_noise_sentence",
+    "seed_summary", "start_heads", "strategy_base_config", "suppress_small_counts", "tables", "train_head",
+    "train_with_early_stopping", "training_sizes", "units_table",
 ]
 
 
@@ -117,39 +121,48 @@ def note_embeddings(inputs: MitigationInputs, config: clinicllm.ClinicLLMConfig)
     return table, reused
 
 
-def units_table(units: list[TrainingUnit], *, suppress: bool = False) -> pd.DataFrame:
-    """What each model trains on, selects on and scores; and why a model is not trained."""
+def units_table(units: list[TrainingUnit], *, real_data: bool) -> pd.DataFrame:
+    """What each model trains on, selects on and scores; and, in a word, why a model is not trained."""
+    from helpers.mitigation.tables import SHORT, short_reason
+
     rows = []
     for unit in units:
-        own = unit.train["hospital"].eq(unit.unit).sum() if unit.strategy != "cluster" else len(unit.train)
-        rows.append({"strategy": unit.strategy, "model": unit.unit, "training admissions": len(unit.train),
-                     "of them from other hospitals": len(unit.train) - int(own),
-                     "hospitals in training": unit.train["hospital"].nunique(),
-                     "validation (selection)": len(unit.selection), "test admissions scored": len(unit.scored),
-                     "status": unit.skip_reason or "trained"})
-    table = pd.DataFrame(rows).set_index(["strategy", "model"])
-    if suppress:
-        from helpers.book import suppress_small_counts
-
-        counts = ["training admissions", "of them from other hospitals", "validation (selection)",
-                  "test admissions scored"]
-        table = suppress_small_counts(table, counts, enabled=True)
-    return table
+        own = unit.train["hospital"].eq(unit.unit).sum() if unit.strategy in ("local", "instance_augmented",
+                                                                             "random_augmented") else len(unit.train)
+        rows.append({"model": SHORT.get(unit.strategy, unit.strategy), "unit": unit.unit,
+                     "training": len(unit.train), "added": len(unit.train) - int(own),
+                     "hospitals": unit.train["hospital"].nunique(), "validation": len(unit.selection),
+                     "test": len(unit.scored), "status": short_reason(unit.skip_reason) if unit.skip_reason
+                     else "trained"})
+    table = pd.DataFrame(rows).set_index(["model", "unit"])
+    return suppress_small_counts(table, ["training", "added", "validation", "test"], enabled=real_data)
 
 
-def models_table(models: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
-    """The trained models, one row per model and seed, in the reader's words."""
-    columns = {"strategy": "strategy", "unit": "model", "seed": "seed", "train_size": "training admissions",
-               "steps": "steps", "examples_seen": "admissions seen", "best_validation_auroc": "best validation AUROC",
-               "seconds": "seconds", "status": "status"}
-    table = models.reindex(columns=list(columns)).rename(columns=columns)
-    table["best validation AUROC"] = table["best validation AUROC"].round(3)
-    table = table.set_index(["strategy", "model", "seed"])
-    return suppress_small_counts(table, ["training admissions", "admissions seen"], enabled=suppress)
+def start_heads(inputs: MitigationInputs, local_start: str, tokenizer, config, stage_root, *,
+                check_global: bool = True):
+    """The cached note features of every admission from the start checkpoint, and ``start_for(unit)``: the head
+    each unit starts from. With ``local_start: global`` every model starts from the global head, which is first
+    checked to reproduce chapter 2's scores on the cached features; with ``pretrained`` each unit gets a new head
+    at its base rate on the pretrained encoder's features. Returns (features, start_for, seconds, reused)."""
+    from helpers.mitigation import training
+
+    model_dir, key = inputs.global_model.start(local_start)
+    features, reused, seconds = training.note_features(model_dir, key, tokenizer, inputs.data, config, stage_root,
+                                                       name=f"features-{local_start}")
+    dropout = float(config.hidden_dropout)
+    if local_start == "global":
+        head = training.head_from_checkpoint(model_dir, dropout)
+        if check_global:
+            training.check_start_matches_global(head, features, inputs.global_predictions, tolerance=1e-3)
+        return features, (lambda unit: head), seconds, reused
+    width = features.shape[1] - 1
+    return features, (lambda unit: training.new_head(width, float(unit.train["readmitted_30d"].mean()), dropout)), \
+        seconds, reused
 
 
-def metric_rows(change: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """The chapter's rows for metrics.csv: the global model's reference AUROCs and every strategy's changes."""
+def metric_rows(change: pd.DataFrame) -> pd.DataFrame:
+    """The chapter's rows for metrics.csv: every experiment's changes. The global model's own AUROC per hospital is
+    chapter 3's row (one number per quantity in the book), so it is not written again here."""
     from helpers.evaluation import validate_metric_rows
 
-    return validate_metric_rows(pd.concat([reference, change], ignore_index=True), notebook="05_mitigation")
+    return validate_metric_rows(change, notebook="05_mitigation")

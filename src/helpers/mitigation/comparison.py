@@ -10,6 +10,10 @@ reports its gains (0.25 % to 11.74 %). Its interval comes from the same patient 
 :func:`helpers.evaluation.bootstrap_resample_values` with the same seed draws the same resamples as the paired
 bootstrap (tested), so the ratio is formed resample by resample.
 
+Controls. A strategy's change against its control (``strategies.CONTROL_OF``, same seed) is measured the same
+way, on the same admissions, as ``delta_auroc_vs_control``. Beside every change, ``mde_delta_auroc``: the minimum
+detectable change, 2.8 standard errors of the paired bootstrap (80 % power, two-sided 5 %).
+
 Seeds. With several seeds every strategy model is trained once per seed; the rows keep one value per seed (the
 metrics contract), and :func:`seed_summary` gives the mean, the standard deviation across seeds (training noise)
 and the average bootstrap interval of one seed (sampling noise), side by side.
@@ -28,6 +32,8 @@ from helpers.contracts import TEST_SPLITS  # the two tests, one home
 CHANGE_METRICS = ("auroc", "delta_auroc", "delta_auroc_rel")
 LABELS = {"local": "local fine-tuning", "instance_augmented": "instance-based augmented fine-tuning",
           "cluster": "cluster-based fine-tuning", "global": "global model",
+          "global_continued": "global model trained further (control)",
+          "random_augmented": "random admissions added (control)",
           "random_test": "random test", "temporal_test": "temporal test"}
 
 
@@ -41,36 +47,69 @@ def relative_change(strategy_auroc, global_auroc):
 
 
 def paired_change(y_true, global_score, strategy_score, patient_id, n_resamples: int = 1000,
-                  seed: int = 0) -> dict[str, evaluation.MetricResult]:
-    """AUROC of the strategy, its change against the global model and the relative change (%), each with a CI.
+                  seed: int = 0, reference_values: np.ndarray | None = None) -> dict[str, evaluation.MetricResult]:
+    """AUROC of the strategy, its change against the reference model, the relative change (%), each with a CI, and
+    the minimum detectable change.
 
-    All three come from the same patient resamples. Returns ``{"auroc", "delta_auroc", "delta_auroc_rel"}``;
-    a group that cannot be scored gets NaN values and the reason in every result.
+    All come from the same patient resamples (:func:`helpers.evaluation.bootstrap_resample_values` draws the
+    resamples of :func:`helpers.evaluation.paired_bootstrap_delta` for the same seed), so each model is scored on
+    the resamples once and every interval is read from those two sets of values. The minimum detectable change
+    (``mde_delta_auroc``) is :func:`helpers.evaluation.minimum_detectable` of the paired bootstrap's standard error
+    (the SD of the change over the resamples): about 2.8 standard errors, the smallest true change a two-sided 5 %
+    test detects with 80 % power. ``reference_values``: the reference model's resample AUROCs when already
+    computed for these admissions and seed. Returns ``{"auroc", "delta_auroc", "delta_auroc_rel",
+    "mde_delta_auroc"}``; a group that cannot be scored gets NaN values and the reason in every result.
     """
-    strategy = evaluation.bootstrap_metrics(y_true, strategy_score, patient_id, metrics=("auroc",),
-                                            n_resamples=n_resamples, seed=seed)["auroc"]
-    delta = evaluation.paired_bootstrap_delta(y_true, global_score, strategy_score, patient_id,
-                                              n_resamples=n_resamples, seed=seed)
+    point = evaluation.bootstrap_metrics(y_true, strategy_score, patient_id, metrics=("auroc",), n_resamples=0,
+                                         seed=seed)["auroc"]
+    delta = evaluation.paired_bootstrap_delta(y_true, global_score, strategy_score, patient_id, n_resamples=0,
+                                              seed=seed)
     n, n_pos = delta.n, delta.n_pos
     if delta.reason:
-        relative = evaluation.MetricResult(np.nan, np.nan, np.nan, n, n_pos, delta.reason, 0, n_resamples)
-        return {"auroc": strategy, "delta_auroc": delta, "delta_auroc_rel": relative}
+        empty = evaluation.MetricResult(np.nan, np.nan, np.nan, n, n_pos, delta.reason, 0, n_resamples)
+        strategy = evaluation.MetricResult(point.value, np.nan, np.nan, n, n_pos, point.reason, 0, n_resamples)
+        return {"auroc": strategy, "delta_auroc": empty, "delta_auroc_rel": empty, "mde_delta_auroc": empty}
     global_auroc = evaluation.auroc(y_true, global_score)
-    point = relative_change(global_auroc + delta.value, global_auroc)
-    low = high = np.nan
-    used = 0
+    values_global = values_strategy = np.empty(0)
     if n_resamples:
-        values_global = evaluation.bootstrap_resample_values(y_true, global_score, patient_id, "auroc",
-                                                             n_resamples, seed)
+        values_global = reference_values if reference_values is not None else \
+            evaluation.bootstrap_resample_values(y_true, global_score, patient_id, "auroc", n_resamples, seed)
         values_strategy = evaluation.bootstrap_resample_values(y_true, strategy_score, patient_id, "auroc",
                                                                n_resamples, seed)
-        ratios = relative_change(values_strategy, values_global)
-        kept = ratios[np.isfinite(ratios)]
-        used = int(kept.size)
-        if used:
-            low, high = (float(v) for v in np.percentile(kept, [2.5, 97.5]))
-    relative = evaluation.MetricResult(float(point), low, high, n, n_pos, None, used, n_resamples)
-    return {"auroc": strategy, "delta_auroc": delta, "delta_auroc_rel": relative}
+    deltas = values_strategy - values_global
+    finite = deltas[np.isfinite(deltas)]
+    mde = evaluation.minimum_detectable(float(np.std(finite, ddof=1))) if finite.size > 1 else np.nan
+
+    def interval(values, value):
+        low, high, used = evaluation.percentile_interval(values, 0.95)
+        return evaluation.MetricResult(float(value), low, high, n, n_pos, None, used, n_resamples)
+
+    return {"auroc": interval(values_strategy, point.value), "delta_auroc": interval(deltas, delta.value),
+            "delta_auroc_rel": interval(relative_change(values_strategy, values_global),
+                                        relative_change(global_auroc + delta.value, global_auroc)),
+            "mde_delta_auroc": evaluation.MetricResult(mde, np.nan, np.nan, n, n_pos, None, int(finite.size),
+                                                       n_resamples)}
+
+
+def resample_values_cache(n_resamples: int, seed: int):
+    """The reference model's resample AUROCs per set of admissions and scores, computed once: the global model is
+    the reference of every experiment and seed on the same admissions."""
+    store: dict = {}
+
+    def values(members: pd.DataFrame) -> np.ndarray | None:
+        if not n_resamples:
+            return None
+        # The resamples depend on the order of the rows (patients are coded in order of appearance): the key is
+        # order-sensitive, and _compare hands the admissions over sorted.
+        key = pd.util.hash_pandas_object(members[["admission_id", "reference_score"]], index=False).to_numpy()
+        key = hash(key.tobytes())
+        if key not in store:
+            store[key] = evaluation.bootstrap_resample_values(
+                members["y_true"].to_numpy(), members["reference_score"].to_numpy(),
+                members["patient_id"].to_numpy(), "auroc", n_resamples, seed)
+        return store[key]
+
+    return values
 
 
 def _row(experiment, split, group_var, group, metric, result: evaluation.MetricResult, seed, note=None) -> dict:
@@ -80,59 +119,88 @@ def _row(experiment, split, group_var, group, metric, result: evaluation.MetricR
             "seed": int(seed), NOTE_COLUMN: note if note is not None else result.note}
 
 
-def global_reference_rows(global_predictions: pd.DataFrame, *, n_resamples: int, seed: int) -> pd.DataFrame:
-    """AUROC of the global model per test, overall and per hospital (chapter 5's reference rows)."""
-    tests = global_predictions[global_predictions["split"].isin(TEST_SPLITS)]
-    return evaluation.evaluate_predictions(tests, notebook=NOTEBOOK, experiment="global",
-                                           group_vars=("overall", "hospital"), splits=TEST_SPLITS,
-                                           metrics=("auroc",), n_resamples=n_resamples, seed=seed)
+def _reference_of(predictions: pd.DataFrame) -> pd.DataFrame:
+    tests = predictions[predictions["split"].isin(TEST_SPLITS)]
+    return tests[["admission_id", "split", "y_score", "y_true"]].rename(
+        columns={"y_score": "reference_score", "y_true": "reference_true"})
+
+
+def _compare(part: pd.DataFrame, reference: pd.DataFrame, expected: pd.DataFrame, hospitals: list[str],
+             experiment: str, seed: int, skipped: dict, metric_names: dict, against: str, *, n_resamples: int,
+             bootstrap_seed: int, cache) -> list[dict]:
+    """Rows of ``experiment`` (one seed) against ``reference`` scores of the same admissions, overall and per
+    hospital on both tests; ``metric_names`` maps paired_change's keys to the metric names written."""
+    joined = part.merge(reference, on=["admission_id", "split"], how="inner", validate="one_to_one")
+    if not (joined["reference_true"].to_numpy() == joined["y_true"].to_numpy()).all():
+        raise ValueError(f"{experiment} predictions and the {against} predictions disagree on y_true for the same "
+                         "admission; they come from different cohorts.")
+    rows = []
+    for split in TEST_SPLITS:
+        in_split = joined[joined["split"] == split]
+        groups = [("overall", "all", in_split)] + [
+            ("hospital", h, in_split[in_split["hospital"].astype(str) == h]) for h in hospitals]
+        for group_var, group, members in groups:
+            members = members.sort_values(["admission_id"], kind="stable")
+            if len(members) == 0:
+                there = expected[(expected["split"] == split) & ((expected["hospital"] == group)
+                                                                 | (group_var == "overall"))]
+                reason = skipped.get(group, f"no {against} score for the admissions scored here")
+                empty = evaluation.MetricResult(np.nan, np.nan, np.nan, len(there), int(there["y_true"].sum()),
+                                                reason)
+                rows += [_row(experiment, split, group_var, group, m, empty, seed) for m in metric_names.values()]
+                continue
+            results = paired_change(members["y_true"].to_numpy(), members["reference_score"].to_numpy(),
+                                    members["y_score"].to_numpy(), members["patient_id"].to_numpy(),
+                                    n_resamples=n_resamples, seed=bootstrap_seed, reference_values=cache(members))
+            note = None
+            if group_var == "overall" and members["hospital"].nunique() < len(hospitals):
+                note = "pooled over the hospitals this strategy has a model for"
+            for key, metric in metric_names.items():
+                text = "; ".join(t for t in (results[key].note, note) if t) or ""
+                rows.append(_row(experiment, split, group_var, group, metric, results[key], seed, text))
+    return rows
+
+
+VS_GLOBAL = {"auroc": "auroc", "delta_auroc": "delta_auroc", "delta_auroc_rel": "delta_auroc_rel",
+             "mde_delta_auroc": "mde_delta_auroc"}
+VS_CONTROL = {"delta_auroc": "delta_auroc_vs_control", "mde_delta_auroc": "mde_delta_auroc_vs_control"}
+"""The metric names of a strategy's change against its control (``CONTROL_OF``), same seed, same admissions."""
 
 
 def change_rows(strategy_predictions: pd.DataFrame, global_predictions: pd.DataFrame, models: pd.DataFrame,
                 *, n_resamples: int = 1000, bootstrap_seed: int = 0) -> pd.DataFrame:
-    """Metrics rows (auroc, delta_auroc, delta_auroc_rel) per strategy, seed, test, overall and hospital.
+    """Metrics rows per experiment, seed, test, overall and hospital: ``auroc``, ``delta_auroc``,
+    ``delta_auroc_rel`` and ``mde_delta_auroc`` against the global model, and for each strategy whose control was
+    trained, ``delta_auroc_vs_control`` and ``mde_delta_auroc_vs_control`` against the control of the same seed.
 
-    Every hospital of the global predictions gets rows on both tests, even when the strategy has no model for it
-    (value NaN, the reason in ``note``), so the metrics file says why a number is missing. The ``seed`` column is
-    the fine-tuning seed; the bootstrap uses ``bootstrap_seed`` for every seed, so seeds differ only by training.
+    Every hospital of the global predictions gets rows on both tests, even when the experiment has no model for it
+    (value NaN, the reason in ``note``). The ``seed`` column is the training seed; the bootstrap uses
+    ``bootstrap_seed`` for every seed, so seeds differ only by training.
     """
-    reference = global_predictions[global_predictions["split"].isin(TEST_SPLITS)]
-    reference = reference[["admission_id", "split", "hospital", "y_score", "y_true"]].rename(
-        columns={"y_score": "global_score", "y_true": "global_true"})
-    hospitals = sorted(reference["hospital"].astype(str).unique())
+    from helpers.mitigation.strategies import CONTROL_OF
+
+    expected = global_predictions[global_predictions["split"].isin(TEST_SPLITS)]
+    expected = expected.assign(hospital=expected["hospital"].astype(str))
+    hospitals = sorted(expected["hospital"].unique())
+    global_reference = _reference_of(global_predictions)
+    cache = resample_values_cache(n_resamples, bootstrap_seed)
     rows = []
     for (experiment, seed), part in strategy_predictions.groupby(["experiment", "seed"], sort=True):
-        joined = part.merge(reference.drop(columns="hospital"), on=["admission_id", "split"], how="inner",
-                            validate="one_to_one")
-        if len(joined) != len(part):
-            raise ValueError(f"{len(part) - len(joined)} {experiment} prediction(s) have no global prediction for "
-                             "the same admission and split; both must come from the same run's study frame.")
-        if not (joined["global_true"].to_numpy() == joined["y_true"].to_numpy()).all():
-            raise ValueError(f"{experiment} predictions and the global predictions disagree on y_true for the same "
-                             "admission; they come from different cohorts.")
+        missing = len(part) - len(part.merge(global_reference, on=["admission_id", "split"]))
+        if missing:
+            raise ValueError(f"{missing} {experiment} prediction(s) have no global prediction for the same "
+                             "admission and split; both must come from the same run's study frame.")
         skipped = models[(models["strategy"] == experiment) & (models["seed"] == seed)]
         skipped = dict(zip(skipped["unit"].astype(str), skipped["status"].astype(str)))
-        for split in TEST_SPLITS:
-            in_split = joined[joined["split"] == split]
-            groups = [("overall", "all", in_split)] + [
-                ("hospital", h, in_split[in_split["hospital"].astype(str) == h]) for h in hospitals]
-            for group_var, group, members in groups:
-                if len(members) == 0:
-                    expected = reference[(reference["split"] == split) & (reference["hospital"] == group)]
-                    reason = skipped.get(group, "this strategy scored no admission here")
-                    empty = evaluation.MetricResult(np.nan, np.nan, np.nan, len(expected),
-                                                    int(expected["global_true"].sum()), reason)
-                    rows += [_row(experiment, split, group_var, group, m, empty, seed) for m in CHANGE_METRICS]
-                    continue
-                results = paired_change(members["y_true"].to_numpy(), members["global_score"].to_numpy(),
-                                        members["y_score"].to_numpy(), members["patient_id"].to_numpy(),
-                                        n_resamples=n_resamples, seed=bootstrap_seed)
-                note = None
-                if group_var == "overall" and members["hospital"].nunique() < len(hospitals):
-                    note = "pooled over the hospitals this strategy has a model for"
-                for metric, result in results.items():
-                    text = "; ".join(t for t in (result.note, note) if t) or ""
-                    rows.append(_row(experiment, split, group_var, group, metric, result, seed, text))
+        settings = dict(n_resamples=n_resamples, bootstrap_seed=bootstrap_seed, cache=cache)
+        rows += _compare(part, global_reference, expected, hospitals, experiment, seed, skipped, VS_GLOBAL,
+                         "global model", **settings)
+        control = CONTROL_OF.get(experiment)
+        control_rows = strategy_predictions[(strategy_predictions["experiment"] == control)
+                                            & (strategy_predictions["seed"] == seed)]
+        if control and len(control_rows):
+            rows += _compare(part, _reference_of(control_rows), expected, hospitals, experiment, seed, skipped,
+                             VS_CONTROL, control, **settings)
     return pd.DataFrame(rows, columns=METRICS_FILE_COLUMNS)
 
 
@@ -145,68 +213,6 @@ def seed_summary(rows: pd.DataFrame) -> pd.DataFrame:
                       n_seeds=("value", lambda v: int(np.isfinite(v).sum())), n=("n", "first"),
                       n_pos=("n_pos", "first"), note=(NOTE_COLUMN, "first")).reset_index()
     return out
-
-
-def _format_change(mean, low, high, sd, n_seeds, digits, unit="") -> str:
-    if not np.isfinite(mean):
-        return "n/a"
-    text = f"{mean:+.{digits}f}{unit}"
-    if np.isfinite(low) and np.isfinite(high):
-        text += f" ({low:+.{digits}f} to {high:+.{digits}f})"
-    if n_seeds > 1 and np.isfinite(sd):
-        text += f", SD {sd:.{digits}f} over {n_seeds} seeds"
-    return text
-
-
-def change_table(summary: pd.DataFrame, global_rows: pd.DataFrame, train_sizes: pd.DataFrame,
-                 split: str, *, suppress: bool = False) -> pd.DataFrame:
-    """One test's table: per hospital (and overall) and strategy, global and strategy AUROC, the change and %.
-
-    ``train_sizes`` has experiment, hospital and train_size (admissions the model(s) scoring that hospital were
-    trained on). With several seeds each cell is the mean over seeds, then the average bootstrap CI of one seed,
-    then the SD across seeds.
-    """
-    part = summary[summary["split"] == split]
-    wide = part.set_index(["experiment", "group_var", "group", "metric"])[
-        ["mean", "ci_low", "ci_high", "sd", "n_seeds"]].unstack("metric")
-    reference = global_rows[(global_rows["split"] == split) & (global_rows["metric"] == "auroc")]
-    reference = reference.set_index(["group_var", "group"])
-    records = []
-    for (experiment, group_var, group), values in wide.iterrows():
-        key = (group_var, group)
-        ref = reference.loc[key] if key in reference.index else None
-        size = train_sizes[(train_sizes["experiment"] == experiment) & (train_sizes["hospital"] == group)]
-        meta = part[(part["experiment"] == experiment) & (part["group"] == group) & (part["metric"] == "auroc")]
-        records.append({
-            "hospital": "all hospitals" if group_var == "overall" else group,
-            "strategy": experiment,
-            "admissions": int(meta["n"].iloc[0]) if len(meta) else 0,
-            "trained on": float(size["train_size"].iloc[0]) if len(size) else np.nan,
-            "global AUROC": evaluation.format_estimate(ref["value"], ref["ci_low"], ref["ci_high"])
-            if ref is not None else "n/a",
-            "strategy AUROC": _format_change(values[("mean", "auroc")], np.nan, np.nan, values[("sd", "auroc")],
-                                             int(values[("n_seeds", "auroc")]), 3).lstrip("+"),
-            "change in AUROC (95 % CI)": _format_change(
-                values[("mean", "delta_auroc")], values[("ci_low", "delta_auroc")],
-                values[("ci_high", "delta_auroc")], values[("sd", "delta_auroc")],
-                int(values[("n_seeds", "delta_auroc")]), 3),
-            "change in % (95 % CI)": _format_change(
-                values[("mean", "delta_auroc_rel")], values[("ci_low", "delta_auroc_rel")],
-                values[("ci_high", "delta_auroc_rel")], values[("sd", "delta_auroc_rel")],
-                int(values[("n_seeds", "delta_auroc_rel")]), 2, " %"),
-            "note": meta["note"].iloc[0] if len(meta) else "",
-        })
-    table = pd.DataFrame(records)
-    order = {name: i for i, name in enumerate(("local", "instance_augmented", "cluster"))}
-    table["_h"] = table["hospital"].eq("all hospitals")
-    table = table.sort_values(["_h", "hospital", "strategy"], key=lambda c: c.map(order) if c.name == "strategy"
-                              else c).drop(columns="_h")
-    table["trained on"] = table["trained on"].map(lambda v: f"{v:,.0f}" if np.isfinite(v) else "n/a")
-    if suppress:
-        from helpers.book import suppress_small_counts
-
-        table = suppress_small_counts(table, ["admissions"], enabled=True)
-    return table.set_index(["hospital", "strategy"])
 
 
 def training_sizes(strategy_predictions: pd.DataFrame, global_train_sizes: pd.Series) -> pd.DataFrame:
@@ -312,8 +318,8 @@ def seed_noise_sentence(summary: pd.DataFrame, seeds: list[int]) -> str:
     """How the spread across seeds (training noise) compares with the bootstrap CI (sampling noise)."""
     if len(seeds) < 2:
         return (f"this run trained each strategy model with one seed ({seeds[0]}), so the intervals show sampling "
-                "noise only; a run with several seeds (for example params/seeds.yaml, five seeds) adds the spread "
-                "that comes from training itself")
+                "noise only; a run with several seeds (the default study runs three, params/seeds.yaml five) adds "
+                "the spread that comes from training itself")
     part = summary[(summary["metric"] == "delta_auroc") & (summary["group_var"] == "hospital")].dropna(subset=["sd"])
     if part.empty:
         return f"with {len(seeds)} seeds no change could be estimated at any hospital"

@@ -9,7 +9,7 @@ import seaborn as sns
 
 from helpers.mitigation.comparison import LABELS, TEST_SPLITS
 
-ORDER = ("local", "instance_augmented", "cluster")
+ORDER = ("local", "instance_augmented", "cluster", "global_continued", "random_augmented")
 
 
 def _size_label(value: float, suppress: bool) -> str:
@@ -28,15 +28,16 @@ def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bo
     sampling noise. The text at the right of each point is the number of training admissions behind that
     strategy's scores at that hospital.
     """
-    part = rows[(rows["metric"] == "delta_auroc") & (rows["group_var"].isin(["hospital", "overall"]))].copy()
-    part["label"] = np.where(part["group_var"] == "overall", "all hospitals", part["group"])
-    hospitals = sorted(part.loc[part["group_var"] == "hospital", "label"].unique()) + ["all hospitals"]
+    # Hospitals only: the pooled row mixes the scales of models trained for different hospitals.
+    part = rows[(rows["metric"] == "delta_auroc") & (rows["group_var"] == "hospital")].copy()
+    part["label"] = part["group"].astype(str)
+    hospitals = sorted(part["label"].unique())
     strategies = [s for s in ORDER if s in set(part["experiment"])]
     palette = dict(zip(strategies, sns.color_palette("colorblind", n_colors=len(strategies))))
     splits = [s for s in TEST_SPLITS if s in set(part["split"])]
-    fig, axes = plt.subplots(1, len(splits), figsize=(6.2 * len(splits), 0.9 + 0.75 * len(hospitals) * 1.3),
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 1.2 + 0.3 * len(hospitals) * len(strategies)),
                              sharey=True, squeeze=False)
-    offsets = np.linspace(-0.25, 0.25, len(strategies)) if len(strategies) > 1 else np.zeros(1)
+    offsets = np.linspace(-0.3, 0.3, len(strategies)) if len(strategies) > 1 else np.zeros(1)
     for ax, split in zip(axes[0], splits):
         in_split = part[part["split"] == split]
         for offset, strategy in zip(offsets, strategies):
@@ -55,19 +56,21 @@ def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bo
                 if len(seeds) > 1:
                     ax.scatter(seeds, np.full(len(seeds), i + offset), s=8, color="grey", zorder=3)
                 size = train_sizes[(train_sizes["experiment"] == strategy) & (train_sizes["hospital"] == hospital)]
-                if hospital != "all hospitals" and len(size):
+                if len(size):
                     ax.annotate(f"n={_size_label(float(size['train_size'].iloc[0]), suppress)}",
                                 (high if np.isfinite(high) else mean, i + offset), xytext=(4, 0),
                                 textcoords="offset points", fontsize=7, va="center", color=palette[strategy])
         ax.axvline(0, color="grey", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(hospitals)), hospitals)
+        ax.set_ylim(-0.5, len(hospitals) - 0.5)  # room for the outer models' rows inside the axes
         ax.set_title(LABELS.get(split, split))
-        ax.set_xlabel("change in AUROC vs the global model (paired 95 % CI)")
+        ax.set_xlabel("change in AUROC vs global")
         ax.margins(x=0.15)
     axes[0][0].invert_yaxis()
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(strategies), frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(strategies)), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
@@ -86,6 +89,37 @@ def cluster_makeup_bars(makeup: pd.DataFrame) -> plt.Figure:
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of the cluster's training admissions (%)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=shares.shape[1], frameon=False)
+    # The legend goes above the bars: below, it would sit on the x-axis label.
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=shares.shape[1], frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def validation_curves(histories: pd.DataFrame, models: pd.DataFrame) -> plt.Figure:
+    """Validation AUROC after every epoch (epoch 0: the start), one panel per strategy or control, one line per
+    model and seed; a ring marks the kept epoch, a cross the last epoch run."""
+    experiments = [e for e in ORDER if e in set(histories["strategy"])]
+    columns = min(3, max(1, len(experiments)))
+    rows = int(np.ceil(len(experiments) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.6 * rows + 0.4), squeeze=False)
+    for ax, experiment in zip(axes.flat, experiments):
+        mine = histories[histories["strategy"] == experiment]
+        units = list(dict.fromkeys(mine["unit"]))
+        palette = dict(zip(units, sns.color_palette("colorblind", n_colors=max(1, len(units)))))
+        for (unit, seed), curve in mine.groupby(["unit", "seed"], sort=False):
+            ax.plot(curve["epoch"], curve["validation_auroc"], color=palette[unit], linewidth=1,
+                    label=unit if seed == mine["seed"].min() else None)
+            best = curve[curve["best"].astype(bool)]
+            ax.scatter(best["epoch"], best["validation_auroc"], s=30, facecolors="none",
+                       edgecolors=palette[unit], zorder=3)
+            last = curve.iloc[-1]
+            ax.scatter([last["epoch"]], [last["validation_auroc"]], marker="x", s=18, color=palette[unit],
+                       zorder=3)
+        ax.set_title(LABELS.get(experiment, experiment), fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation AUROC")
+        ax.legend(fontsize=6, frameon=False, loc="lower right")
+    for ax in list(axes.flat)[len(experiments):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig

@@ -1,9 +1,8 @@
-"""The three ways chapter 5 adapts the global ClinicLLM, and the one code path that trains and scores them.
+"""What chapter 5 trains: the three strategies and their two controls, and the one loop that trains and scores them.
 
-Every strategy continues fine-tuning from the **global checkpoint** of chapter 2 (its ``summary.json``), never from
-scratch, through the same cached stages as chapter 2 (:func:`helpers.clinicllm.finetune_stage` and
-:func:`helpers.clinicllm.prediction_stage`): same trainer, same model selection on validation AUROC, same cache
-rule (a stage's key covers its starting checkpoint, its settings, its seed and fingerprints of its data).
+Every model retrains ClinicLLM's head on cached note features (:mod:`helpers.mitigation.training`), continuing
+from the **global checkpoint** of chapter 2 (or, with ``local_start: pretrained``, from its pretrained encoder with
+a new head), until its validation AUROC stops improving.
 
 - ``local``: one model per hospital, trained on that hospital's training admissions only and selected on its
   validation admissions; it scores that hospital's test admissions.
@@ -13,20 +12,19 @@ rule (a stage's key covers its starting checkpoint, its settings, its seed and f
   routed to that cluster; each test admission is scored by the model of its cluster
   (:mod:`helpers.mitigation.clustering`).
 
-The budget. Chapter 2's global fine-tuning is the longest step of the study; chapter 5 trains 11 models (4 + 4 + 3
-by default) per seed within a fraction of that time. Each model is therefore a *short continuation*: at most
-``epochs`` passes and ``max_steps`` optimizer steps (:class:`StrategyBudget`), with ``evaluations`` validation
-checks spread over the run so that model selection happens inside the cap, and validation capped at
-``max_eval_samples`` admissions. Starting from a model that has already learned the task, a few hundred to two
-thousand admissions are enough to move it towards one hospital, which is what the strategies are meant to do.
+The controls separate a strategy's idea from "more training":
+
+- ``global_continued``: the global model trained further on the pooled training admissions of all hospitals,
+  selected on all validation admissions, with the same start, stopping rule and seeds. Local and cluster models
+  are judged against it.
+- ``random_augmented``: each hospital's training admissions plus as many admissions as ``instance_augmented``
+  added there, drawn at random from the other hospitals' training admissions. Instance selection is judged
+  against it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,10 +32,16 @@ import numpy as np
 import pandas as pd
 
 from helpers import clinicllm, evaluation
+from helpers.mitigation import training
 from helpers.artifacts import RunPaths, read_json
 from helpers.progress import report
 
 STRATEGIES = ("local", "instance_augmented", "cluster")
+CONTROLS = ("global_continued", "random_augmented")
+EXPERIMENTS = STRATEGIES + CONTROLS
+CONTROL_OF = {"local": "global_continued", "cluster": "global_continued", "instance_augmented": "random_augmented"}
+"""The control each strategy is judged against: the same training without the strategy's idea."""
+POOLED_UNIT = "all hospitals"
 from helpers.contracts import TEST_SPLITS  # the two tests, one home
 # Settings that depend on the machine, not on the study: chapter 5 decides them for the machine it runs on
 # (chapter 2 saved the values of the machine it ran on).
@@ -57,6 +61,9 @@ class GlobalModel:
     key: str
     tokenizer_dir: Path
     config: clinicllm.ClinicLLMConfig
+    pretrained_dir: Path | None = None
+    """The MLM-pretrained encoder the global model was fine-tuned from (``local_start: pretrained``)."""
+    pretrained_key: str | None = None
 
     @classmethod
     def from_run(cls, paths: RunPaths) -> GlobalModel:
@@ -68,7 +75,22 @@ class GlobalModel:
             key=summary["stage_keys"]["finetune"],
             tokenizer_dir=_locate(summary["tokenizer_dir"], folder, "tokenizer_dir"),
             config=clinicllm.ClinicLLMConfig.from_dict(summary["config"]),
+            pretrained_dir=_locate(summary["pretrained_dir"], folder, "pretrained_dir")
+            if summary.get("pretrained_dir") else None,
+            pretrained_key=summary["stage_keys"].get("pretrain"),
         )
+
+    def start(self, local_start: str) -> tuple[Path, str]:
+        """The checkpoint and stage key strategy models start from: ``global`` or ``pretrained``."""
+        if local_start not in ("global", "pretrained"):
+            raise ValueError(f"parameter 'local_start' is {local_start!r}; give \"global\" (the fine-tuned global "
+                             "model) or \"pretrained\" (chapter 2's MLM-pretrained encoder with a new head).")
+        if local_start == "global":
+            return self.model_dir, self.key
+        if self.pretrained_dir is None or self.pretrained_key is None:
+            raise ValueError("parameter 'local_start' is \"pretrained\" but chapter 2's summary.json names no "
+                             "pretrained checkpoint; re-run chapter 2, or use local_start: \"global\".")
+        return self.pretrained_dir, self.pretrained_key
 
 
 def _locate(stored: str, folder: Path, what: str) -> Path:
@@ -83,79 +105,6 @@ def _locate(stored: str, folder: Path, what: str) -> Path:
         f"chapter 2's {what} {stored!r} was not found (nor {beside.name!r} beside its summary.json); re-run "
         "notebook 02_clinicllm for this run."
     )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The training budget of one strategy model
-# --------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StrategyBudget:
-    """How long each strategy model continues training from the global checkpoint."""
-
-    epochs: float = 1.0
-    """At most this many passes over the model's training admissions."""
-    max_steps: int | None = 30
-    """At most this many optimizer steps (None = no cap)."""
-    evaluations: int = 2
-    """Validation AUROC checks per model, evenly spaced; the best one is kept."""
-    max_eval_samples: int | None = 300
-    """Validation admissions used for model selection, at most (a seeded sample; None = all)."""
-    learning_rate: float | None = None
-    """Peak learning rate; None = chapter 2's fine-tuning learning rate."""
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.epochs, (int, float)) and np.isfinite(self.epochs) and self.epochs > 0):
-            raise ValueError(f"parameter 'strategy_epochs' is {self.epochs!r}; give a positive number of passes.")
-        for name, value in (("strategy_max_steps", self.max_steps), ("strategy_max_eval_samples",
-                                                                    self.max_eval_samples)):
-            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
-                raise ValueError(f"parameter {name!r} is {value!r}; give a positive whole number or None.")
-        if isinstance(self.evaluations, bool) or int(self.evaluations) != self.evaluations or self.evaluations < 1:
-            raise ValueError(f"parameter 'strategy_evaluations' is {self.evaluations!r}; give a whole number >= 1.")
-        if self.learning_rate is not None and not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"parameter 'strategy_learning_rate' is {self.learning_rate!r}; give a positive "
-                             "number or None (chapter 2's rate).")
-
-    def plan(self, n_train: int, batch_size: int) -> dict[str, int]:
-        """Steps, evaluations per epoch and steps between evaluations for ``n_train`` admissions.
-
-        The run ends on an evaluation (no step is trained after the last checkpoint that model selection can
-        keep), so it is cut to a whole number of evaluation intervals. The Trainer spaces evaluations by
-        ``ceil(steps_per_epoch / evals_per_epoch)``; of the spacings that give between ``evaluations`` and twice
-        that many checks, the one that keeps the most planned steps is used (then the fewest checks).
-        """
-        steps_per_epoch = max(1, math.ceil(n_train / batch_size))
-        planned = max(1, math.ceil(self.epochs * steps_per_epoch))
-        if self.max_steps:
-            planned = min(planned, int(self.max_steps))
-        n_evals = min(int(self.evaluations), planned)
-        best = None
-        first = max(1, math.ceil(n_evals * steps_per_epoch / planned))
-        for evals_per_epoch in range(first, max(first, steps_per_epoch) + 1):
-            eval_steps = math.ceil(steps_per_epoch / evals_per_epoch)
-            checks = planned // eval_steps
-            if checks < n_evals:
-                continue
-            if checks > 2 * n_evals and best is not None:
-                break
-            candidate = (eval_steps * checks, -checks, evals_per_epoch, eval_steps)
-            if best is None or candidate[:2] > best[:2]:
-                best = candidate
-        steps, _, evals_per_epoch, eval_steps = best
-        return {"steps": steps, "evals_per_epoch": evals_per_epoch, "eval_steps": eval_steps,
-                "examples_seen": min(steps * batch_size, math.ceil(self.epochs * n_train))}
-
-    def config_for(self, base: clinicllm.ClinicLLMConfig, n_train: int, seed: int) -> clinicllm.ClinicLLMConfig:
-        """``base`` (resolved) with this budget's schedule for ``n_train`` training admissions and ``seed``."""
-        base = base.resolved()
-        plan = self.plan(n_train, base.finetune_batch_size)
-        return dataclasses.replace(
-            base, finetune_epochs=float(self.epochs), finetune_max_steps=plan["steps"],
-            evals_per_epoch=plan["evals_per_epoch"], max_eval_samples=self.max_eval_samples,
-            finetune_learning_rate=self.learning_rate or base.finetune_learning_rate, seed=int(seed),
-        )
 
 
 def strategy_base_config(global_model: GlobalModel, options: dict | None = None) -> clinicllm.ClinicLLMConfig:
@@ -261,6 +210,39 @@ def cluster_units(data: pd.DataFrame, assignment: pd.Series, min_train: int = 50
     return units
 
 
+
+
+def continued_unit(data: pd.DataFrame) -> TrainingUnit:
+    """The ``global_continued`` control: the pooled training admissions of every hospital, selected on all
+    validation admissions, scoring every test admission."""
+    train = data[data["split"].eq("train")]
+    selection = data[data["split"].eq("validation")]
+    scored = data[data["split"].isin(TEST_SPLITS)]
+    reason = _class_problem(train, "training") or _class_problem(selection, "validation")
+    return TrainingUnit("global_continued", POOLED_UNIT, train, selection, scored,
+                        skip_reason=f"not estimable: {reason}" if reason else None)
+
+
+def random_augmented_units(data: pd.DataFrame, augmented: list[TrainingUnit], seed: int = 0) -> list[TrainingUnit]:
+    """The ``random_augmented`` control: per hospital, its training admissions plus as many training admissions of
+    the other hospitals as ``instance_augmented`` added there, drawn at random (seeded) instead of by similarity.
+
+    Only training admissions are ever drawn; a hospital whose augmented unit added none gets none.
+    """
+    units = []
+    for index, unit in enumerate(sorted(augmented, key=lambda u: u.unit)):
+        own = data[data["hospital"].eq(unit.unit) & data["split"].eq("train")]
+        n_added = int((unit.train["hospital"] != unit.unit).sum())
+        pool = data[data["split"].eq("train") & data["hospital"].ne(unit.unit)]
+        if n_added > len(pool):
+            raise ValueError(f"{unit.unit}: instance_augmented added {n_added} admissions but the other hospitals "
+                             f"have {len(pool)} training admissions; lower parameter 'augmentation_k'.")
+        rng = np.random.default_rng([int(seed), index])
+        drawn = pool.iloc[np.sort(rng.choice(len(pool), size=n_added, replace=False))]
+        units.append(_hospital_unit("random_augmented", data, unit.unit, pd.concat([own, drawn])))
+    return units
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Training and scoring
 # --------------------------------------------------------------------------------------------------------------
@@ -271,81 +253,77 @@ class StrategyRun:
     """What :func:`run_units` produced."""
 
     predictions: pd.DataFrame
-    """Prediction columns plus experiment, seed, unit, train_size, examples_seen (one row per scored admission)."""
+    """Prediction columns plus experiment, seed, unit, train_size (one row per scored admission and seed)."""
     models: pd.DataFrame
-    """One row per unit and seed: training sizes, steps, best validation AUROC, seconds, status."""
+    """One row per unit and seed: sizes, epochs run, the kept epoch, why it stopped, validation AUROC, seconds."""
+    histories: pd.DataFrame
+    """Validation AUROC after every epoch (epoch 0: the start), per unit and seed; ``best`` marks the kept one."""
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _cap(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
-    if limit is None or len(frame) <= limit:
-        return frame
-    sample = frame.sample(n=int(limit), random_state=seed).sort_index()
-    return sample if sample["readmitted_30d"].nunique() == 2 else frame
-
-
-def _best_validation_auroc(history: pd.DataFrame) -> float:
-    if "best" not in history or "eval_auroc" not in history:
-        return float("nan")
-    best = history[history["best"].astype(bool)]
-    return float(best["eval_auroc"].iloc[0]) if len(best) else float("nan")
-
-
-def run_units(units: list[TrainingUnit], global_model: GlobalModel, tokenizer, base_config, budget: StrategyBudget,
-              seeds: list[int], root: Path, global_predictions: pd.DataFrame, selection_seed: int = 0) -> StrategyRun:
-    """Fine-tune every unit from the global checkpoint once per seed and score its test admissions (cached)."""
-    if not seeds or any(isinstance(s, bool) or int(s) != s or s < 0 for s in seeds):
+def check_seeds(seeds) -> list[int]:
+    """The training seeds, checked: a non-empty list of distinct non-negative whole numbers."""
+    if not isinstance(seeds, (list, tuple)) or not seeds or any(
+            isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
         raise ValueError(f"parameter 'seeds' is {seeds!r}; give a non-empty list of non-negative whole numbers, "
-                         "e.g. [0] or [0, 1, 2, 3, 4].")
+                         "e.g. [0] or [0, 1, 2].")
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"parameter 'seeds' repeats a seed ({seeds}); each seed is one repetition.")
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+        raise ValueError(f"parameter 'seeds' repeats a seed ({list(seeds)}); each seed is one repetition.")
+    return [int(s) for s in seeds]
+
+
+def run_units(units: list[TrainingUnit], features: pd.DataFrame, start_for, rule: training.StoppingRule,
+              seeds: list[int], global_predictions: pd.DataFrame) -> StrategyRun:
+    """Train every unit's head once per seed from ``start_for(unit)`` with the stopping rule, and score its test
+    admissions. A skipped cluster keeps the global model's scores; a skipped hospital goes unscored."""
+    seeds = check_seeds(seeds)
     global_scores = global_predictions.set_index(["admission_id", "split"])["y_score"]
-    predictions, models = [], []
-    timings = {"fine-tuning": 0.0, "predictions": 0.0}
+    predictions, models, histories = [], [], []
+    seconds = 0.0
     for seed in seeds:
         for unit in units:
-            row = {"strategy": unit.strategy, "unit": unit.unit, "seed": int(seed), "train_size": len(unit.train),
+            row = {"strategy": unit.strategy, "unit": unit.unit, "seed": seed, "train_size": len(unit.train),
                    "from_other_hospitals": int((unit.train["hospital"] != unit.unit).sum())
-                   if unit.strategy != "cluster" else 0,
-                   "hospitals_in_training": unit.train["hospital"].nunique(),
+                   if unit.strategy not in ("cluster", "global_continued") else 0,
                    "selection_size": len(unit.selection), "scored": len(unit.scored)}
             if unit.skip_reason:
                 models.append({**row, "status": unit.skip_reason})
                 if unit.fallback_to_global and len(unit.scored):
                     keys = pd.MultiIndex.from_frame(unit.scored[["admission_id", "split"]])
-                    predictions.append(_prediction_rows(unit, seed, global_scores.reindex(keys).to_numpy(),
-                                                        train_size=None, examples_seen=None))
+                    predictions.append(_prediction_rows(unit, seed, global_scores.reindex(keys).to_numpy(), None))
                 continue
-            config = budget.config_for(base_config, len(unit.train), seed)
-            plan = budget.plan(len(unit.train), config.finetune_batch_size)
-            selection = _cap(unit.selection, budget.max_eval_samples, selection_seed)
-            report(f"chapter 5: {unit.strategy} / {unit.unit} / seed {seed}: fine-tuning on {len(unit.train):,} "
-                   f"admissions, {plan['steps']} steps")
-            t0 = time.perf_counter()
-            model_dir, history, key, reused = clinicllm.finetune_stage(
-                global_model.model_dir, global_model.key, tokenizer, unit.train, selection, config, root,
-                name=unit.slug)
-            t1 = time.perf_counter()
-            scored, _, scored_reused, _ = clinicllm.prediction_stage(
-                model_dir, key, tokenizer, unit.scored, config, root, name=f"{unit.slug}-predictions")
-            t2 = time.perf_counter()
-            timings["fine-tuning"] += t1 - t0
-            timings["predictions"] += t2 - t1
-            scores = scored.set_index("admission_id")["y_score"].reindex(unit.scored["admission_id"]).to_numpy()
-            predictions.append(_prediction_rows(unit, seed, scores, len(unit.train), plan["examples_seen"]))
-            models.append({**row, "status": "trained (reused from cache)" if reused else "trained",
-                           "steps": plan["steps"], "examples_seen": plan["examples_seen"],
-                           "best_validation_auroc": _best_validation_auroc(history),
-                           "seconds": round(t2 - t0, 1), "reused": bool(reused and scored_reused)})
-    columns = evaluation.PREDICTION_COLUMNS + ["experiment", "seed", "unit", "train_size", "examples_seen"]
+            report(f"chapter 5: {unit.strategy} / {unit.unit} / seed {seed}: {len(unit.train):,} admissions")
+            trained = training.train_head(
+                start_for(unit), feature_matrix_of(features, unit.train), unit.train["readmitted_30d"].to_numpy(),
+                feature_matrix_of(features, unit.selection), unit.selection["readmitted_30d"].to_numpy(), rule, seed)
+            seconds += trained.seconds
+            scores = trained.head.scores(feature_matrix_of(features, unit.scored))
+            predictions.append(_prediction_rows(unit, seed, scores, len(unit.train)))
+            run = trained.run
+            histories.append(pd.DataFrame({"strategy": unit.strategy, "unit": unit.unit, "seed": seed,
+                                           "epoch": np.arange(len(run.scores)), "validation_auroc": run.scores,
+                                           "best": np.arange(len(run.scores)) == run.best_epoch}))
+            models.append({**row, "status": "trained", "best_epoch": run.best_epoch, "epochs_run": run.epochs_run,
+                           "stop_reason": run.stop_reason, "steps": trained.steps, "best_steps": trained.best_steps,
+                           "start_validation_auroc": run.scores[0], "best_validation_auroc": run.best_score,
+                           "seconds": trained.seconds})
+    columns = evaluation.PREDICTION_COLUMNS + ["experiment", "seed", "unit", "train_size"]
     table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
-    return StrategyRun(table[columns], pd.DataFrame(models), timings)
+    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(
+        columns=["strategy", "unit", "seed", "epoch", "validation_auroc", "best"])
+    model_columns = ["strategy", "unit", "seed", "train_size", "from_other_hospitals", "selection_size", "scored",
+                     "status", "best_epoch", "epochs_run", "stop_reason", "steps", "best_steps",
+                     "start_validation_auroc", "best_validation_auroc", "seconds"]
+    # every column present even when no model could be trained (a cohort where every unit is skipped)
+    return StrategyRun(table[columns], pd.DataFrame(models).reindex(columns=model_columns), history,
+                       {"training": seconds})
 
 
-def _prediction_rows(unit: TrainingUnit, seed: int, scores: np.ndarray, train_size: int | None,
-                     examples_seen: int | None) -> pd.DataFrame:
+def feature_matrix_of(features: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    return training.feature_matrix(features, frame["admission_id"])
+
+
+def _prediction_rows(unit: TrainingUnit, seed: int, scores: np.ndarray, train_size: int | None) -> pd.DataFrame:
     """Prediction rows of one unit; ``train_size`` None marks admissions that kept the global model's score."""
     rows = unit.scored[["admission_id", "patient_id", "hospital", "split"]].copy()
     rows["model"] = clinicllm.MODEL_NAME
@@ -355,5 +333,4 @@ def _prediction_rows(unit: TrainingUnit, seed: int, scores: np.ndarray, train_si
     rows["seed"] = int(seed)
     rows["unit"] = unit.unit if train_size is not None else f"global ({unit.unit} has no model)"
     rows["train_size"] = np.nan if train_size is None else float(train_size)
-    rows["examples_seen"] = np.nan if examples_seen is None else float(examples_seen)
     return rows.reset_index(drop=True)
