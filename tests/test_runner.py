@@ -508,17 +508,15 @@ def test_every_parameter_with_a_none_default_has_a_declared_type():
 
 
 def test_a_none_default_takes_null_or_its_declared_type_and_refuses_text():
-    resolved = _resolve_real("02.max_length=null", "02.vocab_size=500", "05.strategy_learning_rate=1")
+    resolved = _resolve_real("02.max_length=null", "02.vocab_size=500", "02.finetune_epochs=1")
     assert resolved["02_clinicllm"]["max_length"] is None and resolved["02_clinicllm"]["vocab_size"] == 500
-    assert resolved["05_mitigation"]["strategy_learning_rate"] == 1
+    assert resolved["02_clinicllm"]["finetune_epochs"] == 1
     with pytest.raises(ParameterError) as err:
         _resolve_real("02.max_length='128'")
     assert "parameter 'max_length' (02_clinicllm; --set) must be int or null" in str(err.value)
     assert "e.g. 128" in str(err.value)
-    with pytest.raises(ParameterError, match="'strategy_learning_rate'.*must be float or null.*got bool True"):
-        _resolve_real("05.strategy_learning_rate=true")
-    # a number default whose meaning offers "None: no cap" takes null too
-    assert _resolve_real("05.strategy_max_steps=null")["05_mitigation"]["strategy_max_steps"] is None
+    with pytest.raises(ParameterError, match="'finetune_epochs'.*must be float or null.*got bool True"):
+        _resolve_real("02.finetune_epochs=true")
     with pytest.raises(ParameterError, match="'n_bootstrap'.*must be int like its default"):
         _resolve_real("05.n_bootstrap=null")
 

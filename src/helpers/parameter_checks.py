@@ -33,9 +33,6 @@ NULLABLE_PARAMETER_TYPES: dict[str, type] = {
     "finetune_epochs": float,
     "finetune_max_steps": int,
     "max_train_samples": int,
-    "strategy_max_steps": int,
-    "strategy_max_eval_samples": int,
-    "strategy_learning_rate": float,
 }
 """The type of every notebook parameter that accepts ``None`` (null in YAML), whether its default is ``None`` or a
 value whose meaning comment offers "None: no cap". A test checks that every ``None`` default is listed here."""
