@@ -29,6 +29,9 @@ OFFLINE_ENVIRONMENT: dict[str, str] = {
     "TRANSFORMERS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    # tqdm warns with its install path when transformers imports it in a kernel without ipywidgets, before any
+    # helper could install a filter; no progress bar is ever shown, so the warning would only put a path in the book
+    "PYTHONWARNINGS": "ignore:IProgress not found",
 }
 """Environment of every process that runs the model: never reach the network, no telemetry, no progress bars."""
 
