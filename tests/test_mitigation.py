@@ -373,3 +373,35 @@ def test_global_model_is_found_beside_its_summary_when_the_run_was_copied(tmp_pa
     assert base.bf16 is False and base.attention_kernel == "sdpa"
     with pytest.raises(ValueError, match="unknown ClinicLLMConfig"):
         m.strategy_base_config(model, {"bfloat": False})
+
+
+def test_cluster_makeup_pools_the_smaller_of_many_sites_without_warnings():
+    import warnings
+
+    from helpers.mitigation.clustering import OTHER_SITES, Clustering
+
+    # 12 sites: site k has k + 1 training admissions, all in cluster 1 except site 11's in cluster 2
+    hospitals = [f"S{k:02d}" for k in range(12) for _ in range(k + 1)]
+    data = pd.DataFrame({"hospital": hospitals, "split": "train", "readmitted_30d": 0})
+    assignment = pd.Series(["cluster 2" if h == "S11" else "cluster 1" for h in hospitals], index=data.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        makeup = m.cluster_makeup(data, Clustering(assignment, np.nan, np.nan, 2), max_hospitals=4)
+    # the three largest keep their columns, the other nine (1 + 2 + ... + 9 = 45 admissions) are pooled
+    assert [c for c in makeup.columns if c.endswith("(n)")] == ["S11 (n)", "S10 (n)", "S09 (n)", f"{OTHER_SITES} (n)"]
+    assert makeup.loc["cluster 1", f"{OTHER_SITES} (n)"] == 45 and makeup.loc["cluster 2", "S11 (n)"] == 12
+    assert makeup.loc["cluster 1", "training admissions"] == 45 + 11 + 10
+    assert makeup.loc["cluster 1", "S10 (%)"] == round(100 * 11 / 66, 1)
+
+
+def test_scarcity_sentence_with_equal_changes_has_no_correlation_and_ordinals_read_right():
+    import warnings
+
+    sizes = pd.Series({f"H{k}": 100 * (k + 1) for k in range(22)})
+    table = m.scarcity_table(summary_with({h: 0.0 for h in sizes.index}), sizes, pd.Series(dtype=float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a correlation of constant values would divide by zero
+        text = m.scarcity_sentence(table)
+    assert "all equal, so they have no rank correlation" in text and "nan" not in text
+    assert [m.comparison._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "111th"]

@@ -56,18 +56,29 @@ def fit_clusters(data: pd.DataFrame, vectors: pd.DataFrame, n_clusters: int, see
     return Clustering(assignment, silhouette, ari, int(n_clusters))
 
 
-def cluster_makeup(data: pd.DataFrame, clustering: Clustering) -> pd.DataFrame:
-    """Training admissions per cluster and hospital, with each hospital's share of the cluster (%)."""
+OTHER_SITES = "other sites"
+"""The column that pools the hospitals beyond the largest ones in :func:`cluster_makeup`."""
+
+
+def cluster_makeup(data: pd.DataFrame, clustering: Clustering, max_hospitals: int = 8) -> pd.DataFrame:
+    """Training admissions per cluster and hospital, with each hospital's share of the cluster (%).
+
+    With more than ``max_hospitals`` hospitals (an export of many sites), the largest ``max_hospitals - 1`` by
+    training admissions keep their columns and the rest are pooled into :data:`OTHER_SITES`, so that the table and
+    the figure stay readable."""
     train = data["split"].eq("train")
-    counts = pd.crosstab(clustering.assignment[train], data.loc[train, "hospital"])
+    counts = pd.crosstab(clustering.assignment[train], data.loc[train, "hospital"].astype(str))
     counts = counts.reindex(clustering.labels(), fill_value=0)
+    if counts.shape[1] > max_hospitals:
+        order = counts.sum(axis=0).sort_index().sort_values(ascending=False, kind="stable").index
+        kept = list(order[:max_hospitals - 1])
+        counts = counts[kept].assign(**{OTHER_SITES: counts.drop(columns=kept).sum(axis=1)})
     shares = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0) * 100
-    table = counts.copy()
-    table.columns = [f"{h} (n)" for h in counts.columns]
-    for hospital in counts.columns:
-        table[f"{hospital} (%)"] = shares[hospital].round(1)
-    table.insert(0, "training admissions", counts.sum(axis=1))
-    table.insert(1, "readmitted (%)", (data.loc[train, "readmitted_30d"].groupby(clustering.assignment[train])
-                                       .mean().reindex(table.index) * 100).round(1))
+    readmitted = (data.loc[train, "readmitted_30d"].groupby(clustering.assignment[train]).mean()
+                  .reindex(counts.index) * 100).round(1)
+    # built in one piece: inserting one column per hospital fragments the frame and warns on many sites
+    table = pd.concat([counts.sum(axis=1).rename("training admissions"), readmitted.rename("readmitted (%)"),
+                       counts.rename(columns=lambda h: f"{h} (n)"),
+                       shares.round(1).rename(columns=lambda h: f"{h} (%)")], axis=1)
     table.index.name = "cluster"
     return table

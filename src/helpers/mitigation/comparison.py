@@ -298,15 +298,20 @@ def scarcity_sentence(table: pd.DataFrame, experiment: str = "local") -> str:
         "so in this run the gain is not largest where data are scarcest"
     text = (f"the largest change from {LABELS.get(experiment, experiment)} ({values[best]:+.2f} %) is at {best}, the "
             f"hospital with {where} training admissions, {verdict}")
-    if len(values) >= 3:
-        rho = values.rank().corr(table.loc[values.index, "training admissions"].rank())
+    sizes = table.loc[values.index, "training admissions"]
+    if len(values) >= 3 and values.nunique() > 1 and pd.to_numeric(sizes, errors="coerce").nunique() > 1:
+        rho = values.rank().corr(pd.to_numeric(sizes, errors="coerce").rank())
         text += (f"; across the {len(values)} hospitals the rank correlation of change and training size is "
-                 f"{rho:+.2f} (descriptive only with so few hospitals)")
+                 f"{rho:+.2f}" + (" (descriptive only with so few hospitals)" if len(values) < 10 else ""))
+    elif len(values) >= 3:
+        text += f"; the {len(values)} hospitals' changes (or sizes) are all equal, so they have no rank correlation"
     return text
 
 
 def _ordinal(n: int) -> str:
-    return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+    if n % 100 in (11, 12, 13):
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
 
 
 def headline_sentences(summary: pd.DataFrame, experiments=("local", "instance_augmented", "cluster")) -> dict[str, str]:

@@ -105,10 +105,13 @@ def validation_curves(histories: pd.DataFrame, models: pd.DataFrame) -> plt.Figu
     for ax, experiment in zip(axes.flat, experiments):
         mine = histories[histories["strategy"] == experiment]
         units = list(dict.fromkeys(mine["unit"]))
-        palette = dict(zip(units, sns.color_palette("colorblind", n_colors=max(1, len(units)))))
+        # beyond a few models (an export of many sites) colours and a legend name nothing: one colour, no legend
+        many = len(units) > 8
+        palette = (dict.fromkeys(units, sns.color_palette("colorblind")[0]) if many else
+                   dict(zip(units, sns.color_palette("colorblind", n_colors=max(1, len(units))))))
         for (unit, seed), curve in mine.groupby(["unit", "seed"], sort=False):
             ax.plot(curve["epoch"], curve["validation_auroc"], color=palette[unit], linewidth=1,
-                    label=unit if seed == mine["seed"].min() else None)
+                    alpha=0.4 if many else 1.0, label=unit if seed == mine["seed"].min() and not many else None)
             best = curve[curve["best"].astype(bool)]
             ax.scatter(best["epoch"], best["validation_auroc"], s=30, facecolors="none",
                        edgecolors=palette[unit], zorder=3)
@@ -118,7 +121,10 @@ def validation_curves(histories: pd.DataFrame, models: pd.DataFrame) -> plt.Figu
         ax.set_title(LABELS.get(experiment, experiment), fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation AUROC")
-        ax.legend(fontsize=6, frameon=False, loc="lower right")
+        if many:
+            ax.set_title(f"{LABELS.get(experiment, experiment)} ({len(units)} models)", fontsize=9)
+        else:
+            ax.legend(fontsize=6, frameon=False, loc="lower right")
     for ax in list(axes.flat)[len(experiments):]:
         ax.set_visible(False)
     fig.tight_layout()
