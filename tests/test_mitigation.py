@@ -405,3 +405,29 @@ def test_scarcity_sentence_with_equal_changes_has_no_correlation_and_ordinals_re
     assert "all equal, so they have no rank correlation" in text and "nan" not in text
     assert [m.comparison._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "111th"]
+
+
+def test_sites_chapter_3_pools_are_one_unit_in_chapter_5_and_nothing_changes_without_pooling():
+    from helpers.cohort import POOLED_SITES
+
+    data = pd.DataFrame({"hospital": ["A"] * 5 + ["B"] * 3 + ["C"] * 2, "split": "train"})
+    chapter3 = pd.DataFrame({"notebook": "03_disparities", "group_var": "hospital", "group": ["A", POOLED_SITES],
+                             "metric": "auroc"})
+    pooled = m.chapter3_pooled_sites(data, chapter3)
+    assert pooled == ["B", "C"]
+    assert m.pool_sites(data, pooled)["hospital"].tolist() == ["A"] * 5 + [POOLED_SITES] * 5
+    assert m.chapter3_pooled_sites(data, chapter3.assign(group=["A", "B"])) == []  # every site has its row
+    assert m.pool_sites(data, []) is data
+    assert m.chapter3_pooled_sites(data, pd.DataFrame()) == []
+
+
+def test_seed_noise_sentence_compares_spreads_and_says_so_when_nothing_moved():
+    def summary(sd, low, high):
+        return pd.DataFrame({"metric": "delta_auroc", "group_var": "hospital", "group": ["H1", "H2", "H3"],
+                             "sd": sd, "ci_low": low, "ci_high": high})
+
+    text = m.seed_noise_sentence(summary(0.01, -0.02, 0.02), [0, 1, 2])
+    assert "median standard deviation of 0.010" in text and "width of 0.040" in text and "(ratio 0.25)" in text
+    assert "a real part of" in text
+    still = m.seed_noise_sentence(summary(0.0, 0.0, 0.0), [0, 1, 2])
+    assert "nan" not in still and "neither training nor sampling noise" in still

@@ -43,9 +43,9 @@ from helpers.mitigation.training import STARTS, StoppingRule, train_head, train_
 __all__ = [
     "CONTROLS", "CONTROL_OF", "EXPERIMENTS", "SPACES", "STARTS", "STRATEGIES", "ChapterClock", "Clustering",
     "GlobalModel", "MitigationInputs", "StoppingRule", "StrategyRun", "TrainingUnit", "augmented_units",
-    "change_range_sentence", "change_rows", "cluster_makeup", "cluster_units", "continued_unit", "factor_matrix",
+    "change_range_sentence", "change_rows", "chapter3_pooled_sites", "cluster_makeup", "cluster_units", "continued_unit", "factor_matrix",
     "fit_clusters", "headline_sentences", "learning_curve_slopes", "load_inputs", "local_units", "metric_rows",
-    "most_similar_from_other_hospitals", "note_embeddings", "paired_change", "random_augmented_units",
+    "most_similar_from_other_hospitals", "note_embeddings", "paired_change", "pool_sites", "random_augmented_units",
     "relative_change", "representation", "run_units", "scarcity_sentence", "scarcity_table", "seed_noise_sentence",
     "seed_summary", "start_heads", "strategy_base_config", "suppress_small_counts", "tables", "train_head",
     "train_with_early_stopping", "training_sizes", "units_table",
@@ -86,6 +86,16 @@ class MitigationInputs:
     metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
     global_timings: dict = field(default_factory=dict)
     """Chapter 2's seconds per stage (from its summary.json), to size this chapter's budget against."""
+    pooled_sites: list = field(default_factory=list)
+    """Sites that chapter 3 pooled into one row; here they are one unit of each strategy (:func:`pool_sites`)."""
+
+    def pooling_text(self) -> str:
+        """What the page says about sites pooled as in chapter 3."""
+        if not self.pooled_sites:
+            return "every site is its own unit, as every site has its own row in chapter 3"
+        return (f"the {len(self.pooled_sites):,} sites that chapter 3 pools into its row "
+                f"'{cohort_lib.POOLED_SITES}' are one unit here too, so each strategy trains one model on their "
+                "admissions together")
 
     @property
     def global_train_sizes(self) -> pd.Series:
@@ -107,8 +117,32 @@ def load_inputs(run_dir) -> MitigationInputs:
     global_predictions = predictions[predictions["experiment"] == "global"].drop(columns="experiment")
     global_predictions = global_predictions.assign(hospital=global_predictions["hospital"].astype(str))
     summary = read_json(paths.upstream("clinicllm/summary.json", "02_clinicllm"))
+    metrics = read_metrics(paths.root)
+    pooled = chapter3_pooled_sites(data, metrics)
+    data, global_predictions = pool_sites(data, pooled), pool_sites(global_predictions, pooled)
     return MitigationInputs(paths, data, bool(source["simulated"]), GlobalModel.from_run(paths), global_predictions,
-                            read_metrics(paths.root), dict(summary.get("timings", {})))
+                            metrics, dict(summary.get("timings", {})), pooled)
+
+
+def chapter3_pooled_sites(data: pd.DataFrame, metrics: pd.DataFrame) -> list[str]:
+    """The sites chapter 3 gave no row of their own (its rule: ``min_site_admissions``, ``max_site_rows``), read
+    from its hospital rows in metrics.csv so both chapters name the same units; [] when it pooled none."""
+    if metrics.empty or "group_var" not in metrics:
+        return []
+    rows = metrics[(metrics["notebook"] == "03_disparities") & (metrics["group_var"] == "hospital")]
+    groups = set(rows["group"].astype(str))
+    if cohort_lib.POOLED_SITES not in groups:
+        return []
+    return sorted(set(data["hospital"].astype(str)) - groups)
+
+
+def pool_sites(frame: pd.DataFrame, pooled: list[str]) -> pd.DataFrame:
+    """``frame`` with the ``pooled`` sites' hospital renamed to chapter 3's pooled row (a copy; unchanged if none):
+    an export of 150 small sites otherwise gives 750 strategy rows, nearly all of them too small to estimate."""
+    if not pooled:
+        return frame
+    return frame.assign(hospital=frame["hospital"].astype(str).where(~frame["hospital"].astype(str).isin(pooled),
+                                                                     cohort_lib.POOLED_SITES))
 
 
 def note_embeddings(inputs: MitigationInputs, config: clinicllm.ClinicLLMConfig) -> tuple[pd.DataFrame, bool]:

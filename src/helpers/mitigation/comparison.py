@@ -330,7 +330,11 @@ def seed_noise_sentence(summary: pd.DataFrame, seeds: list[int]) -> str:
         return f"with {len(seeds)} seeds no change could be estimated at any hospital"
     sd = float(part["sd"].median())
     width = float((part["ci_high"] - part["ci_low"]).median())
-    ratio = sd / width if width > 0 else float("nan")
+    if not width > 0:  # most models kept their start, so most changes are exactly zero on every resample
+        return (f"across {len(seeds)} seeds the change in AUROC at a hospital has a median standard deviation of "
+                f"{sd:.3f} and one seed's 95 % bootstrap interval a median width of {width:.3f}: most models kept "
+                "their start, so at most hospitals there is neither training nor sampling noise to compare")
+    ratio = sd / width
     return (f"across {len(seeds)} seeds the change in AUROC at a hospital has a median standard deviation of "
             f"{sd:.3f}, against a median width of {width:.3f} for one seed's 95 % bootstrap interval "
             f"(ratio {ratio:.2f}): training noise is {'small beside' if ratio < 0.25 else 'a real part of'} "

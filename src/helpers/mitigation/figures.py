@@ -90,7 +90,7 @@ def cluster_makeup_bars(makeup: pd.DataFrame) -> plt.Figure:
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of the cluster's training admissions (%)")
     # The legend goes above the bars: below, it would sit on the x-axis label.
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=shares.shape[1], frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=min(4, shares.shape[1]), frameon=False)
     fig.tight_layout()
     return fig
 
