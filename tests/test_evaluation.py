@@ -474,3 +474,15 @@ def test_experiments_and_curves_cover_every_experiment_and_split():
         ev.curves_by_experiment(both, "pr")
     with pytest.raises(ValueError, match="experiment"):
         ev.evaluate_experiments(predictions, notebook="02_clinicllm", splits=splits)
+
+
+def test_combine_rows_leaves_out_empty_frames_without_a_warning():
+    import warnings
+
+    rows = pd.DataFrame({"notebook": ["02_clinicllm"], "metric": ["auroc"], "value": [0.7]})
+    empty = pd.DataFrame(columns=["notebook", "metric", "value", "ci_low"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        combined = ev.combine_rows(rows, empty, rows.assign(value=0.6))
+    assert combined["value"].tolist() == [0.7, 0.6] and list(combined.columns) == ["notebook", "metric", "value"]
+    assert ev.combine_rows(empty).empty

@@ -766,6 +766,13 @@ def read_metrics(run_dir: str | os.PathLike) -> pd.DataFrame:
     return _read_metrics_file(path)
 
 
+def combine_rows(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows of several computations in one frame. Empty ones (no oracle on real data, no further seeds) are
+    left out: pandas warns, with a path, when it concatenates an empty frame, and the warning reached the book."""
+    kept = [frame for frame in frames if frame is not None and len(frame)]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=METRICS_FILE_COLUMNS)
+
+
 def write_metrics(run_dir: str | os.PathLike, rows: pd.DataFrame, *, notebook: str) -> Path:
     """Replace ``notebook``'s rows in ``run_dir/metrics.csv``, keep every other notebook's rows; return the path.
 

@@ -62,7 +62,10 @@ def words_by_year(words: pd.DataFrame) -> plt.Figure:
         ax.fill_between(part["discharge_year"], part["q1"], part["q3"], color=color, alpha=0.12)
     ax.set_xlabel("discharge year")
     ax.set_ylabel("words per note (median, IQR band)")
-    ax.legend(ncol=2, fontsize="small")
+    if words["hospital"].nunique() <= 10:  # a legend of many sites would take the whole figure
+        ax.legend(ncol=2, fontsize="small")
+    else:
+        ax.set_title(f"{words['hospital'].nunique()} sites, one line each", fontsize="small")
     fig.tight_layout()
     return fig
 

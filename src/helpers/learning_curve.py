@@ -236,7 +236,8 @@ def curve_figure(table: pd.DataFrame) -> plt.Figure:
         ax.set_xlabel("training admissions for fine-tuning (log scale)")
         ax.set_title(split.replace("_", " "))
     axes[0][0].set_ylabel("AUROC (95 % CI)")
-    axes[0][-1].legend(fontsize="small", loc="lower right")
+    if len(hospitals) <= 10:  # a legend of many sites would take the whole figure
+        axes[0][-1].legend(fontsize="small", loc="lower right")
     fig.tight_layout()
     return fig
 
