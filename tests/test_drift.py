@@ -79,3 +79,32 @@ def test_split_shift_display_names_splits_as_the_book_does():
     shown = drift.split_shift_display(drift.split_shift_table(data))
     assert shown.index.tolist() == ["training", "temporal test"]
     assert shown["admissions"].tolist() == ["1,200", "3"]
+
+
+def test_split_shift_display_keeps_small_counts_off_real_data():
+    """Real data: a split of 8 admissions shows "<11" and no prevalence, mean or share; a split with 3 readmissions
+    hides them and its prevalence; one more count is hidden so that the sum of the splits cannot give one back."""
+    n = {"train": 500, "validation": 40, "temporal_test": 8}
+    readmitted = {"train": 100, "validation": 3, "temporal_test": 2}
+    rows = []
+    for split, size in n.items():
+        rows += [{"split": split, "readmitted_30d": int(i < readmitted[split]), "age": 50 + i % 30,
+                  "comorbidity_level": 4 if i % 2 else 1, "note_text": "a b c"} for i in range(size)]
+    table = drift.split_shift_table(pd.DataFrame(rows))
+    assert table.loc["validation", "readmissions"] == 3
+    simulated = drift.split_shift_display(table)
+    assert simulated.loc["temporal test", "admissions"] == "8"
+    assert simulated.loc["validation", "prevalence (%)"] == 7.5
+    assert drift.LEVEL4_COUNT not in simulated.columns
+    real = drift.split_shift_display(table, real_data=True)
+    assert real.loc["temporal test", "admissions"] == "<11"
+    assert real.loc["temporal test", ["prevalence (%)", "mean age", "comorbidity level 4 (%)"]].tolist() == [""] * 3
+    assert real.loc["validation", "readmissions"] == "<11"
+    assert real.loc["validation", "prevalence (%)"] == ""
+    # 500 + 40 + 8 is the cohort size, published in chapter 1: with the 8 alone hidden it would follow from the
+    # others, so the next smallest count is hidden too (shown as "<11" like every hidden count)
+    assert real["admissions"].tolist() == ["500", "<11", "<11"]
+    text = drift.shift_texts(pd.DataFrame({"unseen_word_share": [0.0, 0.0]}, index=["random_test", "temporal_test"]),
+                             table.rename(index={"validation": "random_test"}), simulated=False)
+    assert text["prevalence_random"] == "not shown (a count under 11)"
+    assert text["prevalence_temporal"] == "not shown (a count under 11)"

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from helpers.privacy import HIDDEN_SHARE, hide_counts, is_small, share_hidden
+
 _WORD = re.compile(r"[a-z][a-z\-]+")
 
 
@@ -64,29 +66,50 @@ def emerging_terms(early_texts: Iterable[str], late_texts: Iterable[str], *, top
     return out.reset_index(drop=True)
 
 
+LEVEL4_COUNT = "comorbidity level 4 (admissions)"
+"""The count behind the level-4 share: kept in the table so that real data can hide the share exactly; not shown."""
+
+
 def split_shift_table(data: pd.DataFrame) -> pd.DataFrame:
-    """Per split: admissions, readmission prevalence, mean age, share with comorbidity level 4, words per note."""
+    """Per split: admissions, readmissions and their prevalence, mean age, share with comorbidity level 4, words
+    per note."""
     rows = []
     for split, part in data.groupby("split", observed=True, sort=False):
+        level4 = int((part["comorbidity_level"] == 4).sum()) if "comorbidity_level" in part else np.nan
         rows.append({
             "split": split,
             "admissions": len(part),
+            "readmissions": int(part["readmitted_30d"].sum()),
             "prevalence (%)": 100 * part["readmitted_30d"].mean(),
             "mean age": part["age"].mean() if "age" in part else np.nan,
-            "comorbidity level 4 (%)": 100 * (part["comorbidity_level"] == 4).mean()
-            if "comorbidity_level" in part else np.nan,
+            "comorbidity level 4 (%)": 100 * level4 / len(part),
+            LEVEL4_COUNT: level4,
             "median words per note": part["note_text"].str.split().str.len().median(),
         })
     return pd.DataFrame(rows).set_index("split").round(1)
 
 
-def split_shift_display(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`split_shift_table` for reading: splits named as the book names them, admissions as whole numbers."""
+def split_shift_display(table: pd.DataFrame, *, real_data: bool = False) -> pd.DataFrame:
+    """:func:`split_shift_table` for reading: splits named as the book names them, counts as whole numbers; on real
+    data the privacy rule (helpers.privacy): a count from 1 to 10 shows "<11", a share or mean that would give one
+    back is left empty, and one more count where the splits' sum (the cohort size) would recover a hidden one."""
     from helpers.evaluation import SPLIT_NAMES
 
-    shown = table.astype(object)
-    shown["admissions"] = [f"{int(n):,}" for n in table["admissions"]]
-    shown.index = [SPLIT_NAMES.get(name, name) for name in table.index]
+    counts = table.reset_index()
+    counts[["admissions", "readmissions"]] = counts[["admissions", "readmissions"]].astype(int)
+    shown = hide_counts(counts, ["admissions", "readmissions"], real_data=real_data,
+                        share_columns={"prevalence (%)": ("readmissions", "admissions"),
+                                       "comorbidity level 4 (%)": (LEVEL4_COUNT, "admissions")},
+                        sums_within=[])
+    if real_data:   # a mean over fewer than 11 admissions describes them
+        few = np.asarray(is_small(counts["admissions"]), dtype=bool)
+        for column in ("mean age", "median words per note"):
+            shown[column] = shown[column].astype(object)
+            shown.loc[few, column] = HIDDEN_SHARE
+    for column in ("admissions", "readmissions"):
+        shown[column] = [value if isinstance(value, str) else f"{int(value):,}" for value in shown[column]]
+    shown = shown.drop(columns=LEVEL4_COUNT).set_index("split").astype(object)
+    shown.index = [SPLIT_NAMES.get(name, name) for name in shown.index]
     shown.index.name = "split"
     return shown
 
@@ -113,14 +136,21 @@ def shift_texts(shift: pd.DataFrame, shift_table: pd.DataFrame, *, simulated: bo
     return {
         "unseen_random": f"{100 * shift.loc['random_test', 'unseen_word_share']:.3f} %",
         "unseen_temporal": f"{100 * shift.loc['temporal_test', 'unseen_word_share']:.3f} %",
-        "prevalence_random": f"{shift_table.loc['random_test', 'prevalence (%)']:.1f} %",
-        "prevalence_temporal": f"{shift_table.loc['temporal_test', 'prevalence (%)']:.1f} %",
+        "prevalence_random": _prevalence_text(shift_table, "random_test", simulated),
+        "prevalence_temporal": _prevalence_text(shift_table, "temporal_test", simulated),
         "word_use_table": ("the second table shows how the use of words moved: the share of notes containing each "
                            "word in the training years and in the test year (template sections renamed, newer drugs "
                            "and terms)") if simulated else (
                            "on real data the words themselves are note text, so the book does not list which words "
                            "rose or fell"),
     }
+
+
+def _prevalence_text(shift_table: pd.DataFrame, split: str, simulated: bool) -> str:
+    row = shift_table.loc[split]
+    if not simulated and "readmissions" in row and share_hidden(row["readmissions"], row["admissions"]):
+        return "not shown (a count under 11)"
+    return f"{row['prevalence (%)']:.1f} %"
 
 
 def word_use_table(data: pd.DataFrame, *, simulated: bool, top: int = 8) -> pd.DataFrame | None:
