@@ -101,7 +101,8 @@ def test_one_privacy_api_and_one_flag():
     assert not importers, f"helpers that import the book module: {importers}"
     analysis = [helpers / "cohort.py", helpers / "table_one.py", *(helpers / "disparities").rglob("*.py"),
                 *(helpers / "features").rglob("*.py")]
-    flags = sorted(path.name for path in analysis if re.search(r"\b(simulated|suppress|enabled): bool", path.read_text()))
+    other_flag = re.compile(r"\b(simulated|suppress|enabled): bool")
+    flags = sorted(path.name for path in analysis if other_flag.search(path.read_text()))
     assert not flags, f"privacy flags other than real_data: {flags}"
 
 
@@ -136,10 +137,10 @@ def test_the_hospital_rates_figure_draws_sites_without_events(tmp_path):
     assert rates["readmission_ci_high"].tolist()[1] == 1.0 and rates["mortality_ci_low"].tolist() == [0.0, 0.0]
     figure = figures.hospital_rates(cohort.rates_long(rates))  # raised "'xerr' must not contain negative values"
     figure.savefig(tmp_path / "rates.png")
-    texts = cohort.hospital_rate_texts(rates, suppress=False)["rates_comment"]
+    texts = cohort.hospital_rate_texts(rates, real_data=False)["rates_comment"]
     assert "highest at B (100.0 % (95 % CI" in texts and "1 site has no readmission in the cohort (A)" in texts
     assert "fewer than three sites" in texts
-    one = cohort.hospital_rate_texts(rates.iloc[[0]], suppress=False)["rates_comment"]
+    one = cohort.hospital_rate_texts(rates.iloc[[0]], real_data=False)["rates_comment"]
     assert one.startswith("This cohort has one site, A: its 30-day readmission rate is 0.0 % (95 % CI 0.0-9.4 %)")
 
 
@@ -162,7 +163,7 @@ def test_subgroup_table_protects_each_groupings_sum_and_chapter_4_hides_shares_b
                             "group": ["H", "18-39", "40-59", "60-79"], "admissions": [300, 6, 94, 200],
                             "patients": [200, 6, 80, 150], "readmissions": [30, 1, 9, 20],
                             "prevalence": [0.1, 1 / 6, 9 / 94, 0.1]})
-    shown = cohort.format_subgroups(summary, suppress=True)
+    shown = cohort.format_subgroups(summary, real_data=True)
     assert shown.loc[("age_group", "18-39"), "admissions"] == "<11"
     assert shown.loc[("age_group", "40-59"), "admissions"] == "<11"  # 300 - 200 - the rest would give 6 back
     assert shown.loc[("age_group", "60-79"), "readmissions"] == "<11"  # 30 - 20 would give 1 + 9 back

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from helpers import evaluation, features
-from helpers.evaluation import MDE_FACTOR, Z_95, Z_POWER_80, minimum_detectable, size_to_detect  # noqa: F401
+from helpers.evaluation import (  # noqa: F401  (the power figures, as the page and its tests name them)
+    MDE_FACTOR, Z_95, Z_POWER_80, minimum_detectable, select_rows, size_to_detect,
+)
 from helpers.verdicts import (  # noqa: F401  (the verdict rule, read by the page's tests and exercises here)
     ABSENT, CONTRADICTED, INCONCLUSIVE, NOT_ESTIMABLE, REPRODUCED, VERDICTS, Difference, Verdict, combine_verdicts,
     difference_verdict, judge_difference, majority, seed_mean, standard_error,
@@ -85,7 +87,7 @@ class Estimate:
 def estimate(rows: pd.DataFrame, *, notebooks: tuple[str, ...], reason: str = "", **filters) -> Estimate:
     """The rows of the first notebook (in ``notebooks`` order) that has any for ``filters``, one per seed."""
     for notebook in notebooks:
-        found = evaluation.select_rows(rows, notebook=notebook, **filters)
+        found = select_rows(rows, notebook=notebook, **filters)
         if len(found):
             return Estimate(found.sort_values("seed").drop_duplicates("seed"))
     chapters = " or ".join(n.split("_")[0].lstrip("0") for n in notebooks)
@@ -94,15 +96,15 @@ def estimate(rows: pd.DataFrame, *, notebooks: tuple[str, ...], reason: str = ""
 
 def age_contrast(rows: pd.DataFrame) -> str:
     """The name of the age contrast chapter 3 wrote (``age_above_<threshold>``), or the default name."""
-    names = sorted({g for g in evaluation.select_rows(rows, group_var="contrast")["group"] if str(g).startswith("age_above_")})
+    names = sorted({g for g in select_rows(rows, group_var="contrast")["group"] if str(g).startswith("age_above_")})
     return names[0] if names else "age_above_60"
 
 
 def smallest_hospital_name(rows: pd.DataFrame) -> str | None:
     """The hospital whose test admissions match chapter 3's smallest-hospital contrast on both tests."""
-    contrast = evaluation.select_rows(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="contrast",
+    contrast = select_rows(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="contrast",
                       group="smallest_hospital")
-    hospitals = evaluation.select_rows(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="hospital")
+    hospitals = select_rows(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="hospital")
     if contrast.empty or hospitals.empty:
         return None
     sizes = contrast.drop_duplicates("split").set_index("split")["n"]
@@ -153,7 +155,7 @@ LOCAL_GAIN_PUBLISHED = "+0.25 % to +11.74 %"
 
 def local_gain_range(rows: pd.DataFrame, split: str = TEMPORAL) -> dict[str, str]:
     """This run's range of local fine-tuning's relative AUROC change over hospitals (chapter 5), as text."""
-    part = evaluation.select_rows(rows, notebook="05_mitigation", experiment="local", split=split, group_var="hospital",
+    part = select_rows(rows, notebook="05_mitigation", experiment="local", split=split, group_var="hospital",
                   metric="delta_auroc_rel")
     part = part[np.isfinite(part["value"])]
     if part.empty:
@@ -184,7 +186,7 @@ def published_table(rows: pd.DataFrame) -> pd.DataFrame:
                         "this run's group": number.ours_label,
                         "seeds": found.seeds or "-"})
     gain = local_gain_range(rows)
-    seeds = evaluation.select_rows(rows, notebook="05_mitigation", experiment="local", metric="delta_auroc_rel")["seed"].nunique()
+    seeds = select_rows(rows, notebook="05_mitigation", experiment="local", metric="delta_auroc_rel")["seed"].nunique()
     records.append({"quantity": "local fine-tuning: relative AUROC change per hospital, temporal test",
                     "published": LOCAL_GAIN_PUBLISHED,
                     "this run [95 % CI]": gain["range"] + (f"; {gain['spread']}" if gain["spread"] else ""),
@@ -208,7 +210,7 @@ def contrast_finding(contrast: str | Callable[[pd.DataFrame], str], label: str, 
         found = estimate(rows, notebooks=("03_disparities",), experiment="global", split=TEMPORAL,
                          group_var="contrast", group=name, metric="delta_auroc_vs_rest")
         difference = seed_mean(found.rows, f"{label} minus the rest, temporal test")
-        overall = evaluation.select_rows(rows, notebook="03_disparities", experiment="global", split=TEMPORAL,
+        overall = select_rows(rows, notebook="03_disparities", experiment="global", split=TEMPORAL,
                          group_var="overall", metric="auroc")
         n_total = int(overall["n"].iloc[0]) if len(overall) else None
         return judge_difference(difference, -1, effect, n_total, found.text())
@@ -218,7 +220,7 @@ def contrast_finding(contrast: str | Callable[[pd.DataFrame], str], label: str, 
 def hospital_changes(rows: pd.DataFrame, strategy: str, split: str, metric: str = "delta_auroc") -> pd.DataFrame:
     """A strategy's change against the global model per hospital (chapter 5's ``hospital`` rows), mean over seeds:
     columns hospital, value, se, n, seeds (hospitals without an estimate left out)."""
-    part = evaluation.select_rows(rows, notebook="05_mitigation", experiment=strategy, split=split, group_var="hospital",
+    part = select_rows(rows, notebook="05_mitigation", experiment=strategy, split=split, group_var="hospital",
                   metric=metric)
     records = []
     for hospital, block in part.groupby("group", sort=True):

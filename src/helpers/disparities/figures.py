@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from helpers import evaluation, figures, privacy
+from helpers import figures, privacy
 from helpers.contracts import TEST_SPLITS
+from helpers.evaluation import first_row, select_rows
 from helpers.disparities.groups import EXPERIMENT_NAMES, EXPERIMENTS, GROUP_VAR_NAMES, SPLIT_TITLES
 
 
@@ -18,7 +19,7 @@ def forest_plot(rows: pd.DataFrame, group_var: str, *, real_data: bool) -> plt.F
     Groups that cannot be estimated keep their line, marked "not estimable", so a reader sees they exist. A
     variable the data lack gives no figure (None).
     """
-    part = evaluation.select_rows(rows, group_var=group_var, metric="auroc")
+    part = select_rows(rows, group_var=group_var, metric="auroc")
     if part.empty:
         return None
     experiments = [e for e in EXPERIMENTS if e in set(part["experiment"])]
@@ -34,19 +35,19 @@ def forest_plot(rows: pd.DataFrame, group_var: str, *, real_data: bool) -> plt.F
     for ax, split in zip(axes[0], splits):
         labels = []
         for position, group in enumerate(groups):
-            first = evaluation.first_row(part, split=split, group=group, experiment="global")
+            first = first_row(part, split=split, group=group, experiment="global")
             count = privacy.hide_counts(pd.DataFrame({"n": [int(first["n"])]}), ["n"],
                                         real_data=real_data)["n"].iloc[0]
             labels.append(f"{group} (n={count})" + ("" if np.isfinite(first["value"]) else "\nnot estimable"))
             for experiment in experiments:
-                row = evaluation.first_row(part, split=split, group=group, experiment=experiment)
+                row = first_row(part, split=split, group=group, experiment=experiment)
                 if row is None or not np.isfinite(row["value"]):
                     continue
                 handles[experiment] = ax.errorbar(
                     row["value"], position + offsets[experiment],
                     xerr=[[row["value"] - row["ci_low"]], [row["ci_high"] - row["value"]]],
                     fmt=markers.get(experiment, "o"), color=palette[experiment], capsize=2, markersize=5)
-        overall = evaluation.first_row(rows, split=split, group_var="overall", experiment="global", metric="auroc")
+        overall = first_row(rows, split=split, group_var="overall", experiment="global", metric="auroc")
         if overall is not None and np.isfinite(overall["value"]):
             ax.axvline(overall["value"], color=palette["global"], linestyle="--", linewidth=1)
             ax.annotate(f"ClinicLLM, whole test\n{overall['value']:.3f}", (overall["value"], -0.6), fontsize=8,

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import evaluation, privacy
+from helpers.evaluation import first_row, select_rows
 from helpers.disparities.groups import CALIBRATION_METRIC, CONTRAST, GROUP_VARS, group_label
 from helpers.disparities.tables import estimate_cell
 from helpers.disparities.verdicts import MULTIPLE_TESTING_METHOD, SHORTFALL_ALPHA, shortfall_p_values
@@ -29,7 +30,7 @@ def worst_group_text(worst: pd.DataFrame, group_var: str, split: str) -> str:
 
 def estimate_text(rows: pd.DataFrame, **filters) -> str:
     """One metric row as 'value (low-high)', or 'not estimable (reason)'."""
-    row = evaluation.first_row(rows, **filters)
+    row = first_row(rows, **filters)
     if row is None:
         return "not computed"
     if not np.isfinite(row["value"]):
@@ -76,9 +77,9 @@ def multiple_testing_texts(rows: pd.DataFrame, split: str = "temporal_test") -> 
 
 def calibration_summary(rows: pd.DataFrame, split: str = "temporal_test", experiment: str = "global") -> dict:
     """The hospital whose observed rate is furthest from the mean prediction, and the whole test's difference."""
-    part = evaluation.select_rows(rows, experiment=experiment, split=split, metric=CALIBRATION_METRIC)
+    part = select_rows(rows, experiment=experiment, split=split, metric=CALIBRATION_METRIC)
     hospitals = part[(part["group_var"] == "hospital") & np.isfinite(part["value"])]
-    overall = evaluation.first_row(part, group_var="overall")
+    overall = first_row(part, group_var="overall")
     out = {"overall": "not estimable", "worst": "none estimable"}
     if overall is not None and np.isfinite(overall["value"]):
         out["overall"] = evaluation.format_estimate(100 * overall["value"], 100 * overall["ci_low"],
@@ -112,7 +113,7 @@ def chapter_setting_texts(group_vars: Sequence[str], *, real_data: bool, n_boots
 
 def overview_texts(rows: pd.DataFrame) -> dict[str, str]:
     """How many groups the global model is scored in, how many are too small, and its AUROC on each whole test."""
-    auroc_rows = evaluation.select_rows(rows, metric="auroc", experiment="global")
+    auroc_rows = select_rows(rows, metric="auroc", experiment="global")
     # one test is enough for the count: both tests have the same groups (contrasts included)
     temporal_groups = auroc_rows[(auroc_rows["split"] == "temporal_test") & (auroc_rows["group_var"] != "overall")]
     overall = {"experiment": "global", "group_var": "overall", "metric": "auroc"}

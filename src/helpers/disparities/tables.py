@@ -9,6 +9,7 @@ import pandas as pd
 
 from helpers import evaluation, privacy
 from helpers.contracts import TEST_SPLITS
+from helpers.evaluation import first_row, select_rows
 from helpers.disparities.groups import (
     CALIBRATION_METRIC, CONTRAST, EXPERIMENT_NAMES, EXPERIMENTS, GROUP_VAR_NAMES, SPLIT_TITLES, contrast_name,
     group_label,
@@ -37,19 +38,19 @@ def subgroup_counts_table(rows: pd.DataFrame, group_var: str, *, real_data: bool
     """The first of the chapter's three tables for one grouping variable: admissions, readmissions and prevalence
     per group and test, and why a group has no AUROC when it has none. On real data counts under 11 are
     suppressed, with the rates that would reveal them."""
-    part = evaluation.select_rows(rows, group_var=group_var, experiment="global")
+    part = select_rows(rows, group_var=group_var, experiment="global")
     if part.empty:
         return _no_variable(group_var)
     records = []
     for split, group in _groups_of(part, splits):
-        first = evaluation.first_row(part, metric="auroc", split=split, group=group)
-        prevalence = evaluation.first_row(part, metric="prevalence", split=split, group=group)
+        first = first_row(part, metric="auroc", split=split, group=group)
+        prevalence = first_row(part, metric="prevalence", split=split, group=group)
         records.append({"test": SPLIT_TITLES.get(split, split), "group": group, "n": int(first["n"]),
                         "n_pos": int(first["n_pos"]),
                         "prevalence (%)": (f"{100 * prevalence['value']:.1f}" if np.isfinite(prevalence["value"])
                                            else "-"),
-                        "why no AUROC": privacy.hide_counts_in_text(first["note"] if not np.isfinite(first["value"]) else "",
-                                                                 real_data=real_data)})
+                        "why no AUROC": privacy.hide_counts_in_text(
+                            first["note"] if not np.isfinite(first["value"]) else "", real_data=real_data)})
     table = pd.DataFrame(records)
     if not table["why no AUROC"].astype(bool).any():
         table = table.drop(columns="why no AUROC")
@@ -62,7 +63,7 @@ def subgroup_table(rows: pd.DataFrame, group_var: str, *, real_data: bool,
                    splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
     """The second table: each model's AUROC with its 95 % interval per group and test ("-" where the group is too
     small: :func:`subgroup_counts_table` says why)."""
-    part = evaluation.select_rows(rows, group_var=group_var, metric="auroc")
+    part = select_rows(rows, group_var=group_var, metric="auroc")
     if part.empty:
         return _no_variable(group_var)
     experiments = [e for e in EXPERIMENTS if e in set(part["experiment"])]
@@ -71,7 +72,7 @@ def subgroup_table(rows: pd.DataFrame, group_var: str, *, real_data: bool,
         record = {"test": SPLIT_TITLES.get(split, split), "group": group}
         for experiment in experiments:
             record[f"AUROC {EXPERIMENT_NAMES.get(experiment, experiment)}"] = estimate_cell(
-                evaluation.first_row(part, split=split, group=group, experiment=experiment))
+                first_row(part, split=split, group=group, experiment=experiment))
         records.append(record)
     return pd.DataFrame(records).replace("not estimable", "-").set_index(["test", "group"])
 
@@ -80,17 +81,17 @@ def subgroup_gap_table(rows: pd.DataFrame, group_var: str, *, real_data: bool,
                        splits: Sequence[str] = TEST_SPLITS) -> pd.DataFrame:
     """The third table: ClinicLLM's AUPRC, its AUROC minus that of the rest of the test, and (simulated data) the
     oracle's AUROC minus ClinicLLM's. The Brier score of every group is in metrics.csv."""
-    part = evaluation.select_rows(rows, group_var=group_var, experiment="global")
+    part = select_rows(rows, group_var=group_var, experiment="global")
     if part.empty:
         return _no_variable(group_var)
     records = []
     for split, group in _groups_of(part, splits):
         where = {"split": split, "group": group}
         record = {"test": SPLIT_TITLES.get(split, split), "group": group,
-                  "AUPRC": estimate_cell(evaluation.first_row(part, metric="auprc", **where)),
-                  "AUROC minus the rest's": estimate_cell(evaluation.first_row(part, metric="delta_auroc_vs_rest", **where))}
+                  "AUPRC": estimate_cell(first_row(part, metric="auprc", **where)),
+                  "AUROC minus the rest's": estimate_cell(first_row(part, metric="delta_auroc_vs_rest", **where))}
         if not real_data and "oracle_gap" in set(part["metric"]):
-            record["oracle's AUROC minus ClinicLLM's"] = estimate_cell(evaluation.first_row(part, metric="oracle_gap", **where))
+            record["oracle's AUROC minus ClinicLLM's"] = estimate_cell(first_row(part, metric="oracle_gap", **where))
         records.append(record)
     return pd.DataFrame(records).replace("not estimable", "-").set_index(["test", "group"])
 
@@ -98,7 +99,7 @@ def subgroup_gap_table(rows: pd.DataFrame, group_var: str, *, real_data: bool,
 def worst_groups(rows: pd.DataFrame, *, experiment: str = "global",
                  group_vars: Sequence[str] | None = None) -> pd.DataFrame:
     """Per split and grouping variable, the group with the lowest estimable AUROC, with its CI and vs-rest delta."""
-    part = evaluation.select_rows(rows, experiment=experiment, metric="auroc")
+    part = select_rows(rows, experiment=experiment, metric="auroc")
     part = part[~part["group_var"].isin(["overall", CONTRAST])]
     if group_vars is not None:
         part = part[part["group_var"].isin(list(group_vars))]
@@ -111,7 +112,7 @@ def worst_groups(rows: pd.DataFrame, *, experiment: str = "global",
                             "vs rest (95 % CI)": "not estimable"})
             continue
         worst = estimable.loc[estimable["value"].idxmin()]
-        delta = evaluation.first_row(rows, experiment=experiment, split=split, group_var=group_var, group=worst["group"],
+        delta = first_row(rows, experiment=experiment, split=split, group_var=group_var, group=worst["group"],
                      metric="delta_auroc_vs_rest")
         records.append({"split": split, "group_var": group_var, "group": worst["group"], "auroc": worst["value"],
                         "ci_low": worst["ci_low"], "ci_high": worst["ci_high"], "n": int(worst["n"]),
@@ -139,12 +140,12 @@ def contrast_table(rows: pd.DataFrame, *, real_data: bool, definitions: dict[str
     """The study's contrasts on both tests: ClinicLLM's AUROC and its difference to the rest of the test (the
     oracle's view of a contrast is in the verdict table, for the contrasts with a clear shortfall)."""
     records = []
-    part = evaluation.select_rows(rows, group_var=CONTRAST, experiment="global", metric="auroc")
+    part = select_rows(rows, group_var=CONTRAST, experiment="global", metric="auroc")
     for row in part.itertuples():
         where = {"split": row.split, "group_var": CONTRAST, "group": row.group, "experiment": "global"}
         record = {"contrast": contrast_name(row.group), "test": SPLIT_TITLES.get(row.split, row.split),
-                  "n": int(row.n), "AUROC ClinicLLM": estimate_cell(evaluation.first_row(rows, metric="auroc", **where)),
-                  "minus the rest's": estimate_cell(evaluation.first_row(rows, metric="delta_auroc_vs_rest", **where))}
+                  "n": int(row.n), "AUROC ClinicLLM": estimate_cell(first_row(rows, metric="auroc", **where)),
+                  "minus the rest's": estimate_cell(first_row(rows, metric="delta_auroc_vs_rest", **where))}
         if not np.isfinite(row.value):
             record["AUROC ClinicLLM"] = f"not estimable ({privacy.hide_counts_in_text(row.note, real_data=real_data)})"
         records.append(record)
@@ -161,11 +162,11 @@ def contrast_definition_table(definitions: dict[str, str]) -> pd.DataFrame:
 
 def calibration_table(rows: pd.DataFrame, *, real_data: bool, experiment: str = "global") -> pd.DataFrame:
     """Calibration-in-the-large by hospital: observed rate, mean predicted risk and their difference, with CI."""
-    part = evaluation.select_rows(rows, experiment=experiment, metric=CALIBRATION_METRIC)
+    part = select_rows(rows, experiment=experiment, metric=CALIBRATION_METRIC)
     records = []
     for row in part.itertuples():
         where = {"split": row.split, "group_var": row.group_var, "group": row.group, "experiment": experiment}
-        prevalence = evaluation.first_row(rows, metric="prevalence", **where)
+        prevalence = first_row(rows, metric="prevalence", **where)
         observed = prevalence["value"] if prevalence is not None else np.nan
         predicted = observed - row.value
         records.append({

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers import evaluation, privacy
+from helpers import privacy
+from helpers.evaluation import first_row, select_rows
 from helpers.disparities.groups import group_label
 from helpers.disparities.tables import estimate_cell
 
@@ -49,7 +50,7 @@ def shortfall_p_values(rows: pd.DataFrame, split: str) -> pd.DataFrame:
     from statsmodels.stats.multitest import multipletests
     from scipy.stats import norm
 
-    part = evaluation.select_rows(rows, split=split, experiment="global", metric="delta_auroc_vs_rest")
+    part = select_rows(rows, split=split, experiment="global", metric="delta_auroc_vs_rest")
     part = part[np.isfinite(part["value"]) & np.isfinite(part["ci_low"]) & np.isfinite(part["ci_high"])].copy()
     if part.empty:
         return part.assign(p_value=[], p_adjusted=[])
@@ -70,7 +71,7 @@ def verdict_table(rows: pd.DataFrame, split: str, *, real_data: bool,
         if row.value >= 0:
             continue
         where = {"split": split, "group_var": row.group_var, "group": row.group}
-        oracle_delta = evaluation.first_row(rows, experiment="oracle", metric="delta_auroc_vs_rest", **where)
+        oracle_delta = first_row(rows, experiment="oracle", metric="delta_auroc_vs_rest", **where)
         oracle_value = oracle_delta["value"] if oracle_delta is not None else np.nan
         clear = row.p_adjusted < SHORTFALL_ALPHA and row.ci_high < 0
         if real_data:
