@@ -31,7 +31,7 @@ class SourceData:
     admissions: pd.DataFrame
     oracle: pd.DataFrame | None
     hospitals: pd.DataFrame | None
-    real_data: bool
+    simulated: bool
     description: str
     config: Any = None
 
