@@ -120,5 +120,6 @@ def _complementary_suppression(cells: pd.DataFrame, hidden: pd.Series) -> pd.Ser
 
 
 def construction_table(steps: pd.DataFrame, *, real_data: bool = False) -> pd.DataFrame:
-    """The exclusion steps of :func:`helpers.cohort.build_cohort` for the page: on real data counts of 1 to 10 show "<11"."""
+    """The exclusion steps of :func:`helpers.cohort.build_cohort` for the page: on real data counts of 1 to 10 show
+    "<11"."""
     return privacy.hide_counts(steps, ["excluded", "admissions", "patients", "readmissions"], real_data=real_data)

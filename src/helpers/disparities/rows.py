@@ -152,8 +152,9 @@ def disparity_rows(frame: pd.DataFrame, group_vars: Sequence[str], *, smallest: 
                    splits: Sequence[str] = TEST_SPLITS, notebook: str = NOTEBOOK) -> pd.DataFrame:
     """All of chapter 3's metric rows (contract columns plus ``note``), for every experiment present.
 
-    ``frame`` is :func:`.groups.disparity_frame`'s table. Experiments are taken in the order of :data:`.groups.EXPERIMENTS`; the
-    oracle exists on simulated data only, and without it no ``oracle_gap`` rows are written.
+    ``frame`` is :func:`.groups.disparity_frame`'s table. Experiments are taken in the order of
+    :data:`.groups.EXPERIMENTS`; the oracle exists on simulated data only, and without it no ``oracle_gap`` rows are
+    written.
     """
     evaluation.check_bootstrap_parameters(n_resamples, evaluation.DEFAULT_CONFIDENCE,
                                            {"min_group_size": min_cases, "min_positives": min_positives,

@@ -62,7 +62,8 @@ def hospital_texts(profile: pd.DataFrame) -> dict[str, str]:
 
 ODDS_RATIO_KEYS: dict[str, str] = {"or_age": "age (per 10 years)", "or_words": "words per note (per 100)",
                                    "or_comorbidity": "comorbidity level (per level)"}
-"""The patient factors the prose quotes from the error model: glue key -> term of :func:`.statistical.odds_ratio_table`."""
+"""The patient factors the prose quotes from the error model: glue key -> term of
+:func:`.statistical.odds_ratio_table`."""
 
 
 def odds_ratio_texts(odds_ratios: pd.DataFrame, factors: pd.DataFrame) -> dict[str, str]:
@@ -100,8 +101,9 @@ def classifier_texts(performance: pd.DataFrame) -> dict[str, str]:
 
 
 def ranking_texts(ranking: pd.DataFrame, importance: pd.DataFrame | None = None) -> dict[str, str]:
-    """The four most important factors of :func:`.study_factors.factor_ranking`, and, given the whole importance table, the
-    verdict on the study's four by :func:`.study_factors.study_factor_verdict` (the verdict chapter 6 shows)."""
+    """The four most important factors of :func:`.study_factors.factor_ranking`, and, given the whole importance
+    table, the verdict on the study's four by :func:`.study_factors.study_factor_verdict` (the verdict chapter 6
+    shows)."""
     top_four = ranking["feature"].head(4).tolist()
     texts = {"top_four": "; ".join(f"{i}. {name}" for i, name in enumerate(top_four, start=1))}
     if importance is not None:

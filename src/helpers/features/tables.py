@@ -164,8 +164,8 @@ def publishable_profile(profile: pd.DataFrame, factors: pd.DataFrame, hospital_r
 
 
 def publishable_by_error(factors: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
-    """:func:`.descriptive.factors_by_error` as real data may show it: admissions of 1 to 10 hidden, and the percentages of
-    readmitted and government-insured admissions left empty where their count or complement is."""
+    """:func:`.descriptive.factors_by_error` as real data may show it: admissions of 1 to 10 hidden, and the
+    percentages of readmitted and government-insured admissions left empty where their count or complement is."""
     shown = factors_by_error(factors).astype(object)
     if not real_data:
         return shown
