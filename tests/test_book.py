@@ -219,9 +219,9 @@ def test_glossary_states_the_configuration_the_run_uses():
     edges = schema.COMORBIDITY_LEVEL_EDGES  # index 0 | 1-2 | 3-4 | 5 or more
     assert (f"1 (index {edges[0]}), 2 ({edges[1]}-{edges[2] - 1}), 3 ({edges[2]}-{edges[3] - 1}) and 4 "
             f"({edges[3]} or more)") in _glossary_entry("Comorbidity index and level")
-    from helpers.book import SMALL_CELL_THRESHOLD
+    from helpers.privacy import THRESHOLD
 
-    assert f"under {SMALL_CELL_THRESHOLD} patients" in _glossary_entry("Small-cell suppression")
+    assert f"under {THRESHOLD} patients" in _glossary_entry("Small-cell suppression")
     assert f"= {summary.MDE_FACTOR:.1f} standard errors" in _glossary_entry("Minimum detectable difference")
     assert disparities.MULTIPLE_TESTING_METHOD == "holm" and "Holm's correction" in _glossary_entry(
         "Harder data and model failure")

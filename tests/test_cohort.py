@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from helpers import cohort as cohort_lib
+from helpers import privacy, table_one
 from helpers.artifacts import file_sha256, stage_is_fresh, stage_key, mark_stage, write_parquet
-from helpers.book import suppress_small_counts
 
 
 def _admissions():
@@ -65,7 +65,7 @@ def test_hospital_rates_use_all_admissions_for_mortality_and_the_cohort_for_read
 def test_table_one_values():
     admissions = _admissions()
     cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
-    table = cohort_lib.table_one(cohort, admissions)
+    table = table_one.table_one(cohort, admissions)
     assert list(table.columns) == ["H1", "H2", "Overall"]
     assert table.loc["Admissions", "Overall"] == "4"
     assert table.loc["Age, mean (SD)", "H1"].startswith("70.0")
@@ -80,18 +80,18 @@ def test_subgroup_summary_and_small_cell_suppression():
     hospital = summary[summary["group_var"] == "hospital"].set_index("group")
     assert hospital.loc["H2", "admissions"] == 3 and hospital.loc["H2", "readmissions"] == 1
     assert cohort_lib.prevalence_trend(summary, "hospital") == "falls from 100.0 % (H1) to 33.3 % (H2)"
-    shown = suppress_small_counts(summary, ["admissions"], enabled=True)
+    shown = privacy.hide_counts(summary, ["admissions"], real_data=True)
     assert (shown["admissions"] == "<11").all()
-    assert suppress_small_counts(summary, ["admissions"], enabled=False).equals(summary)
+    assert privacy.hide_counts(summary, ["admissions"], real_data=False).equals(summary)
     with pytest.raises(KeyError, match="nonexistent"):
-        suppress_small_counts(summary, ["nonexistent"], enabled=True)
+        privacy.hide_counts(summary, ["nonexistent"], real_data=True)
 
 
 def test_example_note_never_shows_real_notes():
     admissions = _admissions()
     cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
-    assert "pneumonia" not in cohort_lib.example_note(cohort, simulated=False)
-    assert "pneumonia" in cohort_lib.example_note(cohort, simulated=True)
+    assert "pneumonia" not in cohort_lib.example_note(cohort, real_data=True)
+    assert "pneumonia" in cohort_lib.example_note(cohort, real_data=False)
 
 
 def test_bad_source_parameters_are_named():
@@ -165,11 +165,11 @@ def _many_admissions(n_h1: int = 40, n_h2: int = 30) -> pd.DataFrame:
 def test_table_one_suppresses_cells_under_11_patients_and_their_complements():
     admissions = _many_admissions()
     cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
-    plain = cohort_lib.table_one(cohort, admissions)
+    plain = table_one.table_one(cohort, admissions)
     assert plain.loc["Insurance: Medicaid", "H1"] == "5 (12.5%)"
     assert plain.loc["Sex: Unknown", "H1"] == "3 (7.5%)"       # unknown sex is a row of its own
     assert "Sex: Other" not in plain.index                      # absent categories add no row
-    shown = cohort_lib.table_one(cohort, admissions, suppress=True)
+    shown = table_one.table_one(cohort, admissions, real_data=True)
     # primary: 5 Medicaid patients at H1, 3 of unknown sex
     assert shown.loc["Insurance: Medicaid", "H1"] == "<11"
     assert shown.loc["Sex: Unknown", "H1"] == "<11"
@@ -187,48 +187,48 @@ def test_table_one_suppresses_cells_under_11_patients_and_their_complements():
 def test_small_hospital_summaries_are_suppressed_too():
     admissions = _many_admissions(n_h1=40, n_h2=8)
     cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
-    shown = cohort_lib.table_one(cohort, admissions, suppress=True)
+    shown = table_one.table_one(cohort, admissions, real_data=True)
     assert shown.loc["Age, mean (SD)", "H2"] == "<11" and shown.loc["Admissions", "H2"] == "<11"
     assert shown.loc["Age, mean (SD)", "H1"] != "<11"
 
 
 def test_exclusion_counts_rates_and_prose_counts_are_suppressed_on_real_data():
     cohort, steps = cohort_lib.build_cohort(_admissions())
-    shown = cohort_lib.construction_table(steps, suppress=True)
+    shown = table_one.construction_table(steps, real_data=True)
     assert shown["excluded"].tolist() == [0, "<11", "<11", "<11", "<11"]
-    assert cohort_lib.construction_table(steps, suppress=False).equals(steps)
-    assert cohort_lib.count_text(7, suppress=True) == "<11"
-    assert cohort_lib.count_text(0, suppress=True) == "0"
-    assert cohort_lib.count_text(1234, suppress=True) == "1,234"
-    assert cohort_lib.count_text(7, suppress=False) == "7"
+    assert table_one.construction_table(steps, real_data=False).equals(steps)
+    assert privacy.count_text(7, real_data=True) == "<11"
+    assert privacy.count_text(0, real_data=True) == "0"
+    assert privacy.count_text(1234, real_data=True) == "1,234"
+    assert privacy.count_text(7, real_data=False) == "7"
 
     admissions = _many_admissions()
     cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
     rates = cohort_lib.hospital_rates(cohort, admissions)
     # H1: 10 readmissions (i % 4 == 0 of 40) -> hidden; H2: 8 of 30 -> hidden too
-    long = cohort_lib.rates_long(rates, suppress=True)
+    long = cohort_lib.rates_long(rates, real_data=True)
     assert long.loc[long["rate"] == "30-day readmission", "value"].isna().all()
-    assert not cohort_lib.rates_long(rates, suppress=False)["value"].isna().any()
+    assert not cohort_lib.rates_long(rates, real_data=False)["value"].isna().any()
 
 
 def test_figures_leave_out_small_groups_on_real_data():
     admissions = _many_admissions()
     cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
     summary = cohort_lib.subgroup_summary(cohort)
-    shown = cohort_lib.subgroups_for_figure(summary, suppress=True)
+    shown = cohort_lib.subgroups_for_figure(summary, real_data=True)
     assert ((shown["admissions"] >= 11) & ((shown["readmissions"] == 0) | (shown["readmissions"] >= 11))).all()
-    assert len(cohort_lib.subgroups_for_figure(summary, suppress=False)) == len(summary)
+    assert len(cohort_lib.subgroups_for_figure(summary, real_data=False)) == len(summary)
     words = cohort_lib.words_by_hospital_year(cohort.assign(discharge_year=[2020] * 45 + [2021] * 25),
-                                              suppress=True)
+                                              real_data=True)
     assert (words["admissions"] >= 11).all()
-    assert cohort_lib.example_note_comment(simulated=False).startswith("This run reads real data, so no note")
+    assert cohort_lib.example_note_comment(real_data=True).startswith("This run reads real data, so no note")
 
 
 def test_subgroup_table_hides_prevalence_that_would_give_a_small_count_back():
     admissions = _many_admissions()
     cohort, _ = cohort_lib.build_cohort(admissions, require_full_followup=False)
     summary = cohort_lib.subgroup_summary(cohort)
-    shown = cohort_lib.format_subgroups(summary, suppress=True)
+    shown = cohort_lib.format_subgroups(summary, real_data=True)
     # H1: 40 admissions, 10 readmissions -> count and prevalence (25.0 %) hidden; 40 x 25 % would give 10 back
     assert shown.loc[("hospital", "H1"), "readmissions"] == "<11"
     assert shown.loc[("hospital", "H1"), "prevalence (%)"] == ""

@@ -17,6 +17,8 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from helpers import disparities as dis
 from helpers import evaluation as ev
+from helpers import privacy
+from helpers.contracts import TEST_SPLITS
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"min_cases": 4, "min_positives": 1, "min_negatives": 1}
@@ -30,7 +32,7 @@ def synthetic_study(n_per_split: int = 300, seed: int = 0, *, oracle: bool = Tru
     """
     rng = np.random.default_rng(seed)
     records, cohort = [], []
-    for split in dis.TEST_SPLITS:
+    for split in TEST_SPLITS:
         n = n_per_split
         patients = rng.integers(0, int(n * 0.8), n)
         hospital = rng.choice(["Hospital A", "Hospital B", "Hospital C", "Hospital D"], n, p=[0.4, 0.3, 0.2, 0.1])
@@ -197,34 +199,35 @@ def test_small_groups_are_not_estimable_with_the_reason_and_rows_kept():
 # ---------------------------------------------------------------- suppression on real data
 
 
-def test_publishable_suppresses_small_counts_and_the_rates_that_reveal_them():
+def test_chapter3_hides_small_counts_and_the_rates_that_reveal_them_by_the_privacy_rule():
     table = pd.DataFrame({"n": [8, 40, 40, 0], "n_pos": [2, 5, 35, 0], "prevalence (%)": ["25.0", "12.5", "87.5", "–"]})
-    shown = dis.publishable(table, ["n", "n_pos"], simulated=False, rate_columns=["prevalence (%)"])
+    options = {"share_columns": ["prevalence (%)"], "complements": [("n", "n_pos")], "hidden_share": "suppressed"}
+    shown = privacy.hide_counts(table, ["n", "n_pos"], real_data=True, **options)
     assert shown["n"].tolist() == ["<11", 40, 40, 0]
     # 35 of 40 leaves 5 admissions without a readmission, recoverable as n - n_pos: hidden too (helpers.privacy)
     assert shown["n_pos"].tolist() == ["<11", "<11", "<11", 0]
     # a rate with a suppressed numerator, or with fewer than 11 non-readmitted admissions, is hidden too
     assert shown["prevalence (%)"].tolist() == ["suppressed", "suppressed", "suppressed", "–"]
-    assert dis.publishable(table, ["n", "n_pos"], simulated=True, rate_columns=["prevalence (%)"]).equals(table)
+    assert privacy.hide_counts(table, ["n", "n_pos"], real_data=False, **options).equals(table)
 
 
 def test_reasons_hide_small_counts_on_real_data_only():
-    assert dis.hide_small_numbers("7 admissions < min 20", simulated=False) == "<11 admissions < min 20"
-    assert dis.hide_small_numbers("3 positives < min 5", simulated=False) == "<11 positives < min 5"
-    assert dis.hide_small_numbers("14 admissions < min 20", simulated=False) == "14 admissions < min 20"
-    assert dis.hide_small_numbers("7 admissions < min 20", simulated=True) == "7 admissions < min 20"
+    assert privacy.hide_counts_in_text("7 admissions < min 20", real_data=True) == "<11 admissions < min 20"
+    assert privacy.hide_counts_in_text("3 positives < min 5", real_data=True) == "<11 positives < min 5"
+    assert privacy.hide_counts_in_text("14 admissions < min 20", real_data=True) == "14 admissions < min 20"
+    assert privacy.hide_counts_in_text("7 admissions < min 20", real_data=False) == "7 admissions < min 20"
 
 
 def test_subgroup_table_on_real_data_shows_no_count_under_11():
     predictions, cohort = synthetic_study(n_per_split=150, seed=9, oracle=False)
     rows = _rows(predictions, cohort, n_resamples=20)
-    table = dis.subgroup_counts_table(rows, "hospital", simulated=False)
+    table = dis.subgroup_counts_table(rows, "hospital", real_data=True)
     for column in ["admissions", "readmissions"]:
         numbers = pd.to_numeric(table[column], errors="coerce").dropna()
         assert (numbers == 0).sum() + (numbers >= 11).sum() == len(numbers)
     assert (table[["admissions", "readmissions"]].astype(str) == "<11").any().any()
-    gaps = dis.subgroup_gap_table(rows, "hospital", simulated=False)
-    aurocs = dis.subgroup_table(rows, "hospital", simulated=False)
+    gaps = dis.subgroup_gap_table(rows, "hospital", real_data=True)
+    aurocs = dis.subgroup_table(rows, "hospital", real_data=True)
     assert list(aurocs.columns) == ["AUROC ClinicLLM", "AUROC TF-IDF"]  # no oracle on real data
     assert "oracle's AUROC minus ClinicLLM's" not in gaps.columns
     # the tables quote the rows: ClinicLLM's AUROC at each hospital of the temporal test, as the rows have it
@@ -259,13 +262,13 @@ def test_verdict_table_finds_the_model_failure_built_into_the_data():
     # 'global' is pure noise at Hospital D while the oracle ranks it like everywhere else: a model failure.
     predictions, cohort = synthetic_study(n_per_split=2000, seed=12)
     rows = _rows(predictions, cohort, n_resamples=100)
-    verdicts = dis.verdict_table(rows, "temporal_test", simulated=True)
+    verdicts = dis.verdict_table(rows, "temporal_test", real_data=False)
     assert verdicts.loc["Hospital D", "verdict"].startswith("model failure (oracle shares ")
     assert float(verdicts.loc["Hospital D", "adjusted p"].lstrip("<")) < 0.05
-    real = dis.verdict_table(rows[rows["experiment"] != "oracle"], "temporal_test", simulated=False)
+    real = dis.verdict_table(rows[rows["experiment"] != "oracle"], "temporal_test", real_data=True)
     assert real.loc["Hospital D", "verdict"] == "clear shortfall (no oracle)"
     assert "oracle minus the rest" not in real.columns
-    summary = dis.verdict_summary(real, simulated=False)
+    summary = dis.verdict_summary(real, real_data=True)
     assert summary["n_harder"].startswith("not available")
 
 
@@ -293,7 +296,7 @@ def test_shortfalls_are_clear_only_after_holms_correction_and_only_those_get_a_s
               ((-0.003, -0.073, 0.068), (-0.08, -0.15, -0.01)),
               ((0.05, -0.05, 0.15), (0.0, -0.1, 0.1)), ((0.02, -0.08, 0.12), (0.0, -0.1, 0.1)),
               ((0.01, -0.09, 0.11), (0.0, -0.1, 0.1))]
-    table = dis.verdict_table(_delta_rows(deltas), "temporal_test", simulated=True)
+    table = dis.verdict_table(_delta_rows(deltas), "temporal_test", real_data=False)
     assert list(table.index) == ["H0", "H1", "H2"]  # weak groups only, most significant first
     p = 2 * norm.sf(np.abs([d[0][0] / ((d[0][2] - d[0][1]) / (2 * norm.ppf(0.975))) for d in deltas]))
     adjusted = multipletests(p, method="holm")[1]
@@ -364,7 +367,7 @@ def test_worst_group_per_variable():
 
 
 def test_chapter_setting_texts_on_real_data_without_borough():
-    texts = dis.chapter_setting_texts(["hospital", "insurance", "age_group", "comorbidity_level"], simulated=False,
+    texts = dis.chapter_setting_texts(["hospital", "insurance", "age_group", "comorbidity_level"], real_data=True,
                                       n_bootstrap=1000, min_group_size=20, min_positives=5)
     assert texts == {
         "group_vars_text": "hospital, insurance, age group, comorbidity level",
@@ -379,7 +382,7 @@ def test_chapter_setting_texts_on_real_data_without_borough():
 
 
 def test_chapter_setting_texts_on_simulated_data_with_every_column():
-    texts = dis.chapter_setting_texts(list(dis.GROUP_VARS), simulated=True, n_bootstrap=40, min_group_size=4,
+    texts = dis.chapter_setting_texts(list(dis.GROUP_VARS), real_data=False, n_bootstrap=40, min_group_size=4,
                                       min_positives=1)
     assert texts["absent_vars_text"] == "none"
     assert texts["models_text"] == "ClinicLLM (global), the TF-IDF baseline and the oracle"
@@ -486,7 +489,7 @@ def test_notebook_runs_and_glues_every_key_it_uses(tmp_path, simulated):
     expected_vars = {"overall", "hospital", "insurance", "age_group", "comorbidity_level", "contrast"}
     assert set(rows["group_var"]) == expected_vars | ({"borough"} if simulated else set())
     assert ("oracle_gap" in set(rows["metric"])) == simulated
-    for split in dis.TEST_SPLITS:
+    for split in TEST_SPLITS:
         assert set(rows.loc[rows["split"] == split, "group_var"]) == set(rows["group_var"])
 
 

@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 from sklearn.inspection import permutation_importance
 
-from helpers import evaluation, features
+from helpers import evaluation, features, verdicts
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -448,11 +448,11 @@ HOSPITAL_ONE_BY_ONE = [("hospital", 0.001, -0.001, 0.003), ("fine-tuning sample 
 
 @pytest.mark.parametrize(("others", "expected"), [
     # the study's four on top, every interval above zero
-    ([("insurance", 0.01, 0.0, 0.02), ("borough", 0.001, -0.002, 0.004)], features.REPRODUCED),
+    ([("insurance", 0.01, 0.0, 0.02), ("borough", 0.001, -0.002, 0.004)], verdicts.REPRODUCED),
     # borough's interval lies wholly above words per note's: clearly more important than one of the four
-    ([("insurance", 0.01, 0.0, 0.02), ("borough", 0.045, 0.035, 0.055)], features.CONTRADICTED),
+    ([("insurance", 0.01, 0.0, 0.02), ("borough", 0.045, 0.035, 0.055)], verdicts.CONTRADICTED),
     # insurance ranks fourth but its interval overlaps words per note's: the ranking is not settled
-    ([("insurance", 0.025, 0.005, 0.035), ("borough", 0.001, -0.002, 0.004)], features.INCONCLUSIVE),
+    ([("insurance", 0.025, 0.005, 0.035), ("borough", 0.001, -0.002, 0.004)], verdicts.INCONCLUSIVE),
 ])
 def test_the_one_rule_for_the_studys_four_factors(others, expected):
     importance = _importance(STUDY_FOUR + HOSPITAL_ONE_BY_ONE + others)
@@ -472,7 +472,7 @@ def test_the_one_rule_for_the_studys_four_factors(others, expected):
 def test_four_factors_inconclusive_when_a_study_factor_is_not_clearly_above_zero():
     four = [*STUDY_FOUR[:3], ("words per note", 0.004, -0.004, 0.011)]  # the issue's case: age's CI crossed zero
     result = features.study_factor_verdict(_importance(four + [("insurance", 0.001, -0.003, 0.005)]))
-    assert result.verdict == features.INCONCLUSIVE
+    assert result.verdict == verdicts.INCONCLUSIVE
     assert "3 of the study's four with an interval above zero" in result.evidence
 
 

@@ -4,6 +4,8 @@ answers: which cells a reader could recover a count below 11 from, and Wilson in
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -81,20 +83,27 @@ def test_hide_grid_protects_rows_and_columns_of_a_sites_by_split_table():
     assert out.loc["A", "test"] == "<11" and out.loc["all", "test"] == "<11" and out.loc["A", "train"] == "<11"
 
 
-def test_counts_in_sentences_and_the_older_apis_follow_the_same_rule():
+def test_counts_in_sentences_follow_the_same_rule():
     text = "7 admissions < min 20; 12 admissions; 3 positives and 10 patients, 0.5 admissions, 2021 notes"
     assert privacy.hide_counts_in_text(text, real_data=True) == (
         "<11 admissions < min 20; 12 admissions; <11 positives and <11 patients, 0.5 admissions, 2021 notes")
     assert privacy.hide_counts_in_text(text, real_data=False) == text
-    assert disparities.hide_small_numbers("group: 5 admissions < min 20", simulated=False) == \
-        "group: <11 admissions < min 20"
-    table = pd.DataFrame({"n": [200, 8], "n_pos": [195, 2], "prevalence (%)": [97.5, 25.0]})
-    shown = disparities.publishable(table, ["n", "n_pos"], simulated=False, rate_columns=["prevalence (%)"])
-    assert shown["n_pos"].tolist() == ["<11", "<11"] and shown["prevalence (%)"].tolist() == ["suppressed"] * 2
-    assert book.suppress_small_counts(table, ["n"], enabled=True)["n"].tolist() == [200, "<11"]
-    with pytest.raises(ValueError, match="one small-count threshold, 11"):
-        book.suppress_small_counts(table, ["n"], enabled=True, threshold=5)
-    assert cohort.count_text(4, suppress=True) == "<11" and book.SMALL_CELL_THRESHOLD == privacy.THRESHOLD
+
+
+def test_one_privacy_api_and_one_flag():
+    """The older homes of the rule are gone, and no analysis module imports the book module for it."""
+    assert not [name for name in ("publishable", "hide_small_numbers") if hasattr(disparities, name)]
+    assert not hasattr(cohort, "count_text") and not hasattr(book, "suppress_small_counts")
+    helpers = Path(privacy.__file__).parent
+    book_import = re.compile(r"from helpers\.book import|from helpers import [\w, ]*\bbook\b")
+    importers = sorted(str(path.relative_to(helpers)) for path in helpers.rglob("*.py")
+                       if path.name not in ("book.py", "runner.py") and book_import.search(path.read_text()))
+    assert not importers, f"helpers that import the book module: {importers}"
+    analysis = [helpers / "cohort.py", helpers / "table_one.py", *(helpers / "disparities").rglob("*.py"),
+                *(helpers / "features").rglob("*.py")]
+    other_flag = re.compile(r"[(,]\s*(simulated|suppress|enabled): bool")  # a parameter, not a record field
+    flags = sorted(path.name for path in analysis if other_flag.search(path.read_text()))
+    assert not flags, f"privacy flags other than real_data: {flags}"
 
 
 def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -128,10 +137,10 @@ def test_the_hospital_rates_figure_draws_sites_without_events(tmp_path):
     assert rates["readmission_ci_high"].tolist()[1] == 1.0 and rates["mortality_ci_low"].tolist() == [0.0, 0.0]
     figure = figures.hospital_rates(cohort.rates_long(rates))  # raised "'xerr' must not contain negative values"
     figure.savefig(tmp_path / "rates.png")
-    texts = cohort.hospital_rate_texts(rates, suppress=False)["rates_comment"]
+    texts = cohort.hospital_rate_texts(rates, real_data=False)["rates_comment"]
     assert "highest at B (100.0 % (95 % CI" in texts and "1 site has no readmission in the cohort (A)" in texts
     assert "fewer than three sites" in texts
-    one = cohort.hospital_rate_texts(rates.iloc[[0]], suppress=False)["rates_comment"]
+    one = cohort.hospital_rate_texts(rates.iloc[[0]], real_data=False)["rates_comment"]
     assert one.startswith("This cohort has one site, A: its 30-day readmission rate is 0.0 % (95 % CI 0.0-9.4 %)")
 
 
@@ -154,7 +163,7 @@ def test_subgroup_table_protects_each_groupings_sum_and_chapter_4_hides_shares_b
                             "group": ["H", "18-39", "40-59", "60-79"], "admissions": [300, 6, 94, 200],
                             "patients": [200, 6, 80, 150], "readmissions": [30, 1, 9, 20],
                             "prevalence": [0.1, 1 / 6, 9 / 94, 0.1]})
-    shown = cohort.format_subgroups(summary, suppress=True)
+    shown = cohort.format_subgroups(summary, real_data=True)
     assert shown.loc[("age_group", "18-39"), "admissions"] == "<11"
     assert shown.loc[("age_group", "40-59"), "admissions"] == "<11"  # 300 - 200 - the rest would give 6 back
     assert shown.loc[("age_group", "60-79"), "readmissions"] == "<11"  # 30 - 20 would give 1 + 9 back

@@ -1,4 +1,4 @@
-"""Rendering the book, and what the chapters use to show results safely.
+"""Rendering the book.
 
 The book is rendered by Jupyter Book 1 from the *executed* notebooks of a run, with execution off: the renderer
 never re-runs anything. :func:`build_book` stages a copy of the book's sources in ``runs/<name>/_book_src/`` (the
@@ -6,7 +6,7 @@ top-level ``_config.yml`` and ``_toc.yml``, the Markdown pages of ``book/``, the
 generated status section), builds it with warnings as errors, and moves the HTML into ``runs/<name>/html/``.
 
 Privacy (docs/contracts.md#privacy-rule): on real data the book never shows note text, and tables suppress counts
-under 11 patients; :func:`suppress_small_counts` does the latter for the chapters.
+under 11 patients; the chapters ask :mod:`helpers.privacy`, which holds the rule.
 """
 
 from __future__ import annotations
@@ -23,12 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import pandas as pd
 import yaml
 
 from helpers.artifacts import RunPaths, file_sha256
-from helpers.privacy import THRESHOLD as SMALL_CELL_THRESHOLD  # the one threshold; this name for older imports
-from helpers.privacy import hide_counts
 from helpers.project import discover_notebooks, project_root
 
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
@@ -518,16 +515,3 @@ def build_book(run_dir: str | os.PathLike, root: Path | None = None, reuse: bool
     os.replace(incoming, paths.html)
     print(f"book: rendered in {time.perf_counter() - start:.1f} s", flush=True)
     return paths.html / "index.html"
-
-
-def suppress_small_counts(table: pd.DataFrame, count_columns: list[str], *, enabled: bool,
-                          threshold: int = SMALL_CELL_THRESHOLD) -> pd.DataFrame:
-    """Counts from 1 to 10 in ``count_columns`` show "<11" when ``enabled`` (real data); else unchanged.
-
-    The rule lives in :func:`helpers.privacy.hide_counts` (``enabled`` is its ``real_data``); ``threshold`` must
-    be the study's one threshold, 11.
-    """
-    if threshold != SMALL_CELL_THRESHOLD:
-        raise ValueError(f"suppress_small_counts: the study has one small-count threshold, {SMALL_CELL_THRESHOLD}; "
-                         f"got {threshold}")
-    return hide_counts(table, count_columns, real_data=enabled)

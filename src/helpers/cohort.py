@@ -19,6 +19,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from helpers import contracts, privacy, schema
 
+
 GROUP_VARS = ("hospital", "insurance", "age_group", "comorbidity_level", "borough")
 DATA_SOURCES = ("simulated", "file", "mimic")
 
@@ -167,124 +168,6 @@ def build_cohort(
     return cohort, pd.DataFrame(steps)
 
 
-def _median_iqr(values: pd.Series, digits: int = 0) -> str:
-    q1, med, q3 = values.quantile([0.25, 0.5, 0.75])
-    return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
-
-
-SUPPRESSED = privacy.HIDDEN
-"""What a suppressed cell shows, "<11" (the rule: :mod:`helpers.privacy`)."""
-
-
-def table_one_cells(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital") -> pd.DataFrame:
-    """Table 1 in long form: one row per characteristic and column, with the numbers the text is built from.
-
-    Columns: ``characteristic``, ``column`` (a value of ``by``, or "Overall"), ``kind`` ("count" for "n (%)"
-    cells, "size" for plain counts, "summary" for mean (SD) / median (IQR)), ``count`` (admissions counted in a
-    count cell, or admissions the summary is computed on), ``total`` (the admissions of the column a count cell is a
-    share of), ``patients`` (distinct patients behind that number),
-    ``percent`` (count cells) and ``text`` (the cell as printed, before any suppression). Keeping the numbers next
-    to the text is what lets :func:`table_one` suppress a cell by its patients, not by parsing "n (%)" strings.
-    """
-    groups = [(str(name), frame) for name, frame in cohort.groupby(by, sort=True, observed=True)]
-    groups.append(("Overall", cohort))
-    all_by = {str(k): v for k, v in admissions.groupby(by, sort=True, observed=True)}
-    rows: list[dict[str, Any]] = []
-
-    def count(name: str, column: str, frame: pd.DataFrame, mask: pd.Series) -> None:
-        hits = frame[mask]
-        n = len(hits)
-        pct = 100 * n / len(frame) if len(frame) else float("nan")
-        rows.append({"characteristic": name, "column": column, "kind": "count", "count": n, "total": len(frame),
-                     "patients": hits["patient_id"].nunique(), "percent": pct, "text": f"{n:,} ({pct:.1f}%)"})
-
-    def summary(name: str, column: str, frame: pd.DataFrame, text: str) -> None:
-        rows.append({"characteristic": name, "column": column, "kind": "summary", "count": len(frame),
-                     "total": len(frame), "patients": frame["patient_id"].nunique(), "percent": float("nan"),
-                     "text": text})
-
-    def present(column: str, values: list[str]) -> list[str]:
-        return [v for v in values if (cohort[column] == v).any()] if column in cohort.columns else []
-
-    sex_rows = [("Female", "F")] + [(f"Sex: {v}", v) for v in present("sex", ["Other", "Unknown"])]
-    insurance_values = schema.INSURANCE_CATEGORIES + present("insurance", [schema.OTHER_CATEGORY])
-    borough_values = schema.BOROUGHS + present("borough", [schema.UNKNOWN_CATEGORY])
-    for name, frame in groups:
-        source = admissions if name == "Overall" else all_by.get(name, admissions.iloc[0:0])
-        for label, n_value in (("Admissions", len(frame)), ("Patients", frame["patient_id"].nunique())):
-            rows.append({"characteristic": label, "column": name, "kind": "size", "count": n_value,
-                         "total": n_value, "patients": frame["patient_id"].nunique(), "percent": float("nan"),
-                         "text": f"{n_value:,}"})
-        summary("Age, mean (SD)", name, frame, f"{frame['age'].mean():.1f} ({frame['age'].std():.1f})")
-        for label, value in sex_rows:
-            count(label, name, frame, frame["sex"] == value)
-        for value in insurance_values:
-            count(f"Insurance: {value}", name, frame, frame["insurance"] == value)
-        if "borough" in frame.columns:
-            for value in borough_values:
-                count(f"Borough: {value}", name, frame, frame["borough"] == value)
-        summary("Comorbidity index, median (IQR)", name, frame, _median_iqr(frame["comorbidity_index"]))
-        for level in schema.COMORBIDITY_LEVEL_LABELS:
-            count(f"Comorbidity level {level}", name, frame, frame["comorbidity_level"] == level)
-        if "length_of_stay" in frame.columns:
-            summary("Length of stay (days), median (IQR)", name, frame, _median_iqr(frame["length_of_stay"]))
-        summary("Words per note, median (IQR)", name, frame, _median_iqr(frame["words_per_note"]))
-        count("30-day readmission", name, frame, frame["readmitted_30d"] == 1)
-        count("In-hospital mortality (all admissions)", name, source, source["died_in_hospital"] == 1)
-    return pd.DataFrame(rows)
-
-
-def table_one(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "hospital", *,
-              suppress: bool = False) -> pd.DataFrame:
-    """Table 1: patient and stay characteristics by ``by`` (columns) with an overall column.
-
-    Counts are shown as "n (%)", continuous values as mean (SD) or median (IQR). In-hospital mortality comes from
-    all admissions (``admissions``, deaths included), everything else from the cohort. With ``suppress`` (real
-    data), every cell resting on 1 to 10 patients shows "<11" instead (a count cell by the patients it counts, a
-    size or summary cell by the patients of its column), and so does an "n (%)" cell whose complement (the column's
-    admissions minus n) is 1 to 10, and one more cell of any sum that would give a hidden cell back
-    (:mod:`helpers.privacy`); zero counts stay visible.
-    """
-    cells = table_one_cells(cohort, admissions, by)
-    hidden = pd.Series(privacy.is_small(cells["patients"]) & suppress, index=cells.index)
-    if suppress:
-        is_count = (cells["kind"] == "count").to_numpy()
-        hidden |= is_count & privacy.is_small(cells["total"] - cells["count"])
-        hidden = _complementary_suppression(cells, hidden)
-    text = cells["text"].where(~hidden, SUPPRESSED)
-    table = cells.assign(text=text).pivot(index="characteristic", columns="column", values="text")
-    table = table.loc[list(dict.fromkeys(cells["characteristic"])), list(dict.fromkeys(cells["column"]))]
-    table.index.name = None
-    table.columns.name = None
-    return table
-
-
-def _complementary_suppression(cells: pd.DataFrame, hidden: pd.Series) -> pd.Series:
-    """Hide further cells so that no hidden count can be recovered by subtraction.
-
-    Two sums hold in Table 1: across a row, the hospitals add up to "Overall"; down a column, the values of one
-    category (insurance, borough, comorbidity level) add up to "Admissions". Wherever exactly one cell of such a
-    sum is hidden (or its hidden cells add up to fewer than 11), the smallest non-zero visible cell of the same sum
-    is hidden too, until nothing changes (:func:`helpers.privacy.protect_sums`).
-    """
-    counted = cells["kind"].isin(["count", "size"])
-    prefix = cells["characteristic"].str.extract(r"^(Insurance|Borough|Comorbidity level)", expand=False)
-    sums = []
-    for _, part in cells[counted].groupby("characteristic", sort=False):
-        sums.append(part.index)  # hospitals + Overall
-    for (_, _), part in cells[counted & prefix.notna()].assign(block=prefix).groupby(["column", "block"]):
-        total = cells.index[(cells["column"] == part["column"].iloc[0]) & (cells["characteristic"] == "Admissions")]
-        sums.append(part.index.append(total))
-    return privacy.protect_sums(cells["count"], hidden, sums)
-
-
-def construction_table(steps: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
-    """The exclusion steps of :func:`build_cohort` for the page: on real data counts of 1 to 10 show "<11"."""
-    from helpers.book import suppress_small_counts
-
-    return suppress_small_counts(steps, ["excluded", "admissions", "patients", "readmissions"], enabled=suppress)
-
-
 def rate_with_interval(events, totals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A rate and its 95 % Wilson interval, from one place: ``(rate, low, high)`` arrays for each events/total.
 
@@ -326,16 +209,16 @@ def hospital_rates(cohort: pd.DataFrame, admissions: pd.DataFrame, by: str = "ho
     return out.reset_index().rename(columns={by: "hospital"})
 
 
-def hospital_rate_texts(rates: pd.DataFrame, *, suppress: bool) -> dict[str, str]:
+def hospital_rate_texts(rates: pd.DataFrame, *, real_data: bool) -> dict[str, str]:
     """The sentences after the hospital-rates figure (key ``rates_comment``), for any number of sites.
 
     One site: its two rates, and that nothing is compared. Several: where readmission is highest and lowest and how
-    the two rates correlate across sites, among the rates real data may show (``suppress``,
+    the two rates correlate across sites, among the rates real data may show (``real_data``,
     :func:`helpers.privacy.share_hidden`); a site without readmissions or deaths is named with its interval, and a
     correlation that cannot be computed (fewer than three sites, or a rate equal everywhere) says why.
     """
     def rate(row, prefix: str, events: str, total: str) -> str:
-        if suppress and privacy.share_hidden(row[events], row[total]):
+        if real_data and privacy.share_hidden(row[events], row[total]):
             return "not shown (a count under 11)"
         if row[total] == 0:
             return "not estimable (no admissions)"
@@ -354,7 +237,7 @@ def hospital_rate_texts(rates: pd.DataFrame, *, suppress: bool) -> dict[str, str
             f"This cohort has one site, {row['hospital']}: its 30-day readmission rate is {readmission(row)} and its "
             f"in-hospital mortality {mortality(row)}. With one site nothing is compared between hospitals, and "
             "hospital-level rates cannot explain where the model generalizes badly (chapter 4 says so too).")}
-    shown = rates[[not (suppress and privacy.share_hidden(r.readmissions, r.cohort_admissions))
+    shown = rates[[not (real_data and privacy.share_hidden(r.readmissions, r.cohort_admissions))
                    for r in rates.itertuples()] & (rates["cohort_admissions"] > 0).to_numpy()]
     parts = []
     if len(shown) >= 2 and shown["readmission_rate"].nunique() == 1:
@@ -390,21 +273,10 @@ def hospital_rate_texts(rates: pd.DataFrame, *, suppress: bool) -> dict[str, str
     return {"rates_comment": " ".join(parts)}
 
 
-def _small(count, threshold: int | None = None) -> pd.Series | bool:
-    """True for counts of 1 to 10: cells that real data must not publish (:func:`helpers.privacy.is_small`)."""
-    small = privacy.is_small(count)
-    return pd.Series(small, index=count.index) if isinstance(count, pd.Series) else small
-
-
-def count_text(n: int, *, suppress: bool) -> str:
-    """A count for the prose: "1,234", or "<11" for 1 to 10 on real data (``suppress``)."""
-    return privacy.count_text(n, real_data=suppress)
-
-
-def rates_long(rates: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
+def rates_long(rates: pd.DataFrame, *, real_data: bool = False) -> pd.DataFrame:
     """The two hospital-level rates in long form, for one seaborn plot.
 
-    With ``suppress`` (real data), a rate whose events, non-events or total number 1 to 10 is left out (NaN): with
+    With ``real_data``, a rate whose events, non-events or total number 1 to 10 is left out (NaN): with
     the hospital's size in Table 1 it would give the count away (:func:`helpers.privacy.share_hidden`).
     """
     rows = []
@@ -412,7 +284,7 @@ def rates_long(rates: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
         for label, prefix, events, total in (("30-day readmission", "readmission", "readmissions", "cohort_admissions"),
                                              ("in-hospital mortality", "mortality", "in_hospital_deaths",
                                               "admissions")):
-            hide = suppress and bool(privacy.share_hidden(row[events], row[total]))
+            hide = real_data and bool(privacy.share_hidden(row[events], row[total]))
             rows.append({"hospital": row["hospital"], "rate": label,
                          **{key: (np.nan if hide else row[f"{prefix}_{part}"])
                             for key, part in (("value", "rate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"))}})
@@ -443,18 +315,18 @@ def publishable_site_rates(table: pd.DataFrame, rates: pd.DataFrame, count_colum
     return out
 
 
-def words_by_hospital_year(cohort: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
+def words_by_hospital_year(cohort: pd.DataFrame, *, real_data: bool = False) -> pd.DataFrame:
     """Median and quartiles of words per note by hospital and discharge year.
 
-    With ``suppress`` (real data), hospital-years of fewer than 11 admissions are left out.
+    With ``real_data``, hospital-years of fewer than 11 admissions are left out.
     """
     grouped = cohort.groupby(["hospital", "discharge_year"], observed=True)["words_per_note"]
     out = grouped.quantile([0.25, 0.5, 0.75]).unstack()
     out.columns = ["q1", "median", "q3"]
     out["admissions"] = grouped.size()
     out = out.reset_index()
-    if suppress:
-        out = out[~_small(out["admissions"])].reset_index(drop=True)
+    if real_data:
+        out = out[~privacy.is_small(out["admissions"])].reset_index(drop=True)
     return out
 
 
@@ -478,7 +350,7 @@ class SiteRows:
         out[column] = out[column].astype(str).map(self.mapping).fillna(out[column].astype(str))
         return out
 
-    def text(self, *, suppress: bool = False) -> str:
+    def text(self, *, real_data: bool = False) -> str:
         """The rule and what it did, for the page."""
         rule = (f"A site gets a row of its own when it has at least {self.min_admissions:,} cohort admissions, "
                 f"and at most the {self.max_sites:,} largest sites do (parameters min_site_admissions and "
@@ -526,19 +398,19 @@ def subgroup_summary(cohort: pd.DataFrame, group_vars: tuple[str, ...] = GROUP_V
     return pd.DataFrame(rows)
 
 
-def subgroups_for_figure(summary: pd.DataFrame, *, suppress: bool) -> pd.DataFrame:
+def subgroups_for_figure(summary: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
     """The subgroup summary for the prevalence figure: on real data a group of 1 to 10 admissions or readmissions
     is left out, since its bar (prevalence) and label (admissions) would give the count away."""
-    if not suppress:
+    if not real_data:
         return summary
-    small = _small(summary["admissions"]) | _small(summary["readmissions"])
+    small = privacy.is_small(summary["admissions"]) | privacy.is_small(summary["readmissions"])
     return summary[~small].reset_index(drop=True)
 
 
-def prevalence_trend(summary: pd.DataFrame, group_var: str, *, suppress: bool = False) -> str:
+def prevalence_trend(summary: pd.DataFrame, group_var: str, *, real_data: bool = False) -> str:
     """How prevalence moves from the first to the last (ordered) group of ``group_var``, as a phrase for the prose.
 
-    On real data (``suppress``) a prevalence resting on a count under 11 is not given; one group only, or no group,
+    On real data (``real_data``) a prevalence resting on a count under 11 is not given; one group only, or no group,
     says so.
     """
     part = summary[summary["group_var"] == group_var]
@@ -547,7 +419,7 @@ def prevalence_trend(summary: pd.DataFrame, group_var: str, *, suppress: bool = 
     if len(part) == 1:
         return f"cannot be compared (every admission is in one group, {part.iloc[0]['group']})"
     first, last = part.iloc[0], part.iloc[-1]
-    if suppress and (privacy.share_hidden(first["readmissions"], first["admissions"])
+    if real_data and (privacy.share_hidden(first["readmissions"], first["admissions"])
                      or privacy.share_hidden(last["readmissions"], last["admissions"])):
         return (f"is not described from {first['group']} to {last['group']} (one of them rests on a count under 11, "
                 "which real data do not show)")
@@ -558,17 +430,17 @@ def prevalence_trend(summary: pd.DataFrame, group_var: str, *, suppress: bool = 
             f"to {100 * last['prevalence']:.1f} % ({last['group']})")
 
 
-def format_subgroups(summary: pd.DataFrame, *, suppress: bool = False) -> pd.DataFrame:
+def format_subgroups(summary: pd.DataFrame, *, real_data: bool = False) -> pd.DataFrame:
     """The subgroup summary for reading: prevalence in percent, grouping and group as the index.
 
-    With ``suppress`` (real data), counts of 1 to 10 show "<11", a prevalence resting on such a count (or on its
+    With ``real_data``, counts of 1 to 10 show "<11", a prevalence resting on such a count (or on its
     complement) is left empty, since prevalence times admissions would give the count back, and within each grouping
     one more count is hidden where the cohort total minus the shown groups would give a hidden one back
     (:mod:`helpers.privacy`).
     """
     out = summary.copy()
     out["prevalence (%)"] = (100 * out.pop("prevalence")).round(1)
-    if suppress:
+    if real_data:
         # the groups of one grouping add up to the cohort: one more hidden where a total minus the rest would tell
         out = privacy.hide_counts(out.reset_index(drop=True), ["admissions", "patients", "readmissions"],
                                   real_data=True, complements=[("admissions", "readmissions")],
@@ -577,9 +449,9 @@ def format_subgroups(summary: pd.DataFrame, *, suppress: bool = False) -> pd.Dat
     return out.set_index(["group_var", "group"])
 
 
-def example_note(cohort: pd.DataFrame, *, simulated: bool, seed: int = 0) -> str:
+def example_note(cohort: pd.DataFrame, *, real_data: bool, seed: int = 0) -> str:
     """One discharge note to read, from the simulated data only (real notes are never shown in the book)."""
-    if not simulated:
+    if real_data:
         return "(Note text is never shown for real data.)"
     typical = cohort[cohort["words_per_note"].between(*cohort["words_per_note"].quantile([0.4, 0.6]))]
     row = typical.sample(1, random_state=seed).iloc[0]
@@ -590,9 +462,9 @@ def example_note(cohort: pd.DataFrame, *, simulated: bool, seed: int = 0) -> str
     return header + "\n\n" + "\n".join(lines)
 
 
-def example_note_comment(*, simulated: bool) -> str:
+def example_note_comment(*, real_data: bool) -> str:
     """The sentence after the example note, for each data path (glued into chapter 1's prose)."""
-    if simulated:
+    if not real_data:
         return ("The note is written from the admission's facts, but not all of them: each fact is documented with a "
                 "probability below one, some are negated, numbers come with units, and part of every patient's risk "
                 "(frailty, social support) is never written at all.")

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import evaluation
-from helpers.book import SMALL_CELL_THRESHOLD
+from helpers import evaluation, privacy
 
 TESTS = {"random_test": "random test", "temporal_test": "temporal test"}
 
@@ -26,7 +25,7 @@ def _artifacts(run_dir: str | os.PathLike) -> Path:
 
 
 def _count(value: int, simulated: bool) -> str:
-    return f"<{SMALL_CELL_THRESHOLD}" if not simulated and 0 < value < SMALL_CELL_THRESHOLD else f"{value:,}"
+    return privacy.count_text(value, real_data=not simulated)
 
 
 def _simulated(run_dir) -> bool:
@@ -34,14 +33,6 @@ def _simulated(run_dir) -> bool:
 
     path = _artifacts(run_dir) / "source.json"
     return bool(json.loads(path.read_text()).get("simulated", False)) if path.exists() else False
-
-
-def _row(rows: pd.DataFrame, **filters) -> pd.Series | None:
-    mask = np.ones(len(rows), dtype=bool)
-    for column, value in filters.items():
-        mask &= (rows[column].astype(str) == str(value)).to_numpy()
-    found = rows[mask]
-    return found.iloc[0] if len(found) else None
 
 
 def _estimate(row: pd.Series | None) -> str:
@@ -98,8 +89,9 @@ def clinicllm_answers(run_dir: str | os.PathLike) -> dict[str, str]:
     texts = {}
     for experiment, name in (("global", "clinicllm"), ("tfidf_lr", "tfidf"), ("oracle", "oracle")):
         for split, title in TESTS.items():
-            texts[f"ex_{name}_{split.split('_')[0]}"] = _estimate(_row(rows, experiment=experiment, split=split))
-    random, temporal = (_row(rows, experiment="global", split=s) for s in TESTS)
+            row = evaluation.first_row(rows, experiment=experiment, split=split)
+            texts[f"ex_{name}_{split.split('_')[0]}"] = _estimate(row)
+    random, temporal = (evaluation.first_row(rows, experiment="global", split=s) for s in TESTS)
     texts["ex_temporal_minus_random"] = (evaluation.describe_difference(temporal["value"], random["value"])
                                          if random is not None and temporal is not None else "not measurable")
     history = _artifacts(run_dir) / "clinicllm" / "pretrain_history.csv"
@@ -126,13 +118,13 @@ def disparity_answers(run_dir: str | os.PathLike) -> dict[str, str]:
     rows = rows[rows["notebook"] == disparities.NOTEBOOK]
     hospitals = rows[(rows["experiment"] == "global") & (rows["metric"] == "auroc") & (rows["group_var"] == "hospital")
                      & (rows["split"] == "temporal_test") & np.isfinite(rows["value"])]
-    smallest = _row(rows, experiment="global", metric="auroc", group_var="contrast", group="smallest_hospital",
-                    split="temporal_test")
+    smallest = evaluation.first_row(rows, experiment="global", metric="auroc", group_var="contrast",
+                                    group="smallest_hospital", split="temporal_test")
     smallest_name = next((r["group"] for _, r in hospitals.iterrows()
                           if smallest is not None and int(r["n"]) == int(smallest["n"])), "the smallest hospital")
     worst = hospitals.loc[hospitals["value"].idxmin()] if len(hospitals) else None
-    delta = _row(rows, experiment="global", metric="delta_auroc_vs_rest", group_var="contrast",
-                 group="smallest_hospital", split="temporal_test")
+    delta = evaluation.first_row(rows, experiment="global", metric="delta_auroc_vs_rest", group_var="contrast",
+                                 group="smallest_hospital", split="temporal_test")
     ages = rows[(rows["group_var"] == "contrast") & rows["group"].astype(str).str.startswith("age_above_")
                 & (rows["experiment"] == "global") & (rows["metric"] == "auroc") & (rows["split"] == "temporal_test")]
     age = ages.iloc[0] if len(ages) else None

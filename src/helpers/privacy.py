@@ -15,9 +15,8 @@ stands beside it, the same rule hides:
 - counts from 1 to 10 written in **sentences** ("7 admissions") (:func:`hide_counts_in_text`).
 
 The one flag is ``real_data``: True for a user's own data and MIMIC-IV (the rule applies), False for the simulated
-health system, whose numbers are no one's and are shown in full. Every chapter asks this module; the older helpers
-(``book.suppress_small_counts``, ``disparities.publishable`` and ``hide_small_numbers``, ``cohort.count_text``)
-keep their signatures and delegate here.
+health system, whose numbers are no one's and are shown in full. Every chapter and every analysis helper asks this
+module, with that flag.
 """
 
 from __future__ import annotations

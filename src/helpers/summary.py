@@ -9,23 +9,8 @@ live here once, each with its source:
 - :data:`FINDINGS`: the study's qualitative findings, each with the rule that decides what this run says of it;
 - :data:`NYUTRON`: related figures of NYUTron (Jiang et al., Nature 2023) in the same health system.
 
-The verdict rule (:func:`difference_verdict`). Each finding is a difference with a published direction, measured
-here with a 95 % interval:
-
-- **reproduced**: the interval excludes zero in the published direction;
-- **contradicted**: it excludes zero in the other direction;
-- **absent**: it includes zero but excludes the published effect size (where the study gives one): the run could
-  have seen an effect that large and did not;
-- **inconclusive**: none of these: the interval holds both zero and the published effect (or the study gives no
-  size), so the run lacks the power to tell.
-
-Beside each verdict: the minimum detectable difference at 80 % power, ``(1.96 + 0.84)`` standard errors (about 2.8),
-with the standard error read from the interval's width; and, where the study gives an effect size, the test cohort
-that would detect it, from the standard error shrinking with the square root of the sample size. A finding whose
-rows are missing (a chapter not run, a group too small) is **not estimable**: that is not a verdict.
-
-With several seeds, a difference measured per seed is averaged over seeds, and its standard error combines the
-bootstrap's (sampling noise, the same test patients for every seed) with the spread across seeds (training noise).
+Each finding is judged by the one verdict rule of :mod:`helpers.verdicts` (reproduced, contradicted, absent,
+inconclusive, or not estimable), with the power figures beside it.
 
 Chapter 5's strategies are compared on their per-hospital changes (``group_var == "hospital"``), averaged over
 hospitals: the pooled ``overall`` row mixes probability scales of models trained for different hospitals.
@@ -34,7 +19,6 @@ hospitals: the pooled ``overall`` row mixes probability scales of models trained
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,34 +27,23 @@ import numpy as np
 import pandas as pd
 
 from helpers import evaluation, features
+from helpers.evaluation import (  # noqa: F401  (the power figures, as the page and its tests name them)
+    MDE_FACTOR, Z_95, Z_POWER_80, minimum_detectable, select_rows, size_to_detect,
+)
+from helpers.verdicts import (  # noqa: F401  (the verdict rule, read by the page's tests and exercises here)
+    ABSENT, CONTRADICTED, INCONCLUSIVE, NOT_ESTIMABLE, REPRODUCED, VERDICTS, Difference, Verdict, combine_verdicts,
+    difference_verdict, judge_difference, majority, seed_mean, standard_error,
+)
+
 
 STUDY = "Rahman et al. 2024, arXiv 2402.10965"
 NYUTRON_SOURCE = "NYUTron: Jiang et al., Nature 2023"
 TEMPORAL, RANDOM = "temporal_test", "random_test"
-REPRODUCED, CONTRADICTED, ABSENT, INCONCLUSIVE = features.REPRODUCED, features.CONTRADICTED, "absent", \
-    features.INCONCLUSIVE
-NOT_ESTIMABLE = "not estimable"
-VERDICTS: tuple[str, ...] = (REPRODUCED, CONTRADICTED, ABSENT, INCONCLUSIVE)
 IMPORTANCE_FILE = Path("04_feature_analysis") / "importance.csv"
 STRATEGIES = ("local", "instance_augmented", "cluster")
 STRATEGY_NAMES = {"local": "local", "instance_augmented": "instance-based augmented", "cluster": "cluster-based",
                   "global_continued": "global trained further (control)",
                   "random_augmented": "random admissions added (control)"}
-from helpers.evaluation import MDE_FACTOR, Z_95, Z_POWER_80, minimum_detectable, size_to_detect  # noqa: E402,F401
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Reading metric rows
-# --------------------------------------------------------------------------------------------------------------
-
-
-def select(rows: pd.DataFrame, **filters) -> pd.DataFrame:
-    """Rows matching every filter (compared as text); a filter value may be a tuple of allowed values."""
-    mask = np.ones(len(rows), dtype=bool)
-    for column, value in filters.items():
-        allowed = [str(v) for v in value] if isinstance(value, (tuple, list)) else [str(value)]
-        mask &= rows[column].astype(str).isin(allowed).to_numpy()
-    return rows[mask]
 
 
 @dataclass
@@ -114,7 +87,7 @@ class Estimate:
 def estimate(rows: pd.DataFrame, *, notebooks: tuple[str, ...], reason: str = "", **filters) -> Estimate:
     """The rows of the first notebook (in ``notebooks`` order) that has any for ``filters``, one per seed."""
     for notebook in notebooks:
-        found = select(rows, notebook=notebook, **filters)
+        found = select_rows(rows, notebook=notebook, **filters)
         if len(found):
             return Estimate(found.sort_values("seed").drop_duplicates("seed"))
     chapters = " or ".join(n.split("_")[0].lstrip("0") for n in notebooks)
@@ -123,15 +96,15 @@ def estimate(rows: pd.DataFrame, *, notebooks: tuple[str, ...], reason: str = ""
 
 def age_contrast(rows: pd.DataFrame) -> str:
     """The name of the age contrast chapter 3 wrote (``age_above_<threshold>``), or the default name."""
-    names = sorted({g for g in select(rows, group_var="contrast")["group"] if str(g).startswith("age_above_")})
+    names = sorted({g for g in select_rows(rows, group_var="contrast")["group"] if str(g).startswith("age_above_")})
     return names[0] if names else "age_above_60"
 
 
 def smallest_hospital_name(rows: pd.DataFrame) -> str | None:
     """The hospital whose test admissions match chapter 3's smallest-hospital contrast on both tests."""
-    contrast = select(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="contrast",
+    contrast = select_rows(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="contrast",
                       group="smallest_hospital")
-    hospitals = select(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="hospital")
+    hospitals = select_rows(rows, notebook="03_disparities", experiment="global", metric="auroc", group_var="hospital")
     if contrast.empty or hospitals.empty:
         return None
     sizes = contrast.drop_duplicates("split").set_index("split")["n"]
@@ -140,11 +113,6 @@ def smallest_hospital_name(rows: pd.DataFrame) -> str | None:
         if counts.reindex(sizes.index).equals(sizes):
             return str(hospital)
     return None
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The published numbers
-# --------------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -187,7 +155,7 @@ LOCAL_GAIN_PUBLISHED = "+0.25 % to +11.74 %"
 
 def local_gain_range(rows: pd.DataFrame, split: str = TEMPORAL) -> dict[str, str]:
     """This run's range of local fine-tuning's relative AUROC change over hospitals (chapter 5), as text."""
-    part = select(rows, notebook="05_mitigation", experiment="local", split=split, group_var="hospital",
+    part = select_rows(rows, notebook="05_mitigation", experiment="local", split=split, group_var="hospital",
                   metric="delta_auroc_rel")
     part = part[np.isfinite(part["value"])]
     if part.empty:
@@ -218,144 +186,12 @@ def published_table(rows: pd.DataFrame) -> pd.DataFrame:
                         "this run's group": number.ours_label,
                         "seeds": found.seeds or "-"})
     gain = local_gain_range(rows)
-    seeds = select(rows, notebook="05_mitigation", experiment="local", metric="delta_auroc_rel")["seed"].nunique()
+    seeds = select_rows(rows, notebook="05_mitigation", experiment="local", metric="delta_auroc_rel")["seed"].nunique()
     records.append({"quantity": "local fine-tuning: relative AUROC change per hospital, temporal test",
                     "published": LOCAL_GAIN_PUBLISHED,
                     "this run [95 % CI]": gain["range"] + (f"; {gain['spread']}" if gain["spread"] else ""),
                     "this run's group": "lowest to highest hospital (chapter 5)", "seeds": seeds or "-"})
     return pd.DataFrame(records).set_index("quantity")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The verdict rule
-# --------------------------------------------------------------------------------------------------------------
-
-
-def standard_error(ci_low: float, ci_high: float) -> float:
-    """The standard error a 95 % interval implies: its width over 2 x 1.96."""
-    return (ci_high - ci_low) / (2 * Z_95)
-
-
-def difference_verdict(value: float, ci_low: float, ci_high: float, direction: int,
-                       published_effect: float | None = None) -> str:
-    """The page's four outcomes for one difference (see the module docstring).
-
-    ``direction`` is -1 when the study found the difference negative (a group does worse) and +1 when positive;
-    ``published_effect`` is the study's size of the difference (signed), or None when it gives none.
-    """
-    if direction not in (-1, 1):
-        raise ValueError(f"direction must be -1 (published: lower) or +1 (published: higher); got {direction!r}.")
-    if published_effect is not None and np.sign(published_effect) != direction:
-        raise ValueError(f"published_effect {published_effect} has the other sign than direction {direction}.")
-    if not (np.isfinite(value) and np.isfinite(ci_low) and np.isfinite(ci_high)):
-        return NOT_ESTIMABLE
-    if (direction < 0 and ci_high < 0) or (direction > 0 and ci_low > 0):
-        return REPRODUCED
-    if (direction < 0 and ci_low > 0) or (direction > 0 and ci_high < 0):
-        return CONTRADICTED
-    if published_effect is not None and not (ci_low <= published_effect <= ci_high):
-        return ABSENT
-    return INCONCLUSIVE
-
-
-def majority(verdicts: list[str]) -> str:
-    """The verdict most seeds give; a tie between verdicts is "inconclusive"."""
-    verdicts = [v for v in verdicts if v != NOT_ESTIMABLE] or verdicts
-    if not verdicts:
-        return NOT_ESTIMABLE
-    counts = Counter(verdicts)
-    best = max(counts.values())
-    winners = [v for v, c in counts.items() if c == best]
-    return winners[0] if len(winners) == 1 else INCONCLUSIVE
-
-
-@dataclass
-class Difference:
-    """One measured difference: value, 95 % interval, standard error and the admissions it rests on."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-    n: int
-    label: str
-    seeds: int = 1
-
-    @property
-    def se(self) -> float:
-        return standard_error(self.ci_low, self.ci_high)
-
-    @property
-    def found(self) -> bool:
-        return bool(np.isfinite(self.value) and np.isfinite(self.ci_low) and np.isfinite(self.ci_high))
-
-    def text(self, digits: int = 3) -> str:
-        shown = evaluation.format_estimate(self.value, self.ci_low, self.ci_high, digits)
-        seeds = f", mean of {self.seeds} seeds" if self.seeds > 1 else ""
-        return f"{self.label} {shown}{seeds}"
-
-    @classmethod
-    def from_normal(cls, value: float, se: float, n: int, label: str, seeds: int = 1) -> Difference:
-        return cls(value, value - Z_95 * se, value + Z_95 * se, n, label, seeds)
-
-
-def seed_mean(rows: pd.DataFrame, label: str) -> Difference:
-    """Per-seed rows of one quantity as one difference: the mean over seeds; its standard error combines the mean
-    bootstrap variance (sampling noise, the same test patients for every seed) and the variance of the mean across
-    seeds (training noise). One seed gives its row's own percentile interval."""
-    rows = rows[np.isfinite(rows["value"]) & np.isfinite(rows["ci_low"]) & np.isfinite(rows["ci_high"])]
-    if rows.empty:
-        return Difference(np.nan, np.nan, np.nan, 0, label, 0)
-    if len(rows) == 1:
-        row = rows.iloc[0]
-        return Difference(float(row["value"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]), label)
-    se = standard_error(rows["ci_low"], rows["ci_high"])
-    variance = float(np.mean(se ** 2)) + float(rows["value"].var(ddof=1)) / len(rows)
-    return Difference.from_normal(float(rows["value"].mean()), np.sqrt(variance), int(rows["n"].iloc[0]), label,
-                                  len(rows))
-
-
-@dataclass
-class Verdict:
-    """What the page says about one finding."""
-
-    verdict: str
-    evidence: str
-    published_effect: str = "no size published"
-    mde: str = "-"
-    size_needed: str = "-"
-
-
-def _power_texts(difference: Difference, published_effect: float | None, n_total: int | None = None
-                 ) -> tuple[str, str]:
-    if not difference.found:
-        return "-", "-"
-    mde = f"{minimum_detectable(difference.se):.3f}"
-    if published_effect is None:
-        return mde, "no size published"
-    base = n_total if n_total else difference.n
-    needed = size_to_detect(base, difference.se, published_effect)
-    if not np.isfinite(needed):
-        return mde, "-"
-    if needed <= base:
-        return mde, f"{int(np.ceil(needed)):,} (this run has {base:,})"
-    return mde, f"{int(np.ceil(needed)):,} ({needed / base:.1f} x this run's {base:,})"
-
-
-def judge_difference(difference: Difference, direction: int, published_effect: float | None = None,
-                     n_total: int | None = None, reason: str = "") -> Verdict:
-    """The verdict, evidence and power figures of one difference (``n_total``: the test admissions it rests on)."""
-    effect_text = f"{published_effect:+.3f}" if published_effect is not None else "no size published"
-    if not difference.found:
-        return Verdict(NOT_ESTIMABLE, f"{difference.label}: {reason or 'no estimate in metrics.csv'}", effect_text)
-    verdict = difference_verdict(difference.value, difference.ci_low, difference.ci_high, direction,
-                                 published_effect)
-    mde, needed = _power_texts(difference, published_effect, n_total)
-    return Verdict(verdict, difference.text(), effect_text, mde, needed)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Chapter 3's findings: a group against the rest of the temporal test
-# --------------------------------------------------------------------------------------------------------------
 
 
 PUBLISHED_GROUP_AUROC = {"smallest_hospital": 0.512, "age": 0.648, "highest_comorbidity": 0.581}
@@ -374,22 +210,17 @@ def contrast_finding(contrast: str | Callable[[pd.DataFrame], str], label: str, 
         found = estimate(rows, notebooks=("03_disparities",), experiment="global", split=TEMPORAL,
                          group_var="contrast", group=name, metric="delta_auroc_vs_rest")
         difference = seed_mean(found.rows, f"{label} minus the rest, temporal test")
-        overall = select(rows, notebook="03_disparities", experiment="global", split=TEMPORAL,
+        overall = select_rows(rows, notebook="03_disparities", experiment="global", split=TEMPORAL,
                          group_var="overall", metric="auroc")
         n_total = int(overall["n"].iloc[0]) if len(overall) else None
         return judge_difference(difference, -1, effect, n_total, found.text())
     return judge
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Chapter 5's findings: strategies, per hospital
-# --------------------------------------------------------------------------------------------------------------
-
-
 def hospital_changes(rows: pd.DataFrame, strategy: str, split: str, metric: str = "delta_auroc") -> pd.DataFrame:
     """A strategy's change against the global model per hospital (chapter 5's ``hospital`` rows), mean over seeds:
     columns hospital, value, se, n, seeds (hospitals without an estimate left out)."""
-    part = select(rows, notebook="05_mitigation", experiment=strategy, split=split, group_var="hospital",
+    part = select_rows(rows, notebook="05_mitigation", experiment=strategy, split=split, group_var="hospital",
                   metric=metric)
     records = []
     for hospital, block in part.groupby("group", sort=True):
@@ -441,12 +272,7 @@ def _combine(verdicts: list[Verdict], rule: str = "all") -> Verdict:
     mde = f"{max(mdes):.3f}" if mdes else "-"
     if NOT_ESTIMABLE in names:
         return Verdict(NOT_ESTIMABLE, evidence, mde=mde)
-    if all(n == REPRODUCED for n in names):
-        verdict = REPRODUCED
-    elif CONTRADICTED in names:
-        verdict = CONTRADICTED
-    else:
-        verdict = INCONCLUSIVE
+    verdict = combine_verdicts(names)
     return Verdict(verdict, evidence, mde=mde, size_needed="no size published")
 
 
@@ -503,11 +329,6 @@ def cluster_no_gain(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verd
     else:
         verdict = INCONCLUSIVE
     return Verdict(verdict, evidence, mde=mde, size_needed="no size published")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Chapter 4's finding: the four factors (the rule lives in helpers.features)
-# --------------------------------------------------------------------------------------------------------------
 
 
 def four_factors(rows: pd.DataFrame, importance: pd.DataFrame | None) -> Verdict:
@@ -601,11 +422,6 @@ def reasons_text(findings: pd.DataFrame, warning_reason: str | None) -> str:
     return " ".join(reasons)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# NYUTron's related figures
-# --------------------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class RelatedFigure:
     quantity: str
@@ -644,11 +460,6 @@ def nyutron_table(rows: pd.DataFrame) -> pd.DataFrame:
         records.append({"quantity": figure.quantity, "published (NYUTron)": figure.published,
                         "this run [95 % CI]": ours, "this run's group": figure.ours_label})
     return pd.DataFrame(records).set_index("quantity")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Inputs
-# --------------------------------------------------------------------------------------------------------------
 
 
 def read_importance(run_dir: str | os.PathLike) -> pd.DataFrame | None:

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from helpers import clinicllm
+from helpers import clinicllm, privacy
 from helpers import cohort as cohort_lib
 from helpers.artifacts import RunPaths, read_json
-from helpers.book import suppress_small_counts
 from helpers.mitigation import tables
 from helpers.mitigation.clustering import Clustering, cluster_makeup, fit_clusters
 from helpers.mitigation.comparison import (
@@ -47,7 +46,7 @@ __all__ = [
     "fit_clusters", "headline_sentences", "learning_curve_slopes", "load_inputs", "local_units", "metric_rows",
     "most_similar_from_other_hospitals", "note_embeddings", "paired_change", "pool_sites", "random_augmented_units",
     "relative_change", "representation", "run_units", "scarcity_sentence", "scarcity_table", "seed_noise_sentence",
-    "seed_summary", "start_heads", "strategy_base_config", "suppress_small_counts", "tables", "train_head",
+    "seed_summary", "start_heads", "strategy_base_config", "tables", "train_head",
     "train_with_early_stopping", "training_sizes", "units_table",
 ]
 
@@ -169,7 +168,7 @@ def units_table(units: list[TrainingUnit], *, real_data: bool) -> pd.DataFrame:
                      "test": len(unit.scored), "status": short_reason(unit.skip_reason) if unit.skip_reason
                      else "trained"})
     table = pd.DataFrame(rows).set_index(["model", "unit"])
-    return suppress_small_counts(table, ["training", "added", "validation", "test"], enabled=real_data)
+    return privacy.hide_counts(table, ["training", "added", "validation", "test"], real_data=real_data)
 
 
 def start_heads(inputs: MitigationInputs, local_start: str, tokenizer, config, stage_root, *,
