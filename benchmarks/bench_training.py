@@ -65,13 +65,8 @@ from helpers.clinicllm import ClinicLLMConfig, build_mlm_model, encode_notes, tr
 from helpers.clinicllm.config import number_format_decision
 # the benchmark times the project's own Trainer set-up, so it reaches the training module's internals
 from helpers.clinicllm.distributed import _quiet_transformers
-from helpers.clinicllm.training import (
-    _make_trainer,
-    _training_arguments,
-    finetune_dropout_overrides,
-    freeze_lower_layers,
-    set_step_shortcuts,
-)
+from helpers.clinicllm.head_start import finetune_dropout_overrides, freeze_lower_layers, set_step_shortcuts
+from helpers.clinicllm.trainer import make_trainer, training_arguments
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -162,7 +157,7 @@ def timed_train(model, dataset, collator, config: ClinicLLMConfig, steps: int, b
     """
     torch.set_num_threads(threads)
     counting = CountingCollator(collator)
-    args = _training_arguments(
+    args = training_arguments(
         config, out, per_device_train_batch_size=batch_size, max_steps=steps, learning_rate=learning_rate,
         logging_steps=steps, train_sampling_strategy="group_by_length" if grouped else "random",
     )
@@ -170,7 +165,7 @@ def timed_train(model, dataset, collator, config: ClinicLLMConfig, steps: int, b
         trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=counting)
         trainer.remove_callback(PrinterCallback)
     else:
-        trainer = _make_trainer(ClinicLLMConfig(**{**config.to_dict(), "bf16": bf16}), model=model,
+        trainer = make_trainer(ClinicLLMConfig(**{**config.to_dict(), "bf16": bf16}), model=model,
                                           args=args, train_dataset=dataset, data_collator=counting)
     started = time.perf_counter()
     trainer.train()
@@ -423,7 +418,7 @@ def prediction_lines(tokenizer, texts, config, classifier, plain_dataset, workdi
     model.save_pretrained(model_dir)
     frame = pd.DataFrame({"note_text": texts})
     real_tokens = sum(len(ids) for ids in encode_notes(tokenizer, texts, config.max_length).input_ids)
-    args = _training_arguments(config, workdir / "predict", per_device_eval_batch_size=config.eval_batch_size)
+    args = training_arguments(config, workdir / "predict", per_device_eval_batch_size=config.eval_batch_size)
     trainer = Trainer(model=model, args=args)
     started = time.perf_counter()
     trainer.predict(plain_dataset)

@@ -35,7 +35,7 @@ from helpers.clinicllm import (
     tokenization_report,
     train_tokenizer,
 )
-from helpers.clinicllm.training import _planned_steps  # the step arithmetic, tested where it is defined
+from helpers.clinicllm.trainer import planned_steps  # the step arithmetic, tested where it is defined
 
 FILLER = (
     "patient admitted stable vitals reviewed labs normal follow clinic discharged home medication continued "
@@ -175,7 +175,7 @@ def test_every_config_field_belongs_to_a_stage_key_or_is_declared_harmless():
     (101, 10, 0.5, None, 6),      # 11 batches per epoch, half of them rounded up
 ])
 def test_planned_steps(n, batch, epochs, cap, expected):
-    assert _planned_steps(n, batch, epochs, cap) == expected
+    assert planned_steps(n, batch, epochs, cap) == expected
 
 
 @pytest.mark.parametrize("n, batch, epochs, cap, floor, expected", [
@@ -184,7 +184,7 @@ def test_planned_steps(n, batch, epochs, cap, expected):
     (2400, 16, 2.0, 400, 600, 400),      # the cap still wins
 ])
 def test_planned_steps_minimum(n, batch, epochs, cap, floor, expected):
-    assert _planned_steps(n, batch, epochs, cap, floor) == expected
+    assert planned_steps(n, batch, epochs, cap, floor) == expected
 
 
 def test_study_frame_validation_names_the_column():
@@ -537,7 +537,7 @@ def test_second_run_reuses_every_stage_and_a_finetune_change_reruns_only_finetun
 def test_early_stopping_count_survives_a_resume():
     # A resumed Trainer rebuilds each stateful callback from its state() as type(callback)(**args) and then sets
     # the attributes; the count of evaluations without improvement must come back, not restart at zero.
-    stopping = clinicllm.training.PatientEarlyStopping(3, min_steps=120)
+    stopping = clinicllm.trainer.PatientEarlyStopping(3, min_steps=120)
     stopping.early_stopping_patience_counter = 2
     saved = json.loads(json.dumps(stopping.state()))     # it goes through trainer_state.json
     restored = type(stopping)(**saved["args"])
@@ -721,7 +721,7 @@ def test_linear_probe_head_gives_the_logistic_regression_log_odds(classifier_inp
     inputs = [[2] + rng.integers(5, 97, rng.integers(5, 38)).tolist() + [3] for _ in range(300)]
     labels = np.array([int(7 in ids[1:6] or 11 in ids) for ids in inputs])   # a planted word decides the label
     dataset = [{"input_ids": ids} for ids in inputs]
-    train_auroc = clinicllm.training._start_head_by_linear_probe(model, dataset, labels, batch_size=64, seed=0)
+    train_auroc = clinicllm.head_start.start_head_by_linear_probe(model, dataset, labels, batch_size=64, seed=0)
     assert model.training                                        # left in the mode it was in
 
     model.eval()
@@ -749,5 +749,5 @@ def test_linear_probe_is_skipped_when_the_sample_has_one_class():
     model = MeanPooledBertForSequenceClassification(config)
     before = model.classifier.weight.detach().clone()
     dataset = [{"input_ids": [2, 7, 8, 3]}] * 10
-    assert clinicllm.training._start_head_by_linear_probe(model, dataset, np.zeros(10, dtype=int), 8, 0) is None
+    assert clinicllm.head_start.start_head_by_linear_probe(model, dataset, np.zeros(10, dtype=int), 8, 0) is None
     assert torch.equal(model.classifier.weight, before)

@@ -68,10 +68,10 @@ from .models import (
 from .tokenizer import (
     load_tokenizer, token_lengths, tokenization_report, tokens_read, train_tokenizer,
 )
-from .training import (
-    ClinicTrainer, finetune_classifier, finetune_dropout_overrides, freeze_lower_layers, model_part, MODEL_PARTS,
-    note_embeddings, predict_scores, pretrain_mlm, set_step_shortcuts, validation_metrics,
-)
+from .trainer import ClinicTrainer, model_part, MODEL_PARTS
+from .head_start import finetune_dropout_overrides, freeze_lower_layers, set_step_shortcuts
+from .prediction import note_embeddings, predict_scores
+from .training import finetune_classifier, pretrain_mlm, validation_metrics
 from .stages import (
     ClinicLLMResult, compare_readings, embedding_stage, finetune_stage, prediction_stage, run_clinicllm,
     stage_seconds, texts_fingerprint, validate_study_frame,

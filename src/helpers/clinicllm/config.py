@@ -262,6 +262,14 @@ class ClinicLLMConfig:
     """Seed of weight initialisation, masking, batch order and subsampling."""
 
     def __post_init__(self) -> None:
+        # each check names the field, its value and the fix
+        self._check_source()
+        self._check_architecture()
+        self._check_schedule()
+        self._check_reading()
+        self._check_runtime()
+
+    def _check_source(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"ClinicLLMConfig.preset is {self.preset!r}; choose one of {list(PRESETS)}.")
         if self.preset == "pretrained":
@@ -288,6 +296,8 @@ class ClinicLLMConfig:
                 f"ClinicLLMConfig.pretrained_path is set but preset is {self.preset!r}; set preset: pretrained to "
                 "start from that checkpoint, or remove pretrained_path to train the tokenizer and model here."
             )
+
+    def _check_architecture(self) -> None:
         _check_positive_int(self, "max_length", minimum=8)
         for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
             _check_positive_int(self, name)
@@ -328,6 +338,8 @@ class ClinicLLMConfig:
                 f"ClinicLLMConfig.finetune_position_share is {share!r}; it must lie in (0, 1] (1 = the top layer at "
                 "every token, the tiny preset uses 0.5)."
             )
+
+    def _check_schedule(self) -> None:
         for name in ("pretrain_epochs", "finetune_epochs"):
             value = getattr(self, name)
             if value is not None and (not np.isfinite(value) or value < 0):
@@ -354,6 +366,8 @@ class ClinicLLMConfig:
             raise ValueError(f"ClinicLLMConfig.warmup_ratio is {self.warmup_ratio}; it must lie in [0, 1).")
         if not np.isfinite(self.weight_decay) or self.weight_decay < 0:
             raise ValueError(f"ClinicLLMConfig.weight_decay is {self.weight_decay}; it must be non-negative.")
+
+    def _check_reading(self) -> None:
         if self.note_reading not in ("head", "windows"):
             raise ValueError(
                 f"ClinicLLMConfig.note_reading is {self.note_reading!r}; use 'head' (first max_length tokens) or "
@@ -393,6 +407,8 @@ class ClinicLLMConfig:
                 f"ClinicLLMConfig.window_stride is {self.window_stride}; it must be at most max_length - 2 = "
                 f"{self._value('max_length') - 2}, or windows would skip tokens (null = side by side)."
             )
+
+    def _check_runtime(self) -> None:
         if self.attention_kernel not in (None, "sdpa", "eager"):
             raise ValueError(
                 f"ClinicLLMConfig.attention_kernel is {self.attention_kernel!r}; use 'sdpa', 'eager' or null (auto)."

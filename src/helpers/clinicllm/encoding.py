@@ -212,7 +212,7 @@ class RandomWindowNotes(torch.utils.data.Dataset):
     epochs the model sees text from the whole note; each window carries its note's label. Each draw is a function of
     (``seed``, epoch, note) alone, not of how many draws came before, so a run is repeatable and a run resumed from
     a checkpoint in the middle of an epoch draws the windows the uninterrupted run drew. The Trainer sets the epoch
-    through :class:`~helpers.clinicllm.training.WindowEpochs`.
+    through :class:`~helpers.clinicllm.trainer.WindowEpochs`.
     """
 
     def __init__(self, windows: NoteWindows, labels: np.ndarray | None = None, seed: int = 0,

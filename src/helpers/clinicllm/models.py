@@ -87,7 +87,7 @@ def random_positions(attention_mask: torch.Tensor, share: float) -> tuple[torch.
 
 class FineTuningShortcuts:
     """The training-step shortcuts of ClinicLLMConfig (finetune_frozen_backward, finetune_position_share) on a
-    classifier. The trainer sets them on the instance (:func:`helpers.clinicllm.training.set_step_shortcuts`); they
+    classifier. The trainer sets them on the instance (:func:`helpers.clinicllm.head_start.set_step_shortcuts`); they
     act only in training steps, so evaluation, the linear probe and predictions always read the exact model."""
 
     straight_through_frozen: bool = False

@@ -37,7 +37,8 @@ from .distributed import (
     _barrier, _is_main_process, _write_json_atomic, _write_table_atomic, configure_environment, configure_threads,
 )
 from .tokenizer import _report_from_lengths, _word_counts, load_tokenizer, token_lengths, train_tokenizer
-from .training import _labels_of, finetune_classifier, note_embeddings, predict_scores, pretrain_mlm
+from .prediction import note_embeddings, predict_scores
+from .training import finetune_classifier, labels_of, pretrain_mlm
 
 __all__ = ['texts_fingerprint', 'finetune_stage', 'prediction_stage', 'embedding_stage', 'ClinicLLMResult',
     'validate_study_frame', 'run_clinicllm',
@@ -223,7 +224,7 @@ def validate_study_frame(data: pd.DataFrame) -> pd.DataFrame:
             "Fix: drop them or supply their notes."
         )
     check_unique(frame["admission_id"], column="admission_id", where=where)
-    frame["readmitted_30d"] = _labels_of(frame, "input")
+    frame["readmitted_30d"] = labels_of(frame, "input")
     for split in ("train", "validation"):
         if not (frame["split"] == split).any():
             raise ContractError(f"{where}: column 'split' has no '{split}' rows; the model needs them to train and "

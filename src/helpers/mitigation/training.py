@@ -256,11 +256,11 @@ def _encode_token_means(model_dir: Path, tokenizer, frame: pd.DataFrame, config,
     the pooler of the mean-pooled classifier reads. Validation and test notes are read whole, as predictions read
     them; training notes through ``train_windows_per_note`` windows, as chapter 2's training steps read them."""
     from helpers.clinicllm.models import _load_classifier, pool_by_note
-    from helpers.clinicllm.training import _batched_forward, _reading_inputs
+    from helpers.clinicllm.prediction import batched_forward, reading_inputs
 
     model = _load_classifier(model_dir, config.attention_kernel, classifier_input="mean")
     model.eval()
-    inputs, owner = _reading_inputs(tokenizer, frame, config)
+    inputs, owner = reading_inputs(tokenizer, frame, config)
     if owner is None:
         owner = np.arange(len(frame))
     keep = training_windows(owner, frame["split"].eq("train").to_numpy(), config.train_windows_per_note, seed)
@@ -271,7 +271,7 @@ def _encode_token_means(model_dir: Path, tokenizer, frame: pd.DataFrame, config,
         sums, counts = model.token_sums(input_ids=ids, attention_mask=attention)
         return torch.cat([sums.float(), counts.float().unsqueeze(-1)], dim=-1).numpy()
 
-    parts = np.stack(_batched_forward(inputs, config.eval_batch_size, tokenizer.pad_token_id, forward,
+    parts = np.stack(batched_forward(inputs, config.eval_batch_size, tokenizer.pad_token_id, forward,
                                       label="chapter 5: note features"))
     sums, counts = pool_by_note(torch.as_tensor(parts[:, :-1]), torch.as_tensor(parts[:, -1]),
                                 torch.as_tensor(owner))
