@@ -16,7 +16,8 @@ from helpers.simulator.catalogues import _BASE_CONDITIONS, _COMPLICATIONS, _COND
 from helpers.simulator.config import SimulationConfig
 from helpers.simulator.draws import _Dice
 from helpers.simulator.clinicians import build_staff, wording_pattern
-from helpers.simulator.documentation import _STYLES, _medications, _write_note
+from helpers.simulator.documentation import _medications, _write_note
+from helpers.simulator.note_templates import _STYLES
 from helpers.simulator.risk import _documented_logit
 from helpers.simulator.population import _select_patients, _simulate_hospital
 from helpers.simulator.timeline import _day, _year_of
