@@ -32,11 +32,11 @@ def main() -> None:
     args = parser.parse_args()
 
     paths = RunPaths.from_run_dir(args.run)
-    root = paths.artifacts / "clinicllm"
+    root = paths.upstream("clinicllm", "02_clinicllm")
     summary = json.loads((root / "summary.json").read_text())
     chapter = ClinicLLMConfig.from_dict(summary["config"])
-    data = cohort_lib.study_frame(pd.read_parquet(paths.artifact("cohort.parquet")),
-                                  pd.read_parquet(paths.artifact("splits.parquet")))
+    data = cohort_lib.study_frame(pd.read_parquet(paths.upstream("cohort.parquet", "01_data")),
+                                  pd.read_parquet(paths.upstream("splits.parquet", "01_data")))
     for steps, epochs in itertools.product(args.pretrain, args.epochs):
         values = {**chapter.to_dict(), "finetune_epochs": epochs,
                   # 0 steps: no pretraining at all (the encoder stays at its random initialisation)

@@ -3,7 +3,7 @@
 A run of ``params/<name>.yaml`` lives in ``runs/<name>/`` (docs/contracts.md#run-layout)::
 
     runs/<name>/notebooks/NN_*.ipynb   executed notebooks
-    runs/<name>/artifacts/             cohort, splits, tokenizer, models, predictions, tables
+    runs/<name>/artifacts/NN_name/     each notebook's files: cohort, splits, tokenizer, models, predictions, tables
     runs/<name>/metrics.csv            every number, long format
     runs/<name>/html/index.html        the rendered book
 
@@ -30,15 +30,45 @@ from typing import Any
 import pandas as pd
 
 
+READS_ENV = "STUDY_NOTEBOOK_READS"
+"""Set by the runner while a notebook executes: JSON ``{"notebook": name, "reads": [names]}``, its declared inputs."""
+
+
+class UndeclaredRead(RuntimeError):
+    """A notebook read a file of a notebook it does not declare among its inputs (``metadata.study.reads``)."""
+
+
+def _check_declared(name: str, producer: str) -> None:
+    """Refuse, while the runner executes a notebook, a read of a producer that notebook does not declare: the runner
+    re-runs a notebook only when a notebook it declares re-ran, so an undeclared read could give a stale result."""
+    declared = os.environ.get(READS_ENV)
+    if not declared:
+        return
+    running = json.loads(declared)
+    if producer != running["notebook"] and producer not in running["reads"]:
+        raise UndeclaredRead(
+            f"notebook {running['notebook']} reads {name} of notebook {producer}, which it does not declare among "
+            f"its inputs ({running['reads'] or 'none'}). Fix: add \"{producer}\" to the list 'reads' under "
+            f"'study' in the metadata of notebooks/{running['notebook']}.ipynb, so that the runner re-runs it "
+            f"when {producer} re-runs."
+        )
+
+
 @dataclass(frozen=True)
 class RunPaths:
-    """The folders and files of one run, from its run directory (``runs/<name>``)."""
+    """The folders and files of one run, from its run directory (``runs/<name>``).
+
+    Each notebook's files live under ``artifacts/<notebook>/`` (docs/contracts.md#run-layout): ``notebook`` names
+    the notebook that writes through this object (:meth:`artifact`, :attr:`output_dir`); reads name their producer
+    (:meth:`upstream`).
+    """
 
     root: Path
+    notebook: str | None = None
 
     @classmethod
-    def from_run_dir(cls, run_dir: str | os.PathLike) -> RunPaths:
-        return cls(Path(run_dir))
+    def from_run_dir(cls, run_dir: str | os.PathLike, notebook: str | None = None) -> RunPaths:
+        return cls(Path(run_dir), notebook)
 
     @property
     def name(self) -> str:
@@ -64,9 +94,15 @@ class RunPaths:
     def run_log(self) -> Path:
         return self.root / "run_log.json"
 
+    def written_by(self, producer: str) -> Path:
+        """The folder of a notebook's files, whether or not it exists: for optional reads and for the book."""
+        _check_declared("the files", producer)
+        return self.artifacts / producer
+
     def upstream(self, name: str, producer: str) -> Path:
         """Path of an artifact an earlier notebook wrote; a clear error says which notebook to run when it is missing."""
-        path = self.artifacts / name
+        _check_declared(name, producer)
+        path = self.artifacts / producer / name
         if not path.exists():
             raise FileNotFoundError(
                 f"{path} does not exist: it is written by notebook {producer}. Run that notebook first, e.g. "
@@ -74,10 +110,21 @@ class RunPaths:
             )
         return path
 
+    @property
+    def output_dir(self) -> Path:
+        """The folder of this notebook's own files, ``artifacts/<notebook>/``, created on demand."""
+        if not self.notebook:
+            raise ValueError("this RunPaths names no notebook, so it cannot say where to write: create it with "
+                             "RunPaths.from_run_dir(run_dir, notebook=\"NN_name\")")
+        folder = self.artifacts / self.notebook
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def artifact(self, name: str) -> Path:
-        """Path of an artifact file; its folder is created on demand."""
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        return self.artifacts / name
+        """Path of one of this notebook's files, ``artifacts/<notebook>/<name>``; its folder is created on demand."""
+        path = self.output_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import evaluation, features
+from helpers.artifacts import RunPaths
 
 STUDY = "Rahman et al. 2024, arXiv 2402.10965"
 NYUTRON_SOURCE = "NYUTron: Jiang et al., Nature 2023"
@@ -51,7 +52,7 @@ REPRODUCED, CONTRADICTED, ABSENT, INCONCLUSIVE = features.REPRODUCED, features.C
     features.INCONCLUSIVE
 NOT_ESTIMABLE = "not estimable"
 VERDICTS: tuple[str, ...] = (REPRODUCED, CONTRADICTED, ABSENT, INCONCLUSIVE)
-IMPORTANCE_FILE = Path("04_feature_analysis") / "importance.csv"
+IMPORTANCE_FILE = "importance.csv"
 STRATEGIES = ("local", "instance_augmented", "cluster")
 STRATEGY_NAMES = {"local": "local", "instance_augmented": "instance-based augmented", "cluster": "cluster-based",
                   "global_continued": "global trained further (control)",
@@ -653,7 +654,7 @@ def nyutron_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def read_importance(run_dir: str | os.PathLike) -> pd.DataFrame | None:
     """Chapter 4's importance table when the chapter has run, else None."""
-    path = Path(run_dir) / "artifacts" / IMPORTANCE_FILE
+    path = RunPaths.from_run_dir(run_dir).written_by("04_feature_analysis") / IMPORTANCE_FILE
     return pd.read_csv(path) if path.exists() else None
 
 
