@@ -17,7 +17,9 @@ cached stage: the TF-IDF baseline and ClinicLLM's tokenizer, pretraining, fine-t
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -177,6 +179,73 @@ def stage_key(**parts: Any) -> str:
     """A short, stable hash of a stage's parameters and input fingerprints."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+HELPERS_PARENT = Path(__file__).resolve().parents[1]
+"""The folder that holds the ``helpers`` package (``src/``): where :func:`code_key` reads module sources."""
+
+
+def _module_file(name: str, parent: Path) -> Path | None:
+    base = parent.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _helper_imports(path: Path, name: str) -> list[str]:
+    """The helper modules a module's import statements name (inside functions too); a name imported from a
+    package may be a submodule, so both are listed and the caller keeps those that exist."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.split(".")[0] == "helpers"]
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            if module.split(".")[0] == "helpers":
+                found += [module] + [f"{module}.{alias.name}" for alias in node.names]
+    return found
+
+
+def code_files(*modules: str, parent: Path | None = None) -> dict[str, Path]:
+    """The source files of ``modules`` and of every helper module they import, directly or through others.
+
+    Only the import statements count: a package's ``__init__`` is included when it is imported by name (``from
+    helpers import x`` names ``helpers``), not because one of its submodules is, so an edit to an unrelated
+    module of the same package leaves the set unchanged.
+    """
+    parent = parent or HELPERS_PARENT
+    files: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in files:
+            continue
+        path = _module_file(name, parent)
+        if path is None:
+            if name in modules:
+                raise ModuleNotFoundError(f"code_key: no module {name!r} under {parent}")
+            continue  # a function or class imported by name, not a module
+        files[name] = path
+        todo += _helper_imports(path, name)
+    return dict(sorted(files.items()))
+
+
+def code_key(*modules: str, functions: tuple[Callable, ...] = (), parent: Path | None = None) -> str:
+    """A hash of the code a stage runs: the source of ``modules`` and of every helper module they import
+    (:func:`code_files`), and of ``functions`` (a stage's own build step, defined elsewhere).
+
+    Part of a stage's key, so any edit of that code rebuilds the stage instead of reusing what the old code made.
+    """
+    digest = hashlib.sha256()
+    for name, path in code_files(*modules, parent=parent).items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for function in functions:
+        digest.update(inspect.getsource(function).encode() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def frame_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.artifacts import cached_stage, frame_fingerprint, stage_key
+from helpers.artifacts import cached_stage, code_key, frame_fingerprint, stage_key
 from helpers.contracts import ContractError, check_columns, check_split_names, check_unique, describe_rows
 from helpers.evaluation import PREDICTION_COLUMNS
 
@@ -59,13 +59,10 @@ def _checkpoint_fingerprint(path: str) -> str:
     return stage_key(config=(root / "config.json").read_text(), files=listing)
 
 
-TOKENIZER_RECIPE = "sorted-pieces"
-"""Version of the tokenizer training in its stage key: the vocabulary no longer depends on hash order."""
-
-FINETUNE_RECIPE = "resume-exact"
-"""Version of the fine-tuning code path in the stage key: a change of what training does (not of a setting), such as
-the head started at the base rate, early stopping held off until finetune_min_steps or training windows drawn
-by epoch so that a resumed run draws what an uninterrupted one does, retrains cached models."""
+# Each stage's key holds a hash of the code that builds it (helpers.artifacts.code_key): the module of the function
+# it calls with every helper module that imports, and the stage's own build step; an edit there rebuilds the stage.
+TOKENIZER_CODE = "helpers.clinicllm.tokenizer"
+TRAINING_CODE = "helpers.clinicllm.training"
 
 _LABEL_COLUMNS = ["admission_id", "readmitted_30d", "note_text"]
 _SCORED_COLUMNS = ["admission_id", "patient_id", "hospital", "split", "readmitted_30d", "note_text"]
@@ -86,7 +83,7 @@ def finetune_stage(start_dir: str | os.PathLike, start_key: str, tokenizer, trai
     fingerprints = {"train": frame_fingerprint(train, _LABEL_COLUMNS),
                     "validation": frame_fingerprint(selection, _LABEL_COLUMNS)}
     key = stage_key(pretrain=start_key, fields=_config_part(config, FINETUNE_FIELDS), seed=config.seed,
-                    recipe=FINETUNE_RECIPE, **fingerprints)
+                    code=code_key(TRAINING_CODE, functions=(finetune_stage,)), **fingerprints)
 
     def build(out: Path) -> None:
         started = time.perf_counter()
@@ -116,7 +113,8 @@ def prediction_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, fr
     config = config.resolved()
     configure_environment()
     key = stage_key(finetune=model_key, fields=_config_part(config, PREDICT_FIELDS),
-                    rows=frame_fingerprint(frame, _SCORED_COLUMNS))
+                    rows=frame_fingerprint(frame, _SCORED_COLUMNS),
+                    code=code_key(TRAINING_CODE, functions=(prediction_stage,)))
     path = Path(root) / f"{name}-{key}.parquet"
 
     def build(out: Path) -> None:
@@ -155,7 +153,8 @@ def embedding_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, fra
     configure_environment()
     key = stage_key(model=model_key, max_length=config.max_length, reading=_config_part(config, READING_FIELDS),
                     vector=config.classifier_input,
-                    rows=frame_fingerprint(frame, ["admission_id", "note_text"]))
+                    rows=frame_fingerprint(frame, ["admission_id", "note_text"]),
+                    code=code_key(TRAINING_CODE, functions=(embedding_stage,)))
 
     def build(out: Path) -> None:
         vectors = note_embeddings(model_dir, tokenizer, frame, config, label=f"{name}: encoding")
@@ -273,7 +272,7 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
         reused["tokenizer"] = True
     else:
         keys["tokenizer"] = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key,
-                                      recipe=TOKENIZER_RECIPE)
+                                      code=code_key(TOKENIZER_CODE))
         tokenizer_dir, reused["tokenizer"] = cached_stage(
             root / f"tokenizer-{keys['tokenizer']}", keys["tokenizer"],
             build=lambda out: train_tokenizer(train_texts, config.vocab_size, out), load=lambda out: out,
@@ -286,9 +285,6 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
     # are remembered per tokenizer (encoding.note_token_ids), so the windows of fine-tuning and predictions reuse
     # this pass instead of tokenizing again.
     t0 = time.perf_counter()
-    keys["tokenization"] = stage_key(tokenizer=keys["tokenizer"], max_length=config.max_length,
-                                      stride=config.window_stride,
-                                      notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]))
 
     def build_report(out: Path) -> None:
         lengths = pd.Series(token_lengths(tokenizer, frame["note_text"].tolist(),
@@ -303,6 +299,10 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
         }
         _write_json_atomic(out, report)
 
+    keys["tokenization"] = stage_key(tokenizer=keys["tokenizer"], max_length=config.max_length,
+                                      stride=config.window_stride,
+                                      notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]),
+                                      code=code_key(TOKENIZER_CODE, functions=(build_report,)))
     report, reused["tokenization"] = cached_stage(
         root / f"tokenization-{keys['tokenization']}.json", keys["tokenization"], build_report,
         load=lambda out: json.loads(out.read_text()), label="tokenization pass", build_here=_is_main_process(),
@@ -318,14 +318,16 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
         pretrain_history = pd.DataFrame(columns=["step", "epoch", "train_loss", "learning_rate"])
         reused["pretrain"] = True
     else:
-        keys["pretrain"] = stage_key(tokenizer=keys["tokenizer"], fields=_config_part(config, PRETRAIN_FIELDS),
-                                      seed=config.seed, texts=train_text_key)
-        pretrained_dir = root / f"mlm-{keys['pretrain']}"
         def build_pretraining(out: Path) -> None:
             started = time.perf_counter()
             pretrain_mlm(tokenizer, train_texts, config, out)
             if _is_main_process():
                 _write_json_atomic(_timing_path(out), {"seconds": time.perf_counter() - started})
+
+        keys["pretrain"] = stage_key(tokenizer=keys["tokenizer"], fields=_config_part(config, PRETRAIN_FIELDS),
+                                      seed=config.seed, texts=train_text_key,
+                                      code=code_key(TRAINING_CODE, functions=(build_pretraining,)))
+        pretrained_dir = root / f"mlm-{keys['pretrain']}"
 
         pretrain_history, reused["pretrain"] = cached_stage(
             pretrained_dir, keys["pretrain"], build=build_pretraining,
