@@ -236,6 +236,74 @@ def _cap(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
     return frame.sample(n=limit, random_state=seed).sort_index()
 
 
+def _tokenizer_stage(config: ClinicLLMConfig, train_texts: list[str], train_text_key: str,
+                     root: Path) -> tuple[Path, str, bool]:
+    """The WordPiece tokenizer trained on the training notes (or a checkpoint's own): (folder, key, reused)."""
+    if config.preset == "pretrained":
+        key = stage_key(checkpoint=_checkpoint_fingerprint(config.pretrained_path))
+        return Path(config.pretrained_path), key, True
+    key = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key,
+                    code=code_key(TOKENIZER_CODE))
+    folder, reused = cached_stage(
+        root / f"tokenizer-{key}", key,
+        build=lambda out: train_tokenizer(train_texts, config.vocab_size, out), load=lambda out: out,
+        label="tokenizer", build_here=_is_main_process(), record=_is_main_process(), wait=_barrier,
+    )
+    return folder, key, reused
+
+
+def _tokenization_stage(tokenizer, tokenizer_key: str, frame: pd.DataFrame, train: pd.DataFrame,
+                        config: ClinicLLMConfig, root: Path) -> tuple[dict[str, Any], str, bool]:
+    """Tokens per note and the share truncated, for the training notes and every split: (report, key, reused).
+
+    The notes' token ids are remembered per tokenizer (encoding.note_token_ids), so the windows of fine-tuning and
+    predictions reuse this pass instead of tokenizing again.
+    """
+    def build_report(out: Path) -> None:
+        lengths = pd.Series(token_lengths(tokenizer, frame["note_text"].tolist(),
+                                           remember=config.note_reading == "windows"), index=frame.index)
+        words = pd.Series(_word_counts(frame["note_text"].tolist()), index=frame.index)
+        report = _report_from_lengths(len(tokenizer), lengths[train.index].to_numpy(),
+                                      words[train.index].to_numpy(), config.max_length, config.window_stride)
+        report["by_split"] = {
+            split: _report_from_lengths(len(tokenizer), lengths[rows].to_numpy(), words[rows].to_numpy(),
+                                        config.max_length, config.window_stride)
+            for split, rows in frame.groupby("split", sort=False).groups.items() if len(rows)
+        }
+        _write_json_atomic(out, report)
+
+    key = stage_key(tokenizer=tokenizer_key, max_length=config.max_length, stride=config.window_stride,
+                    notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]),
+                    code=code_key(TOKENIZER_CODE, functions=(build_report,)))
+    report, reused = cached_stage(
+        root / f"tokenization-{key}.json", key, build_report, load=lambda out: json.loads(out.read_text()),
+        label="tokenization pass", build_here=_is_main_process(), record=_is_main_process(), wait=_barrier,
+    )
+    return report, key, reused
+
+
+def _pretraining_stage(tokenizer, tokenizer_key: str, train_texts: list[str], train_text_key: str,
+                       config: ClinicLLMConfig, root: Path) -> tuple[Path, pd.DataFrame, str, bool]:
+    """MLM pretraining on the training notes (a checkpoint is used as it is): (folder, history, key, reused)."""
+    if config.preset == "pretrained":
+        history = pd.DataFrame(columns=["step", "epoch", "train_loss", "learning_rate"])
+        return Path(config.pretrained_path), history, tokenizer_key, True
+
+    def build_pretraining(out: Path) -> None:
+        started = time.perf_counter()
+        pretrain_mlm(tokenizer, train_texts, config, out)
+        if _is_main_process():
+            _write_json_atomic(_timing_path(out), {"seconds": time.perf_counter() - started})
+
+    key = stage_key(tokenizer=tokenizer_key, fields=_config_part(config, PRETRAIN_FIELDS), seed=config.seed,
+                    texts=train_text_key, code=code_key(TRAINING_CODE, functions=(build_pretraining,)))
+    history, reused = cached_stage(
+        root / f"mlm-{key}", key, build=build_pretraining, load=lambda out: pd.read_csv(out / HISTORY_FILE),
+        label="pretraining", record=_is_main_process(), wait=_barrier,
+    )
+    return root / f"mlm-{key}", history, key, reused
+
+
 def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
                   out_dir: str | os.PathLike, *, publish: bool = True) -> ClinicLLMResult:
     """The ClinicLLM chapter: tokenizer, MLM pretraining, fine-tuning, predictions, each cached by its inputs.
@@ -266,74 +334,21 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
 
     # 1. Tokenizer (training notes only).
     t0 = time.perf_counter()
-    if config.preset == "pretrained":
-        keys["tokenizer"] = stage_key(checkpoint=_checkpoint_fingerprint(config.pretrained_path))
-        tokenizer_dir = Path(config.pretrained_path)
-        reused["tokenizer"] = True
-    else:
-        keys["tokenizer"] = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key,
-                                      code=code_key(TOKENIZER_CODE))
-        tokenizer_dir, reused["tokenizer"] = cached_stage(
-            root / f"tokenizer-{keys['tokenizer']}", keys["tokenizer"],
-            build=lambda out: train_tokenizer(train_texts, config.vocab_size, out), load=lambda out: out,
-            label="tokenizer", build_here=_is_main_process(), record=_is_main_process(), wait=_barrier,
-        )
+    tokenizer_dir, keys["tokenizer"], reused["tokenizer"] = _tokenizer_stage(config, train_texts, train_text_key,
+                                                                             root)
     tokenizer = load_tokenizer(tokenizer_dir)
     timings["tokenizer"] = time.perf_counter() - t0
 
-    # 2. Tokenization report: the training notes, and the share truncated in every split. The notes' token ids
-    # are remembered per tokenizer (encoding.note_token_ids), so the windows of fine-tuning and predictions reuse
-    # this pass instead of tokenizing again.
+    # 2. Tokenization report: the training notes, and the share truncated in every split.
     t0 = time.perf_counter()
-
-    def build_report(out: Path) -> None:
-        lengths = pd.Series(token_lengths(tokenizer, frame["note_text"].tolist(),
-                                           remember=config.note_reading == "windows"), index=frame.index)
-        words = pd.Series(_word_counts(frame["note_text"].tolist()), index=frame.index)
-        report = _report_from_lengths(len(tokenizer), lengths[train.index].to_numpy(),
-                                      words[train.index].to_numpy(), config.max_length, config.window_stride)
-        report["by_split"] = {
-            split: _report_from_lengths(len(tokenizer), lengths[rows].to_numpy(), words[rows].to_numpy(),
-                                        config.max_length, config.window_stride)
-            for split, rows in frame.groupby("split", sort=False).groups.items() if len(rows)
-        }
-        _write_json_atomic(out, report)
-
-    keys["tokenization"] = stage_key(tokenizer=keys["tokenizer"], max_length=config.max_length,
-                                      stride=config.window_stride,
-                                      notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]),
-                                      code=code_key(TOKENIZER_CODE, functions=(build_report,)))
-    report, reused["tokenization"] = cached_stage(
-        root / f"tokenization-{keys['tokenization']}.json", keys["tokenization"], build_report,
-        load=lambda out: json.loads(out.read_text()), label="tokenization pass", build_here=_is_main_process(),
-        record=_is_main_process(), wait=_barrier,
-    )
+    report, keys["tokenization"], reused["tokenization"] = _tokenization_stage(tokenizer, keys["tokenizer"], frame,
+                                                                               train, config, root)
     timings["tokenization"] = time.perf_counter() - t0
 
     # 3. MLM pretraining (training notes only).
     t0 = time.perf_counter()
-    if config.preset == "pretrained":
-        keys["pretrain"] = keys["tokenizer"]
-        pretrained_dir = Path(config.pretrained_path)
-        pretrain_history = pd.DataFrame(columns=["step", "epoch", "train_loss", "learning_rate"])
-        reused["pretrain"] = True
-    else:
-        def build_pretraining(out: Path) -> None:
-            started = time.perf_counter()
-            pretrain_mlm(tokenizer, train_texts, config, out)
-            if _is_main_process():
-                _write_json_atomic(_timing_path(out), {"seconds": time.perf_counter() - started})
-
-        keys["pretrain"] = stage_key(tokenizer=keys["tokenizer"], fields=_config_part(config, PRETRAIN_FIELDS),
-                                      seed=config.seed, texts=train_text_key,
-                                      code=code_key(TRAINING_CODE, functions=(build_pretraining,)))
-        pretrained_dir = root / f"mlm-{keys['pretrain']}"
-
-        pretrain_history, reused["pretrain"] = cached_stage(
-            pretrained_dir, keys["pretrain"], build=build_pretraining,
-            load=lambda out: pd.read_csv(out / HISTORY_FILE), label="pretraining", record=_is_main_process(),
-            wait=_barrier,
-        )
+    pretrained_dir, pretrain_history, keys["pretrain"], reused["pretrain"] = _pretraining_stage(
+        tokenizer, keys["tokenizer"], train_texts, train_text_key, config, root)
     timings["pretrain"] = time.perf_counter() - t0
 
     # 4. Fine-tuning on train, selection on validation AUROC.
