@@ -6,8 +6,8 @@ model *did not learn* when its validation scores hardly vary or its validation A
 :data:`~helpers.clinicllm.checks.MAX_BASELINE_GAP` below the TF-IDF baseline's on the same admissions
 (:func:`~helpers.clinicllm.checks.baseline_gap_admonition`). Chapters 3 to 6 read the global model's predictions
 and so inherit whatever chapter 2 found. This module applies the same rules to the predictions chapter 2 saved
-(``artifacts/02_clinicllm/predictions_02_clinicllm.parquet``, validation rows included), so the verdict is chapter 2's, never a
-second opinion; the book build puts the resulting box at the top of chapters 3-6 and chapter 6 gives it as its
+(``artifacts/02_clinicllm/predictions_02_clinicllm.parquet``, validation rows included), so the verdict is
+chapter 2's, never a second opinion; the book build puts the resulting box at the top of chapters 3-6 and chapter 6 gives it as its
 first reason.
 """
 
