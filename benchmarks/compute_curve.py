@@ -1,7 +1,7 @@
 """What each minute of CPU buys ClinicLLM: a grid of pretraining steps x fine-tuning epochs on a run's own data.
 
 Trains the chapter's recipe (the configuration chapter 2 of the run saved) with other pretraining step caps and
-fine-tuning epochs into the run's own stage cache (``runs/<name>/artifacts/clinicllm``), so that chapter 2's compute
+fine-tuning epochs into the run's own stage cache (``runs/<name>/artifacts/02_clinicllm/clinicllm``), so that chapter 2's compute
 curve (:mod:`helpers.clinicllm.compute`) shows them the next time the chapter runs, and prints each point:
 pretraining steps, fine-tuning epochs, training minutes and validation AUROC, with TF-IDF's validation AUROC. Every
 point is an ordinary cached stage: a second call reuses them, and the chapter's own files are never touched.
@@ -47,7 +47,7 @@ def main() -> None:
     points = compute_points(root, summary["model_dir"] if Path(summary["model_dir"]).is_dir()
                             else root / Path(summary["model_dir"]).name)
     best = points[~points["this_run"]] if (~points["this_run"]).any() else points
-    tfidf = paths.artifact("predictions_02_clinicllm.parquet")
+    tfidf = paths.written_by("02_clinicllm") / "predictions_02_clinicllm.parquet"
     baseline = None
     if tfidf.is_file():
         table = pd.read_parquet(tfidf)
