@@ -1,8 +1,9 @@
 """What each minute of CPU buys ClinicLLM: a grid of pretraining steps x fine-tuning epochs on a run's own data.
 
 Trains the chapter's recipe (the configuration chapter 2 of the run saved) with other pretraining step caps and
-fine-tuning epochs into the run's own stage cache (``runs/<name>/artifacts/02_clinicllm/clinicllm``), so that chapter 2's compute
-curve (:mod:`helpers.clinicllm.compute`) shows them the next time the chapter runs, and prints each point:
+fine-tuning epochs into the run's own stage cache (``runs/<name>/artifacts/02_clinicllm/clinicllm``), so that
+chapter 2's compute curve (:mod:`helpers.clinicllm.compute`) shows them the next time the chapter runs, and prints
+each point:
 pretraining steps, fine-tuning epochs, training minutes and validation AUROC, with TF-IDF's validation AUROC. Every
 point is an ordinary cached stage: a second call reuses them, and the chapter's own files are never touched.
 
