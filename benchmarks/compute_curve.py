@@ -1,8 +1,9 @@
 """What each minute of CPU buys ClinicLLM: a grid of pretraining steps x fine-tuning epochs on a run's own data.
 
 Trains the chapter's recipe (the configuration chapter 2 of the run saved) with other pretraining step caps and
-fine-tuning epochs into the run's own stage cache (``runs/<name>/artifacts/clinicllm``), so that chapter 2's compute
-curve (:mod:`helpers.clinicllm.compute`) shows them the next time the chapter runs, and prints each point:
+fine-tuning epochs into the run's own stage cache (``runs/<name>/artifacts/02_clinicllm/clinicllm``), so that
+chapter 2's compute curve (:mod:`helpers.clinicllm.compute`) shows them the next time the chapter runs, and prints
+each point:
 pretraining steps, fine-tuning epochs, training minutes and validation AUROC, with TF-IDF's validation AUROC. Every
 point is an ordinary cached stage: a second call reuses them, and the chapter's own files are never touched.
 
@@ -32,11 +33,11 @@ def main() -> None:
     args = parser.parse_args()
 
     paths = RunPaths.from_run_dir(args.run)
-    root = paths.artifacts / "clinicllm"
+    root = paths.upstream("clinicllm", "02_clinicllm")
     summary = json.loads((root / "summary.json").read_text())
     chapter = ClinicLLMConfig.from_dict(summary["config"])
-    data = cohort_lib.study_frame(pd.read_parquet(paths.artifact("cohort.parquet")),
-                                  pd.read_parquet(paths.artifact("splits.parquet")))
+    data = cohort_lib.study_frame(pd.read_parquet(paths.upstream("cohort.parquet", "01_data")),
+                                  pd.read_parquet(paths.upstream("splits.parquet", "01_data")))
     for steps, epochs in itertools.product(args.pretrain, args.epochs):
         values = {**chapter.to_dict(), "finetune_epochs": epochs,
                   # 0 steps: no pretraining at all (the encoder stays at its random initialisation)
@@ -47,7 +48,7 @@ def main() -> None:
     points = compute_points(root, summary["model_dir"] if Path(summary["model_dir"]).is_dir()
                             else root / Path(summary["model_dir"]).name)
     best = points[~points["this_run"]] if (~points["this_run"]).any() else points
-    tfidf = paths.artifact("predictions_02_clinicllm.parquet")
+    tfidf = paths.written_by("02_clinicllm") / "predictions_02_clinicllm.parquet"
     baseline = None
     if tfidf.is_file():
         table = pd.read_parquet(tfidf)

@@ -288,8 +288,9 @@ def test_chapter_twos_warning_heads_chapters_3_to_6_when_it_fires(tmp_path):
     for signal, fires in ((0.3, True), (1.5, False)):
         run_dir = tmp_path / f"signal-{signal}" / "runs" / "weak"
         (run_dir / "notebooks").mkdir(parents=True)
-        (run_dir / "artifacts").mkdir()
-        _weak_model_predictions(signal).to_parquet(run_dir / "artifacts" / "predictions_02_clinicllm.parquet")
+        (run_dir / "artifacts" / "02_clinicllm").mkdir(parents=True)
+        _weak_model_predictions(signal).to_parquet(run_dir / "artifacts" / "02_clinicllm" /
+                                                   "predictions_02_clinicllm.parquet")
         names = ["01_data", "02_clinicllm", "03_disparities", "04_feature_analysis", "05_mitigation", "06_summary"]
         for name in names:
             shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", run_dir / "notebooks" / f"{name}.ipynb")

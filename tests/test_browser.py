@@ -302,7 +302,7 @@ def test_chapters_3_to_6_carry_chapter_twos_warning_exactly_when_it_fires(smoke_
 
 def test_model_card_page_shows_the_runs_card(smoke_run):
     run_dir, index = smoke_run
-    card = (run_dir / "artifacts" / "model_card" / "README.md").read_text()
+    card = (run_dir / "artifacts" / "06_summary" / "model_card" / "README.md").read_text()
     text = _visible_text((index.parent / "book" / "model_card.html").read_text(encoding="utf-8"))
     assert "model-index" in text and "pipeline_tag" in text and "text-classification" in text
     import pandas as pd

@@ -138,11 +138,12 @@ def test_unknown_simulation_knob_is_named():
 def test_missing_upstream_artifact_names_the_notebook_to_run(tmp_path):
     from helpers.artifacts import RunPaths
 
-    paths = RunPaths.from_run_dir(tmp_path / "runs" / "mine")
+    paths = RunPaths.from_run_dir(tmp_path / "runs" / "mine", notebook="01_data")
     with pytest.raises(FileNotFoundError, match=r"written by notebook 01_data.*params/mine.yaml --only 01"):
         paths.upstream("cohort.parquet", "01_data")
     paths.artifact("cohort.parquet").write_text("x")
-    assert paths.upstream("cohort.parquet", "01_data").exists()
+    assert paths.upstream("cohort.parquet", "01_data") == tmp_path / "runs" / "mine" / "artifacts" / "01_data" / \
+        "cohort.parquet"
 
 
 def _many_admissions(n_h1: int = 40, n_h2: int = 30) -> pd.DataFrame:

@@ -89,7 +89,7 @@ def test_a_site_without_readmissions_runs_every_chapter_and_its_auroc_is_not_est
     try:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert (run_dir / "html" / "index.html").exists()
-        rates = pd.read_csv(run_dir / "artifacts" / "hospital_rates.csv").set_index("hospital")
+        rates = pd.read_csv(run_dir / "artifacts" / "01_data" / "hospital_rates.csv").set_index("hospital")
         site = rates.loc[SITE_WITHOUT_READMISSIONS]
         assert site["readmissions"] == 0 and site["readmission_ci_low"] == 0.0 and site["readmission_ci_high"] > 0
         chapter1 = _glued(run_dir / "notebooks" / "01_data.ipynb")
@@ -118,7 +118,7 @@ def test_150_small_sites_run_every_chapter_with_the_small_sites_pooled(tmp_path)
         groups = set(hospital_rows["group"])
         assert len(groups) == 21 and "smaller sites (pooled)" in groups
         # the 20 sites with rows are the 20 largest of the cohort
-        cohort = pd.read_parquet(run_dir / "artifacts" / "cohort.parquet")
+        cohort = pd.read_parquet(run_dir / "artifacts" / "01_data" / "cohort.parquet")
         largest = set(cohort["hospital"].value_counts().sort_index().sort_values(ascending=False, kind="stable")
                       .index[:20])
         assert groups - {"smaller sites (pooled)"} == largest

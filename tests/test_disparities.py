@@ -463,11 +463,12 @@ def test_bad_inputs_are_refused_with_the_fix():
 
 def _write_run(run_dir: Path, *, simulated: bool) -> None:
     predictions, cohort = synthetic_study(n_per_split=250, seed=5, oracle=simulated, borough=simulated)
-    artifacts = run_dir / "artifacts"
-    artifacts.mkdir(parents=True)
-    predictions.to_parquet(artifacts / "predictions_02_clinicllm.parquet")
-    cohort.to_parquet(artifacts / "cohort.parquet")
-    (artifacts / "source.json").write_text(json.dumps({"simulated": simulated}))
+    chapter1, chapter2 = run_dir / "artifacts" / "01_data", run_dir / "artifacts" / "02_clinicllm"
+    chapter1.mkdir(parents=True)
+    chapter2.mkdir(parents=True)
+    predictions.to_parquet(chapter2 / "predictions_02_clinicllm.parquet")
+    cohort.to_parquet(chapter1 / "cohort.parquet")
+    (chapter1 / "source.json").write_text(json.dumps({"simulated": simulated}))
 
 
 @pytest.mark.slow

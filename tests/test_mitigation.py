@@ -361,11 +361,11 @@ def test_learning_curve_slope_is_auroc_per_doubling_and_absent_rows_give_nothing
 def test_global_model_is_found_beside_its_summary_when_the_run_was_copied(tmp_path):
     from helpers.artifacts import RunPaths, write_json
 
-    folder = tmp_path / "runs" / "copy" / "artifacts" / "clinicllm"
+    folder = tmp_path / "runs" / "copy" / "artifacts" / "02_clinicllm" / "clinicllm"
     (folder / "finetune-abc").mkdir(parents=True)
     (folder / "tokenizer-xyz").mkdir()
-    write_json({"model_dir": "runs/original/artifacts/clinicllm/finetune-abc",
-                "tokenizer_dir": "runs/original/artifacts/clinicllm/tokenizer-xyz",
+    write_json({"model_dir": "runs/original/artifacts/02_clinicllm/clinicllm/finetune-abc",
+                "tokenizer_dir": "runs/original/artifacts/02_clinicllm/clinicllm/tokenizer-xyz",
                 "stage_keys": {"finetune": "abc"}, "config": {"preset": "tiny"}}, folder / "summary.json")
     model = m.GlobalModel.from_run(RunPaths(tmp_path / "runs" / "copy"))
     assert model.model_dir == folder / "finetune-abc" and model.key == "abc"

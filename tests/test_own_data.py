@@ -39,10 +39,10 @@ pytestmark = pytest.mark.slow
 CLI = Path(sys.executable).parent / "clinicllm-study"
 
 MAY_HOLD_NOTE_TEXT = (
-    "artifacts/cohort.parquet",         # the cohort: the notes are the model's input
+    "artifacts/01_data/cohort.parquet",  # the cohort: the notes are the model's input
     "artifacts/*/tokenizer.json",       # the tokenizer's learned vocabulary, and its copy beside every model
     "artifacts/*/vocab.txt",            # (in any chapter's model folder: fnmatch's * also matches '/')
-    "artifacts/tfidf_lr.joblib",        # the TF-IDF baseline's fitted vocabulary (a model file)
+    "artifacts/02_clinicllm/tfidf_lr.joblib",  # the TF-IDF baseline's fitted vocabulary (a model file)
 )
 """Files under ``runs/<name>/`` that must hold text from the notes (fnmatch patterns, relative to the run)."""
 
@@ -164,15 +164,15 @@ def test_the_study_runs_on_own_data_to_its_book(own_run):
     assert executed == chapters
     pages = list(run_dir.rglob("_build/html/index.html")) + list(run_dir.rglob("html/index.html"))
     assert pages, f"no rendered book under {run_dir}"
-    source = pd.read_json(run_dir / "artifacts" / "source.json", typ="series")
-    assert not bool(source["simulated"]) and not (run_dir / "artifacts" / "oracle.parquet").exists()
+    source = pd.read_json(run_dir / "artifacts" / "01_data" / "source.json", typ="series")
+    assert not bool(source["simulated"]) and not (run_dir / "artifacts" / "01_data" / "oracle.parquet").exists()
 
 
 def test_no_note_text_outside_the_files_that_must_hold_it(own_run):
     run_dir, result = own_run
     assert result.returncode == 0, result.stderr[-3000:]
     # the check can fail: the cohort file does hold every one of the words
-    cohort = _texts(run_dir / "artifacts" / "cohort.parquet").lower()
+    cohort = _texts(run_dir / "artifacts" / "01_data" / "cohort.parquet").lower()
     assert all(word.encode() in cohort for word in LEAK_WORDS)
     assert leaks(run_dir) == []
     # nor in what the runner printed
@@ -183,7 +183,7 @@ def test_no_note_text_outside_the_files_that_must_hold_it(own_run):
 def test_small_cells_are_suppressed_on_real_data(own_run):
     run_dir, result = own_run
     assert result.returncode == 0, result.stderr[-3000:]
-    table1 = pd.read_csv(run_dir / "artifacts" / "table1_by_hospital.csv", index_col=0)
+    table1 = pd.read_csv(run_dir / "artifacts" / "01_data" / "table1_by_hospital.csv", index_col=0)
     # the fixture has 16 admissions of sex 'X' spread over hospitals: every one of their cells is under 11
     assert set(table1.loc["Sex: Other"]) <= {"<11", "0 (0.0%)"}
     counts = table1.drop(index=[i for i in table1.index if "median" in i or "mean" in i])

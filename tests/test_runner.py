@@ -14,7 +14,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import runner
+from helpers import run_lock, runner
 from helpers.runner import NotebookSpec, ParameterError, parse_set_option, resolve_parameters
 
 
@@ -96,9 +96,11 @@ def test_set_option_parsing():
         parse_set_option("seed")
 
 
-def _write_notebook(path: Path, parameters: str, body: list[str]) -> None:
+def _write_notebook(path: Path, parameters: str, body: list[str], reads: list[str] | None = None) -> None:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if reads is not None:
+        nb.metadata["study"] = {"reads": reads}
     params = new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
     nb.cells = [new_markdown_cell("# test"), params] + [new_code_cell(src) for src in body]
@@ -324,24 +326,37 @@ def test_helpers_hash_ignores_the_runner_but_not_the_study_helpers(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_notebook_reruns_only_when_a_notebook_it_reads_from_changes(tiny_project):
-    # 03 reads only what 01 wrote (it names its producer, as RunPaths.upstream does); 04 reads the metrics table
+def test_a_notebook_reruns_only_when_a_notebook_it_declares_reran(tiny_project):
+    # 03 declares 01 and reads its file without naming it (as a helper would); 04 declares that it reads nothing,
+    # though its code names '01_first'; 02 declares nothing, so it is taken to read every earlier notebook
     _write_notebook(tiny_project / "notebooks" / "03_third.ipynb", 'run_dir = "runs/x"\nseed = 0',
-                    ["from pathlib import Path\nsource = Path(run_dir, 'artifacts', 'first.csv')  # from '01_first'"])
+                    ["from pathlib import Path\nsources = list(Path(run_dir, 'artifacts').glob('*.csv'))"],
+                    reads=["01_first"])
     _write_notebook(tiny_project / "notebooks" / "04_fourth.ipynb", 'run_dir = "runs/x"',
-                    ["from pathlib import Path\nPath(run_dir, 'metrics.csv').exists()"])
+                    ["label = '01_first'"], reads=[])
     specs = {nb.name: nb for nb in runner.discover_notebooks(tiny_project)}
     names = list(specs)
     assert runner.upstream_notebooks(specs["03_third"], names[:2]) == ["01_first"]
-    assert runner.upstream_notebooks(specs["02_second"], names[:1]) == ["01_first"]  # names none: all earlier
-    assert runner.upstream_notebooks(specs["04_fourth"], names[:3]) == names[:3]  # reads metrics: all earlier
+    assert runner.upstream_notebooks(specs["02_second"], names[:1]) == ["01_first"]
+    assert runner.upstream_notebooks(specs["04_fourth"], names[:3]) == []
 
     first = _run(tiny_project)
     assert list(first.executed) == names
     changed_02 = _run(tiny_project, "02.seed=8")
-    assert list(changed_02.executed) == ["02_second", "04_fourth"] and changed_02.reused == ["01_first", "03_third"]
+    assert list(changed_02.executed) == ["02_second"] and changed_02.reused == ["01_first", "03_third", "04_fourth"]
     changed_01 = _run(tiny_project, "02.seed=8", "01.seed=2")
-    assert list(changed_01.executed) == names
+    assert list(changed_01.executed) == ["01_first", "02_second", "03_third"] and changed_01.reused == ["04_fourth"]
+
+
+def test_a_notebook_can_declare_only_earlier_notebooks(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    _write_notebook(tmp_path / "notebooks" / "01_a.ipynb", 'run_dir = "runs/x"', [], reads=["02_b"])
+    _write_notebook(tmp_path / "notebooks" / "02_b.ipynb", 'run_dir = "runs/x"', [], reads=["01_a"])
+    with pytest.raises(ParameterError, match=r"01_a.ipynb: it declares that it reads \['02_b'\].*earlier ones: none"):
+        runner.discover_notebooks(tmp_path)
+    _write_notebook(tmp_path / "notebooks" / "01_a.ipynb", 'run_dir = "runs/x"', [], reads="02_b")
+    with pytest.raises(ParameterError, match="must be a list of notebook names"):
+        runner.discover_notebooks(tmp_path)
 
 
 def test_a_bare_two_digit_notebook_label_works_although_yaml_reads_it_as_a_number():
@@ -452,7 +467,7 @@ def test_a_lock_is_released_when_the_block_fails_and_a_reused_pid_is_stale(tmp_p
     assert f"removed a stale lock on {run_dir}: process {os.getppid()}" in capsys.readouterr().err
     # the same lock with the parent's true start time is live
     (run_dir / runner.LOCK_NAME).write_text(json.dumps({
-        "pid": os.getppid(), "host": platform.node(), "process_start": runner._process_start(os.getppid())}))
+        "pid": os.getppid(), "host": platform.node(), "process_start": run_lock._process_start(os.getppid())}))
     with pytest.raises(runner.RunFolderInUse):
         with runner.run_folder_lock(run_dir):
             pass

@@ -43,7 +43,7 @@ def test_every_notebook_is_executed_without_errors(smoke_run):
 
 def test_data_chapter_artifacts(smoke_run):
     run_dir, _ = smoke_run
-    artifacts = run_dir / "artifacts"
+    artifacts = run_dir / "artifacts" / "01_data"  # chapter 1's files
     for name in ["cohort.parquet", "splits.parquet", "oracle.parquet", "table1_by_hospital.csv",
                  "split_sizes.csv", "hospital_rates.csv", "subgroups.csv"]:
         assert (artifacts / name).exists(), name
@@ -62,7 +62,7 @@ def test_book_renders_the_data_chapter_with_tables_figures_and_computed_prose(sm
     assert page.count("<table") >= 4
     assert len(re.findall(r"<img[^>]+src=\"[^\"]+\.png\"", page)) >= 3
     assert "glue:text" not in page  # every {glue:text} role was filled in
-    cohort = pd.read_parquet(run_dir / "artifacts" / "cohort.parquet")
+    cohort = pd.read_parquet(run_dir / "artifacts" / "01_data" / "cohort.parquet")
     assert f"{len(cohort):,}" in page  # the cohort size in the prose comes from the run
     # the parameters and the injected-parameters cells are hidden
     assert "n_admissions = 3000" not in page and "n_admissions = 24000" not in page
@@ -93,13 +93,13 @@ def test_clinicllm_chapter_writes_the_metrics_contract(smoke_run):
     # the oracle's AUROC is recomputed here independently from the saved predictions
     from sklearn.metrics import roc_auc_score
 
-    predictions = pd.read_parquet(run_dir / "artifacts" / "predictions_02_clinicllm.parquet")
+    predictions = pd.read_parquet(run_dir / "artifacts" / "02_clinicllm" / "predictions_02_clinicllm.parquet")
     oracle = predictions[(predictions["experiment"] == "oracle") & (predictions["split"] == "temporal_test")]
     expected = roc_auc_score(oracle["y_true"], oracle["y_score"])
     reported = chapter[(chapter["experiment"] == "oracle") & (chapter["split"] == "temporal_test")
                        & (chapter["metric"] == "auroc")]["value"].iloc[0]
     assert reported == pytest.approx(expected, abs=1e-9)
-    n_temporal = (pd.read_parquet(run_dir / "artifacts" / "splits.parquet")["split"] == "temporal_test").sum()
+    n_temporal = (pd.read_parquet(run_dir / "artifacts" / "01_data" / "splits.parquet")["split"] == "temporal_test").sum()
     assert (chapter[chapter["split"] == "temporal_test"]["n"] == n_temporal).all()
 
 
@@ -166,7 +166,7 @@ def test_same_seed_gives_the_same_metrics_and_a_run_killed_in_chapter_2_resumes_
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             # a complete fine-tuning checkpoint (the Trainer writes trainer_state.json last)
-            if list((killed_dir / "artifacts" / "clinicllm").glob(".finetune-*.partial/checkpoint-*/trainer_state.json")):
+            if list((killed_dir / "artifacts" / "02_clinicllm" / "clinicllm").glob(".finetune-*.partial/checkpoint-*/trainer_state.json")):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, "the run finished (or failed) before it could be killed during fine-tuning"
@@ -183,7 +183,7 @@ def test_same_seed_gives_the_same_metrics_and_a_run_killed_in_chapter_2_resumes_
     printed = capsys.readouterr().out
     assert "01_data: reused, unchanged since" in printed
     assert "02_clinicllm: running (its last run did not finish (status running)" in printed
-    summary = json.loads((killed_dir / "artifacts" / "clinicllm" / "summary.json").read_text())
+    summary = json.loads((killed_dir / "artifacts" / "02_clinicllm" / "clinicllm" / "summary.json").read_text())
     assert summary["reused"]["pretrain"] is True  # the pretraining finished before the kill and was not redone
     resumed = (killed_dir / "metrics.csv").read_bytes()
     if resumed != reference:

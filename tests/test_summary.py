@@ -320,9 +320,10 @@ def test_summary_page_runs_and_glues_every_key(tmp_path, complete):
         (run_dir / "artifacts" / "04_feature_analysis").mkdir(parents=True)
         pd.DataFrame([{"feature": "age", "importance": 0.04, "ci_low": 0.03, "ci_high": 0.05,
                        "method": "permutation, gradient_boosting"}]).to_csv(
-            run_dir / "artifacts" / summary.IMPORTANCE_FILE, index=False)
+            run_dir / "artifacts" / "04_feature_analysis" / summary.IMPORTANCE_FILE, index=False)
         # chapter 2's predictions of a model that learned little: the page must give that as its first reason
-        validation_predictions(0.3).to_parquet(run_dir / "artifacts" / "predictions_02_clinicllm.parquet")
+        (run_dir / "artifacts" / "02_clinicllm").mkdir()
+        validation_predictions(0.3).to_parquet(run_dir / "artifacts" / "02_clinicllm" / "predictions_02_clinicllm.parquet")
     output = tmp_path / "06_summary.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks" / "06_summary.ipynb"), str(output),
                                parameters={"run_dir": str(run_dir)}, cwd=str(ROOT), progress_bar=False)
@@ -332,7 +333,7 @@ def test_summary_page_runs_and_glues_every_key(tmp_path, complete):
     html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
     reasons = next(o["data"]["application/papermill.record/text/plain"] for c in nb.cells for o in c.get("outputs", [])
                    if o.get("metadata", {}).get("scrapbook", {}).get("name") == "reasons")
-    card = (run_dir / "artifacts" / "model_card" / "README.md").read_text()
+    card = (run_dir / "artifacts" / "06_summary" / "model_card" / "README.md").read_text()
     if complete:
         # every finding is judged, the four factors inconclusive with one factor only; the weak model comes first
         assert "not estimable" not in html

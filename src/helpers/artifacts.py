@@ -3,7 +3,7 @@
 A run of ``params/<name>.yaml`` lives in ``runs/<name>/`` (docs/contracts.md#run-layout)::
 
     runs/<name>/notebooks/NN_*.ipynb   executed notebooks
-    runs/<name>/artifacts/             cohort, splits, tokenizer, models, predictions, tables
+    runs/<name>/artifacts/NN_name/     each notebook's files: cohort, splits, tokenizer, models, predictions, tables
     runs/<name>/metrics.csv            every number, long format
     runs/<name>/html/index.html        the rendered book
 
@@ -17,7 +17,9 @@ cached stage: the TF-IDF baseline and ClinicLLM's tokenizer, pretraining, fine-t
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -30,15 +32,45 @@ from typing import Any
 import pandas as pd
 
 
+READS_ENV = "STUDY_NOTEBOOK_READS"
+"""Set by the runner while a notebook executes: JSON ``{"notebook": name, "reads": [names]}``, its declared inputs."""
+
+
+class UndeclaredRead(RuntimeError):
+    """A notebook read a file of a notebook it does not declare among its inputs (``metadata.study.reads``)."""
+
+
+def _check_declared(name: str, producer: str) -> None:
+    """Refuse, while the runner executes a notebook, a read of a producer that notebook does not declare: the runner
+    re-runs a notebook only when a notebook it declares re-ran, so an undeclared read could give a stale result."""
+    declared = os.environ.get(READS_ENV)
+    if not declared:
+        return
+    running = json.loads(declared)
+    if producer != running["notebook"] and producer not in running["reads"]:
+        raise UndeclaredRead(
+            f"notebook {running['notebook']} reads {name} of notebook {producer}, which it does not declare among "
+            f"its inputs ({running['reads'] or 'none'}). Fix: add \"{producer}\" to the list 'reads' under "
+            f"'study' in the metadata of notebooks/{running['notebook']}.ipynb, so that the runner re-runs it "
+            f"when {producer} re-runs."
+        )
+
+
 @dataclass(frozen=True)
 class RunPaths:
-    """The folders and files of one run, from its run directory (``runs/<name>``)."""
+    """The folders and files of one run, from its run directory (``runs/<name>``).
+
+    Each notebook's files live under ``artifacts/<notebook>/`` (docs/contracts.md#run-layout): ``notebook`` names
+    the notebook that writes through this object (:meth:`artifact`, :attr:`output_dir`); reads name their producer
+    (:meth:`upstream`).
+    """
 
     root: Path
+    notebook: str | None = None
 
     @classmethod
-    def from_run_dir(cls, run_dir: str | os.PathLike) -> RunPaths:
-        return cls(Path(run_dir))
+    def from_run_dir(cls, run_dir: str | os.PathLike, notebook: str | None = None) -> RunPaths:
+        return cls(Path(run_dir), notebook)
 
     @property
     def name(self) -> str:
@@ -64,9 +96,15 @@ class RunPaths:
     def run_log(self) -> Path:
         return self.root / "run_log.json"
 
+    def written_by(self, producer: str) -> Path:
+        """The folder of a notebook's files, whether or not it exists: for optional reads and for the book."""
+        _check_declared("the files", producer)
+        return self.artifacts / producer
+
     def upstream(self, name: str, producer: str) -> Path:
         """Path of an artifact an earlier notebook wrote; a clear error says which notebook to run when it is missing."""
-        path = self.artifacts / name
+        _check_declared(name, producer)
+        path = self.artifacts / producer / name
         if not path.exists():
             raise FileNotFoundError(
                 f"{path} does not exist: it is written by notebook {producer}. Run that notebook first, e.g. "
@@ -74,10 +112,21 @@ class RunPaths:
             )
         return path
 
+    @property
+    def output_dir(self) -> Path:
+        """The folder of this notebook's own files, ``artifacts/<notebook>/``, created on demand."""
+        if not self.notebook:
+            raise ValueError("this RunPaths names no notebook, so it cannot say where to write: create it with "
+                             "RunPaths.from_run_dir(run_dir, notebook=\"NN_name\")")
+        folder = self.artifacts / self.notebook
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def artifact(self, name: str) -> Path:
-        """Path of an artifact file; its folder is created on demand."""
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        return self.artifacts / name
+        """Path of one of this notebook's files, ``artifacts/<notebook>/<name>``; its folder is created on demand."""
+        path = self.output_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -130,6 +179,73 @@ def stage_key(**parts: Any) -> str:
     """A short, stable hash of a stage's parameters and input fingerprints."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+HELPERS_PARENT = Path(__file__).resolve().parents[1]
+"""The folder that holds the ``helpers`` package (``src/``): where :func:`code_key` reads module sources."""
+
+
+def _module_file(name: str, parent: Path) -> Path | None:
+    base = parent.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _helper_imports(path: Path, name: str) -> list[str]:
+    """The helper modules a module's import statements name (inside functions too); a name imported from a
+    package may be a submodule, so both are listed and the caller keeps those that exist."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.split(".")[0] == "helpers"]
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            if module.split(".")[0] == "helpers":
+                found += [module] + [f"{module}.{alias.name}" for alias in node.names]
+    return found
+
+
+def code_files(*modules: str, parent: Path | None = None) -> dict[str, Path]:
+    """The source files of ``modules`` and of every helper module they import, directly or through others.
+
+    Only the import statements count: a package's ``__init__`` is included when it is imported by name (``from
+    helpers import x`` names ``helpers``), not because one of its submodules is, so an edit to an unrelated
+    module of the same package leaves the set unchanged.
+    """
+    parent = parent or HELPERS_PARENT
+    files: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in files:
+            continue
+        path = _module_file(name, parent)
+        if path is None:
+            if name in modules:
+                raise ModuleNotFoundError(f"code_key: no module {name!r} under {parent}")
+            continue  # a function or class imported by name, not a module
+        files[name] = path
+        todo += _helper_imports(path, name)
+    return dict(sorted(files.items()))
+
+
+def code_key(*modules: str, functions: tuple[Callable, ...] = (), parent: Path | None = None) -> str:
+    """A hash of the code a stage runs: the source of ``modules`` and of every helper module they import
+    (:func:`code_files`), and of ``functions`` (a stage's own build step, defined elsewhere).
+
+    Part of a stage's key, so any edit of that code rebuilds the stage instead of reusing what the old code made.
+    """
+    digest = hashlib.sha256()
+    for name, path in code_files(*modules, parent=parent).items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for function in functions:
+        digest.update(inspect.getsource(function).encode() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def frame_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:

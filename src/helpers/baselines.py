@@ -225,13 +225,14 @@ def run_tfidf_stage(data: pd.DataFrame, out_dir: str | os.PathLike, *, seed: int
     keyed by the training and validation notes and labels and the fit options, so a second run with the same
     inputs loads it. Returns the model, its predictions for validation and both tests, and whether it was reused.
     """
-    from helpers.artifacts import cached_stage, frame_fingerprint, stage_key
+    from helpers.artifacts import cached_stage, code_key, frame_fingerprint, stage_key
 
     train = data[data["split"] == "train"]
     validation = data[data["split"] == "validation"]
     inputs = pd.concat([train, validation])
     key = stage_key(stage="tfidf_lr", data=frame_fingerprint(inputs, ["admission_id", "note_text", "readmitted_30d"]),
-                    seed=seed, options={k: list(v) if isinstance(v, tuple) else v for k, v in fit_options.items()})
+                    seed=seed, options={k: list(v) if isinstance(v, tuple) else v for k, v in fit_options.items()},
+                    code=code_key(__name__))
     model, reused = cached_stage(
         Path(out_dir) / "tfidf_lr.joblib", key,
         build=lambda path: save_tfidf(fit_tfidf_lr(train, validation, seed=seed, **fit_options), path),

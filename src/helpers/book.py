@@ -232,7 +232,7 @@ def run_status_markdown(run_dir: str | os.PathLike, root: Path | None = None) ->
         f"| native bfloat16 | {_yes_no(machine.get('native_bf16'))} |",
         f"| GPU | {machine.get('gpu', '?')} |",
     ]
-    summary = paths.artifacts / "clinicllm" / "summary.json"
+    summary = paths.written_by("02_clinicllm") / "clinicllm" / "summary.json"
     if summary.exists():
         try:
             used = json.loads(summary.read_text()).get("config", {}).get("bf16")

@@ -10,18 +10,14 @@ data a count under 11 is never quoted.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from helpers import evaluation, privacy
+from helpers.artifacts import RunPaths
 
 TESTS = {"random_test": "random test", "temporal_test": "temporal test"}
-
-
-def _artifacts(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / "artifacts"
 
 
 def _count(value: int, simulated: bool) -> str:
@@ -31,7 +27,7 @@ def _count(value: int, simulated: bool) -> str:
 def _simulated(run_dir) -> bool:
     import json
 
-    path = _artifacts(run_dir) / "source.json"
+    path = RunPaths.from_run_dir(run_dir).written_by("01_data") / "source.json"
     return bool(json.loads(path.read_text()).get("simulated", False)) if path.exists() else False
 
 
@@ -48,20 +44,20 @@ def _estimate(row: pd.Series | None) -> str:
 
 def data_answers(run_dir: str | os.PathLike) -> dict[str, str]:
     """Chapter 1: the hospital with the highest and lowest readmission rate, the split sizes, note lengths."""
-    artifacts = _artifacts(run_dir)
+    paths = RunPaths.from_run_dir(run_dir)
     simulated = _simulated(run_dir)
-    rates = pd.read_csv(artifacts / "hospital_rates.csv")
+    rates = pd.read_csv(paths.upstream("hospital_rates.csv", "01_data"))
     highest = rates.loc[rates["readmission_rate"].idxmax()]
     lowest = rates.loc[rates["readmission_rate"].idxmin()]
 
     def rate(row) -> str:
         return (f"{row['hospital']} ({evaluation.format_estimate(100 * row['readmission_rate'], 100 * row['readmission_ci_low'], 100 * row['readmission_ci_high'], 1)} %)")
 
-    sizes = pd.read_csv(artifacts / "split_sizes.csv")
+    sizes = pd.read_csv(paths.upstream("split_sizes.csv", "01_data"))
     whole = sizes[sizes["hospital"] == "all"].set_index("split")
     smallest = rates.loc[rates["cohort_admissions"].idxmin(), "hospital"]
     small_temporal = sizes[(sizes["hospital"] == smallest) & (sizes["split"] == "temporal_test")]
-    words = pd.read_csv(artifacts / "words_by_hospital_year.csv")
+    words = pd.read_csv(paths.upstream("words_by_hospital_year.csv", "01_data"))
     medians = words.groupby("hospital")["median"].median()
     return {
         "ex_highest_rate": rate(highest), "ex_lowest_rate": rate(lowest),
@@ -94,7 +90,7 @@ def clinicllm_answers(run_dir: str | os.PathLike) -> dict[str, str]:
     random, temporal = (evaluation.first_row(rows, experiment="global", split=s) for s in TESTS)
     texts["ex_temporal_minus_random"] = (evaluation.describe_difference(temporal["value"], random["value"])
                                          if random is not None and temporal is not None else "not measurable")
-    history = _artifacts(run_dir) / "clinicllm" / "pretrain_history.csv"
+    history = RunPaths.from_run_dir(run_dir).written_by("02_clinicllm") / "clinicllm" / "pretrain_history.csv"
     pretrain = pd.read_csv(history).dropna(subset=["train_loss"]) if history.exists() else pd.DataFrame()
     texts["ex_pretrain_steps"] = f"{int(pretrain['step'].max()):,}" if len(pretrain) else "no recorded"
     texts["ex_mlm_loss_end"] = f"{pretrain['train_loss'].iloc[-1]:.2f}" if len(pretrain) else "not recorded"
@@ -153,8 +149,7 @@ def feature_answers(run_dir: str | os.PathLike) -> dict[str, str]:
     """Chapter 4: the most important factor, the hospital block's importance, and the verdict on the four."""
     from helpers import features
 
-    path = _artifacts(run_dir) / "04_feature_analysis" / "importance.csv"
-    importance = pd.read_csv(path)
+    importance = pd.read_csv(RunPaths.from_run_dir(run_dir).upstream("importance.csv", "04_feature_analysis"))
     method = "permutation, gradient_boosting"
     ranking = features.factor_ranking(importance, method if method in set(importance["method"])
                                       else str(importance["method"].iloc[0]))

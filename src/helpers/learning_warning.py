@@ -6,8 +6,8 @@ model *did not learn* when its validation scores hardly vary or its validation A
 :data:`~helpers.clinicllm.checks.MAX_BASELINE_GAP` below the TF-IDF baseline's on the same admissions
 (:func:`~helpers.clinicllm.checks.baseline_gap_admonition`). Chapters 3 to 6 read the global model's predictions
 and so inherit whatever chapter 2 found. This module applies the same rules to the predictions chapter 2 saved
-(``artifacts/predictions_02_clinicllm.parquet``, validation rows included), so the verdict is chapter 2's, never a
-second opinion; the book build puts the resulting box at the top of chapters 3-6 and chapter 6 gives it as its
+(``artifacts/02_clinicllm/predictions_02_clinicllm.parquet``, validation rows included), so the verdict is
+chapter 2's, never a second opinion; the book build puts the resulting box at the top of chapters 3-6 and chapter 6 gives it as its
 first reason.
 """
 
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from helpers.artifacts import RunPaths
 from helpers.clinicllm import checks
 
 PREDICTIONS_FILE = "predictions_02_clinicllm.parquet"
@@ -72,7 +72,7 @@ def learning_warning(predictions: pd.DataFrame) -> LearningWarning | None:
 
 def read_warning(run_dir: str | os.PathLike) -> LearningWarning | None:
     """The warning of a run, from chapter 2's saved predictions (None when the file is missing or all is well)."""
-    path = Path(run_dir) / "artifacts" / PREDICTIONS_FILE
+    path = RunPaths.from_run_dir(run_dir).written_by("02_clinicllm") / PREDICTIONS_FILE
     if not path.exists():
         return None
     return learning_warning(pd.read_parquet(path))

@@ -3,7 +3,7 @@
 The card is the ``README.md`` that the Hugging Face Hub reads beside a model: YAML metadata (language, licence,
 tags, metrics, and ``model-index`` evaluation results) followed by Markdown sections. It is written with
 ``huggingface_hub.ModelCard`` / ``ModelCardData`` into the fine-tuned model's folder (so the folder is a complete
-Hub model) and into ``artifacts/model_card/README.md``, which the book's model-card page shows.
+Hub model) and into ``artifacts/06_summary/model_card/README.md``, which the book's model-card page shows.
 
 Every number comes from the run: the configuration from chapter 2's ``clinicllm/summary.json``, the evaluation from
 the rows of ``metrics.csv`` (chapter 2's overall rows, chapter 3's per hospital and group; the one number per
@@ -24,6 +24,7 @@ from helpers import evaluation, privacy
 
 CARD_DIR = Path("model_card")
 CARD_NAME = "README.md"
+CARD_WRITER = "06_summary"  # the notebook that writes the card: its folder holds it
 TEST_TITLES = {"random_test": "random test", "temporal_test": "temporal test"}
 METRIC_TITLES = {"auroc": "AUROC", "auprc": "AUPRC", "brier": "Brier score"}
 GROUP_TITLES = {"overall": "whole test", "hospital": "hospital", "insurance": "insurance", "age_group": "age group",
@@ -151,14 +152,16 @@ and patient group (the numbers of chapters 2 and 3 of the study's book).
 
 def write_model_card(run_dir: str | os.PathLike, rows: pd.DataFrame, *, real_data: bool, source: str,
                      warning: str | None = None) -> Path:
-    """Write the card beside the fine-tuned model and into ``artifacts/model_card/``; returns the latter's path."""
+    """Write the card beside the fine-tuned model and into chapter 6's ``model_card/``; returns the latter's path."""
+    from helpers.artifacts import RunPaths
+
     run_dir = Path(run_dir)
-    summary_path = run_dir / "artifacts" / "clinicllm" / "summary.json"
+    summary_path = RunPaths.from_run_dir(run_dir).written_by("02_clinicllm") / "clinicllm" / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     card = build_model_card(rows, summary, real_data=real_data, source=source, warning=warning)
     from helpers.artifacts import atomic_write
 
-    target = run_dir / "artifacts" / CARD_DIR / CARD_NAME
+    target = RunPaths.from_run_dir(run_dir, notebook=CARD_WRITER).artifact(f"{CARD_DIR}/{CARD_NAME}")
     atomic_write(target, lambda tmp: card.save(tmp))
     model_dir = Path(summary.get("model_dir", ""))
     for candidate in (model_dir, run_dir.parent.parent / model_dir):
@@ -170,5 +173,7 @@ def write_model_card(run_dir: str | os.PathLike, rows: pd.DataFrame, *, real_dat
 
 def read_model_card(run_dir: str | os.PathLike) -> str | None:
     """The card's text as written by the run, or None when chapter 6 has not written it."""
-    path = Path(run_dir) / "artifacts" / CARD_DIR / CARD_NAME
+    from helpers.artifacts import RunPaths
+
+    path = RunPaths.from_run_dir(run_dir).written_by(CARD_WRITER) / CARD_DIR / CARD_NAME
     return path.read_text() if path.exists() else None

@@ -22,7 +22,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from helpers.project import NotebookSpec, ParameterError
+from helpers.project import RESERVED_KEYS, NotebookSpec, ParameterError
 
 NULLABLE_PARAMETER_TYPES: dict[str, type] = {
     "max_length": int,
@@ -172,3 +172,90 @@ def check_plan_parameters(notebooks: list[NotebookSpec], resolved: Mapping[str, 
         if "simulation" in nb.defaults:
             check_simulation(nb, resolved.get(nb.name) or {}, where_of(nb.name, "simulation"))
     check_clinicllm(notebooks, resolved, where_of)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The runner's checks of one key and value (helpers.runner.resolve_parameters)
+# ---------------------------------------------------------------------------------------------------------------
+
+def type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def example_of(default: Any) -> str:
+    """How a value of the default's type is written in YAML, for the fix in a type error."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, (int, float)):
+        return f"a number without quotes, e.g. {default!r}"
+    if isinstance(default, str):
+        return "text, e.g. \"...\" (quote it if YAML would read it as something else)"
+    if isinstance(default, (list, tuple)):
+        return f"a list, e.g. {list(default)!r}"
+    if isinstance(default, dict):
+        return "a mapping, e.g. {key: value}"
+    return repr(default)
+
+
+def check_type(key: str, value: Any, default: Any, where: str) -> None:
+    if default is None or (value is None and key in NULLABLE_PARAMETER_TYPES):
+        # null means "the preset's value" or "no cap"; the type is declared beside the plan-time checks
+        check_nullable(key, value, where)
+        return
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(default, bool) and isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float))
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ParameterError(
+            f"parameter {key!r} ({where}) must be {type_name(default)} like its default {default!r}, "
+            f"got {type_name(value)} {value!r}; write it as {example_of(default)}"
+        )
+
+
+def match_notebook(label: str, notebooks: list[NotebookSpec]) -> NotebookSpec:
+    matches = [nb for nb in notebooks if nb.name == label or nb.number == label]
+    if len(matches) != 1:
+        names = ", ".join(nb.name for nb in notebooks)
+        raise ParameterError(f"unknown notebook {label!r}; the notebooks are: {names} (or their numbers)")
+    return matches[0]
+
+
+def valid_keys_text(notebooks: list[NotebookSpec]) -> str:
+    lines = []
+    for nb in notebooks:
+        keys = ", ".join(k for k in nb.defaults if k not in RESERVED_KEYS)
+        lines.append(f"  {nb.name}: {keys}")
+    return "valid keys:\n" + "\n".join(lines)
+
+
+def nested_hint(key: str, notebook: NotebookSpec | None) -> str:
+    """Where a key that is no notebook parameter belongs, when it is a field of a mapping parameter."""
+    homes = []
+    try:
+        from helpers.simulator import simulation_knobs
+
+        if key in simulation_knobs():
+            homes.append(("simulation", "01"))
+    except Exception:  # the hint must never fail the message
+        pass
+    try:
+        import dataclasses
+
+        from helpers.clinicllm import ClinicLLMConfig
+
+        if key in {f.name for f in dataclasses.fields(ClinicLLMConfig)}:
+            homes.append(("clinicllm_options", notebook.number if notebook else "02"))
+    except Exception:
+        pass
+    return "".join(f" It is a field of the mapping parameter {mapping!r}: e.g. --set '{number}.{mapping}={{{key}: ...}}'."
+                   for mapping, number in homes)
+
+
+def did_you_mean(key: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

@@ -20,6 +20,10 @@ import nbformat
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
+RESERVED_KEYS = {"run_dir"}
+"""Parameters the runner sets itself (``run_dir`` is always ``runs/<name>``); a parameters file may not."""
+
+
 class ParameterError(ValueError):
     """A parameters file, ``--set`` value or parameters cell that the notebooks cannot take."""
 
@@ -57,6 +61,8 @@ class NotebookSpec:
     path: Path
     defaults: dict[str, Any]
     meanings: dict[str, str] = field(default_factory=dict)
+    #: the earlier notebooks whose files or metrics rows it reads (its declaration); None when it declares none
+    reads: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -126,10 +132,42 @@ def parameters_cell_meanings(path: Path) -> dict[str, str]:
     return meanings
 
 
+READS_METADATA = "study"
+"""A notebook declares the notebooks it reads in its metadata: ``{"study": {"reads": ["01_data", ...]}}``."""
+
+
+def declared_reads(path: Path) -> list[str] | None:
+    """The notebooks a notebook declares it reads (``metadata.study.reads``), or None when it declares nothing.
+
+    The declaration sits in the notebook it describes, so a chapter and its inputs are added, copied and reviewed
+    together, and the runner reads it from the same file as the parameters.
+    """
+    metadata = nbformat.read(path, as_version=4).metadata
+    reads = metadata.get(READS_METADATA, {}).get("reads")
+    if reads is None:
+        return None
+    if not isinstance(reads, list) or not all(isinstance(name, str) for name in reads):
+        raise ParameterError(f"{path.name}: metadata '{READS_METADATA}.reads' must be a list of notebook names, "
+                             f"e.g. [\"01_data\"]; got {reads!r}")
+    return list(reads)
+
+
 def discover_notebooks(root: Path | None = None) -> list[NotebookSpec]:
-    """The study's notebooks ``notebooks/NN_*.ipynb`` in order, with their parameters."""
+    """The study's notebooks ``notebooks/NN_*.ipynb`` in order, with their parameters and declared inputs.
+
+    A notebook may only declare earlier notebooks (they run before it); any other name is refused here.
+    """
     root = root or project_root()
     paths = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
         raise ParameterError(f"no notebooks found under {root / 'notebooks'}")
-    return [NotebookSpec(p, parameters_cell_defaults(p), parameters_cell_meanings(p)) for p in paths]
+    specs = [NotebookSpec(p, parameters_cell_defaults(p), parameters_cell_meanings(p), reads=declared_reads(p))
+             for p in paths]
+    for i, spec in enumerate(specs):
+        earlier = [other.name for other in specs[:i]]
+        wrong = [name for name in spec.reads or [] if name not in earlier]
+        if wrong:
+            raise ParameterError(f"{spec.path.name}: it declares that it reads {wrong} (metadata "
+                                 f"'{READS_METADATA}.reads'), but a notebook can only read earlier ones: "
+                                 f"{earlier or 'none'}. Fix the names or the notebooks' order.")
+    return specs

@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
-import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import sys
@@ -45,7 +42,9 @@ import nbformat
 import yaml
 
 from helpers import parameter_checks, progress
-from helpers.artifacts import RunPaths, write_json
+from helpers.parameter_checks import check_type, did_you_mean, match_notebook, nested_hint, type_name, \
+    valid_keys_text
+from helpers.artifacts import READS_ENV, RunPaths, write_json
 from helpers.project import (  # noqa: F401  (re-exported: the runner's public names)
     NotebookSpec,
     ParameterError,
@@ -54,11 +53,17 @@ from helpers.project import (  # noqa: F401  (re-exported: the runner's public n
     project_root,
 )
 from helpers.project import OFFLINE_ENVIRONMENT, use_offline_environment
+from helpers.notebook_reuse import (  # noqa: F401  (re-exported: the runner's public names)
+    RESERVED_KEYS,
+    RUNNER_ONLY_MODULES,
+    helpers_source_hash,
+    notebook_key,
+    upstream_notebooks,
+)
+from helpers.notebook_reuse import files_written_since, is_reusable
+from helpers.run_lock import EXIT_LOCKED, LOCK_NAME, RunFolderInUse, run_folder_lock  # noqa: F401  (re-exported)
 
-RESERVED_KEYS = {"run_dir"}
 HASH_SEED = "0"
-#: Helper modules that no notebook imports: editing them does not make a finished notebook stale.
-RUNNER_ONLY_MODULES = {"runner.py", "project.py", "parameter_checks.py"}
 
 
 @dataclass
@@ -72,89 +77,6 @@ class RunPlan:
     #: every notebook of the project in order (``notebooks`` may be a selection): the upstream chain of a key
     all_notebooks: list[str] = field(default_factory=list)
     force: bool = False
-
-
-def _type_name(value: Any) -> str:
-    return type(value).__name__
-
-
-def _example_of(default: Any) -> str:
-    """How a value of the default's type is written in YAML, for the fix in a type error."""
-    if isinstance(default, bool):
-        return "true or false"
-    if isinstance(default, (int, float)):
-        return f"a number without quotes, e.g. {default!r}"
-    if isinstance(default, str):
-        return "text, e.g. \"...\" (quote it if YAML would read it as something else)"
-    if isinstance(default, (list, tuple)):
-        return f"a list, e.g. {list(default)!r}"
-    if isinstance(default, dict):
-        return "a mapping, e.g. {key: value}"
-    return repr(default)
-
-
-def _check_type(key: str, value: Any, default: Any, where: str) -> None:
-    if default is None or (value is None and key in parameter_checks.NULLABLE_PARAMETER_TYPES):
-        # null means "the preset's value" or "no cap"; the type is declared beside the plan-time checks
-        parameter_checks.check_nullable(key, value, where)
-        return
-    if isinstance(default, bool) or isinstance(value, bool):
-        ok = isinstance(default, bool) and isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float))
-    elif isinstance(default, (list, tuple)):
-        ok = isinstance(value, (list, tuple))
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise ParameterError(
-            f"parameter {key!r} ({where}) must be {_type_name(default)} like its default {default!r}, "
-            f"got {_type_name(value)} {value!r}; write it as {_example_of(default)}"
-        )
-
-
-def _match_notebook(label: str, notebooks: list[NotebookSpec]) -> NotebookSpec:
-    matches = [nb for nb in notebooks if nb.name == label or nb.number == label]
-    if len(matches) != 1:
-        names = ", ".join(nb.name for nb in notebooks)
-        raise ParameterError(f"unknown notebook {label!r}; the notebooks are: {names} (or their numbers)")
-    return matches[0]
-
-
-def _valid_keys_text(notebooks: list[NotebookSpec]) -> str:
-    lines = []
-    for nb in notebooks:
-        keys = ", ".join(k for k in nb.defaults if k not in RESERVED_KEYS)
-        lines.append(f"  {nb.name}: {keys}")
-    return "valid keys:\n" + "\n".join(lines)
-
-
-def _nested_hint(key: str, notebook: NotebookSpec | None) -> str:
-    """Where a key that is no notebook parameter belongs, when it is a field of a mapping parameter."""
-    homes = []
-    try:
-        from helpers.simulator import simulation_knobs
-
-        if key in simulation_knobs():
-            homes.append(("simulation", "01"))
-    except Exception:  # the hint must never fail the message
-        pass
-    try:
-        import dataclasses
-
-        from helpers.clinicllm import ClinicLLMConfig
-
-        if key in {f.name for f in dataclasses.fields(ClinicLLMConfig)}:
-            homes.append(("clinicllm_options", notebook.number if notebook else "02"))
-    except Exception:
-        pass
-    return "".join(f" It is a field of the mapping parameter {mapping!r}: e.g. --set '{number}.{mapping}={{{key}: ...}}'."
-                   for mapping, number in homes)
-
-
-def _did_you_mean(key: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def parse_set_option(text: str) -> tuple[str | None, str, Any]:
@@ -184,16 +106,16 @@ def resolve_parameters(
     for section in ("global", "notebooks"):
         if raw.get(section) is not None and not isinstance(raw[section], dict):
             raise ParameterError(f"{where}: the '{section}:' section must be a mapping of names to values, "
-                                 f"got {_type_name(raw[section])} {raw[section]!r}")
+                                 f"got {type_name(raw[section])} {raw[section]!r}")
     global_params = dict(raw.get("global") or {})
     per_notebook: dict[str, dict[str, Any]] = {nb.name: {} for nb in notebooks}
     for label, values in (raw.get("notebooks") or {}).items():
         if values is not None and not isinstance(values, dict):
             raise ParameterError(f"{where}: notebooks.{label} must be a mapping of parameter names to values, "
-                                 f"got {_type_name(values)} {values!r}")
+                                 f"got {type_name(values)} {values!r}")
         # YAML reads a bare `01:` as the number 1: give it back its two digits
         label = f"{label:02d}" if isinstance(label, int) and not isinstance(label, bool) else str(label)
-        per_notebook[_match_notebook(label, notebooks).name].update(values or {})
+        per_notebook[match_notebook(label, notebooks).name].update(values or {})
     from_set: set[tuple[str | None, str]] = set()
     for text in overrides or []:
         notebook, key, value = parse_set_option(text)
@@ -201,7 +123,7 @@ def resolve_parameters(
             global_params[key] = value
             from_set.add((None, key))
         else:
-            name = _match_notebook(notebook, notebooks).name
+            name = match_notebook(notebook, notebooks).name
             per_notebook[name][key] = value
             from_set.add((name, key))
 
@@ -213,12 +135,12 @@ def resolve_parameters(
         if key in RESERVED_KEYS:
             raise ParameterError(f"{where}: {key!r} is set by the runner (runs/<name>), not by a parameters file")
         if key not in all_keys:
-            hint = _did_you_mean(key, all_keys) or _nested_hint(key, None)
+            hint = did_you_mean(key, all_keys) or nested_hint(key, None)
             raise ParameterError(f"{where_of(key, None)}: unknown parameter {key!r} in 'global'.{hint} "
-                                 f"{_valid_keys_text(notebooks)}")
+                                 f"{valid_keys_text(notebooks)}")
         for nb in notebooks:
             if key in nb.defaults:
-                _check_type(key, value, nb.defaults[key], f"global, used by {nb.name}; {where_of(key, None)}")
+                check_type(key, value, nb.defaults[key], f"global, used by {nb.name}; {where_of(key, None)}")
     resolved: dict[str, dict[str, Any]] = {}
     for nb in notebooks:
         for key, value in per_notebook[nb.name].items():
@@ -228,10 +150,10 @@ def resolve_parameters(
                 own = [k for k in nb.defaults if k not in RESERVED_KEYS]
                 elsewhere = [other.name for other in notebooks if key in other.defaults]
                 hint = (f" It belongs to {', '.join(elsewhere)}." if elsewhere else
-                        _did_you_mean(key, own) or _nested_hint(key, nb))
+                        did_you_mean(key, own) or nested_hint(key, nb))
                 raise ParameterError(f"{where_of(key, nb.name)}: unknown parameter {key!r} for notebook {nb.name}."
-                                     f"{hint} {_valid_keys_text(notebooks)}")
-            _check_type(key, value, nb.defaults[key], f"{nb.name}; {where_of(key, nb.name)}")
+                                     f"{hint} {valid_keys_text(notebooks)}")
+            check_type(key, value, nb.defaults[key], f"{nb.name}; {where_of(key, nb.name)}")
         merged = {k: v for k, v in global_params.items() if k in nb.defaults}
         merged.update(per_notebook[nb.name])
         resolved[nb.name] = merged
@@ -261,7 +183,7 @@ def load_params_file(path: str | os.PathLike, root: Path | None = None) -> dict[
                              "compare it with params/default.yaml (indent with spaces, 'key: value')") from exc
     if not isinstance(content, dict):
         raise ParameterError(f"{path}: expected a mapping with 'global:' and 'notebooks:' sections, "
-                             f"got {_type_name(content)}; see params/default.yaml")
+                             f"got {type_name(content)}; see params/default.yaml")
     return content
 
 
@@ -282,7 +204,7 @@ def plan_run(
     run_dir = Path(runs_root) / name
     selected = notebooks
     if only:
-        wanted = {_match_notebook(label, notebooks).name for label in only}
+        wanted = {match_notebook(label, notebooks).name for label in only}
         selected = [nb for nb in notebooks if nb.name in wanted]
     for nb in selected:
         parameters[nb.name]["run_dir"] = str(run_dir)
@@ -322,95 +244,6 @@ def _failure_message(notebook: str, exc: Exception, output: Path) -> str:
         f"FAILED: notebook {notebook}, {where}: {ename}: {evalue}\n"
         f"  the partial executed notebook is kept at {output}"
     )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Resume and reuse: a notebook whose inputs have not changed is not executed again
-# ---------------------------------------------------------------------------------------------------------------
-#
-# A finished notebook is recorded in run_log.json with a *notebook key*: a hash of
-#   - its parameters (as resolved for this run, run_dir left out),
-#   - the bytes of the notebook file,
-#   - the source of every helper module the notebooks import (src/helpers/**.py except the runner's own),
-#   - the keys of the earlier notebooks it reads from, as last finished in this run (their artifacts and metrics
-#     rows are what those notebooks wrote, so an upstream key stands for them; see upstream_notebooks),
-# and the list of files it wrote. A later run skips a notebook whose key is unchanged, whose executed copy is
-# there and whose files still exist, and says so. Anything else (a changed parameter, an edited notebook or helper,
-# a re-run upstream notebook, a notebook killed half-way) executes it again; expensive stages inside a notebook
-# (ClinicLLM tokenizer, pretraining, fine-tuning, predictions) keep their own cache, so a re-executed chapter
-# reuses the stages whose own inputs did not change.
-
-
-METRICS_READ = re.compile(r"metrics\.csv|read_metrics|paths\.metrics\b")
-
-
-def upstream_notebooks(spec: NotebookSpec, earlier: list[str]) -> list[str]:
-    """The earlier notebooks whose results this notebook reads.
-
-    Notebooks read upstream files through ``RunPaths.upstream(name, producer)``, which names the producing notebook,
-    so the earlier notebooks named in the code cells are its inputs (and theirs are covered through their keys). A
-    notebook that names none, or that reads the long metrics table (every notebook writes rows there), is taken to
-    depend on every earlier notebook: a wrong guess then costs time, never a stale result.
-    """
-    if not earlier:
-        return []
-    notebook = nbformat.read(spec.path, as_version=4)
-    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
-    named = [name for name in earlier if re.search(rf"[\"']{re.escape(name)}[\"']", code)]
-    if not named or METRICS_READ.search(code):
-        return list(earlier)
-    return named
-
-
-def helpers_source_hash(root: Path) -> str:
-    """SHA-256 over the study's helper modules (path and bytes), the code every notebook runs."""
-    digest = hashlib.sha256()
-    base = root / "src" / "helpers"
-    for path in sorted(base.rglob("*.py")):
-        if path.name in RUNNER_ONLY_MODULES and path.parent == base:
-            continue
-        digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def notebook_key(spec: NotebookSpec, parameters: dict[str, Any], helpers_hash: str,
-                 upstream: dict[str, str | None]) -> str:
-    """The identity of one notebook's execution (see the comment above)."""
-    digest = hashlib.sha256()
-    shown = {k: v for k, v in parameters.items() if k not in RESERVED_KEYS}
-    digest.update(json.dumps({"notebook": spec.name, "parameters": shown, "helpers": helpers_hash,
-                              "upstream": upstream}, sort_keys=True, default=str).encode())
-    digest.update(spec.path.read_bytes())
-    return digest.hexdigest()[:20]
-
-
-def _files_written_since(paths: RunPaths, since: float) -> list[str]:
-    written = []
-    for base in (paths.artifacts, paths.metrics):
-        candidates = base.rglob("*") if base.is_dir() else [base]
-        for path in candidates:
-            try:
-                if path.is_file() and path.stat().st_mtime >= since - 1:
-                    written.append(str(path.relative_to(paths.root)))
-            except OSError:
-                continue
-    return sorted(written)
-
-
-def _reusable(entry: dict[str, Any], key: str, output: Path, paths: RunPaths) -> tuple[bool, str]:
-    """Whether a finished notebook can be reused, and if not, why (for the terminal)."""
-    if not entry:
-        return False, "not run before"
-    if entry.get("status") != "ok":
-        return False, f"its last run did not finish (status {entry.get('status', '?')})"
-    if entry.get("key") != key:
-        return False, "its parameters, notebook, helpers or upstream inputs changed"
-    if not output.exists():
-        return False, f"its executed copy {output.name} is missing"
-    missing = [name for name in entry.get("outputs", []) if not (paths.root / name).exists()]
-    if missing:
-        return False, f"{len(missing)} file(s) it wrote are missing, e.g. {missing[0]}"
-    return True, ""
 
 
 @contextlib.contextmanager
@@ -492,7 +325,8 @@ def execute_plan(plan: RunPlan, log_output: bool = False) -> RunOutcome:
     The variables set for the kernels (the run's log file, the hash salt) are taken back afterwards, so a later
     run, or other code in the same process, does not write into this run's log.
     """
-    saved = {name: os.environ.get(name) for name in (progress.LOG_ENV, "PYTHONHASHSEED", *OFFLINE_ENVIRONMENT)}
+    saved = {name: os.environ.get(name)
+             for name in (progress.LOG_ENV, "PYTHONHASHSEED", READS_ENV, *OFFLINE_ENVIRONMENT)}
     use_offline_environment()  # the kernels inherit it, so Hugging Face starts offline in each of them
     try:
         return _execute_plan(plan, log_output)
@@ -538,7 +372,7 @@ def _execute_plan(plan: RunPlan, log_output: bool) -> RunOutcome:
                     for name in upstream_names}
         key = notebook_key(nb, plan.parameters[nb.name], helpers_hash, upstream)
         entry = entries.get(nb.name, {})
-        reusable, why = _reusable(entry, key, output, paths)
+        reusable, why = is_reusable(entry, key, output, paths)
         if reusable and not plan.force:
             outcome.reused.append(nb.name)
             _say(f"[{i}/{total}] {nb.name}: reused, unchanged since {entry.get('finished', '?')} "
@@ -549,6 +383,8 @@ def _execute_plan(plan: RunPlan, log_output: bool) -> RunOutcome:
              f"{json.dumps({k: v for k, v in plan.parameters[nb.name].items() if k != 'run_dir'}, default=str)})",
              log_file)
         start_wall, start = time.time(), time.perf_counter()
+        # the kernel refuses a read of a notebook it does not declare (helpers.artifacts.RunPaths.upstream)
+        os.environ[READS_ENV] = json.dumps({"notebook": nb.name, "reads": upstream_names})
         entries[nb.name] = {"status": "running", "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                             "parameters": plan.parameters[nb.name]}
         log.update(environment)
@@ -579,7 +415,7 @@ def _execute_plan(plan: RunPlan, log_output: bool) -> RunOutcome:
             "seconds": round(elapsed, 1),
             "status": "ok",
             "key": key,
-            "outputs": _files_written_since(paths, start_wall),
+            "outputs": files_written_since(paths, start_wall),
             "parameters": plan.parameters[nb.name],
             "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
@@ -599,102 +435,6 @@ def _read_run_log(paths: RunPaths) -> dict[str, Any]:
         except json.JSONDecodeError:
             return {}
     return {}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# One run per run folder
-# ---------------------------------------------------------------------------------------------------------------
-
-LOCK_NAME = "run.lock"
-"""The lock file in ``runs/<name>/`` while a run or a book build uses the folder (JSON: pid, host, start, command)."""
-EXIT_LOCKED = 75
-"""Exit status when the run folder is in use by another process (EX_TEMPFAIL: try again later)."""
-
-
-class RunFolderInUse(RuntimeError):
-    """Another live process holds the run folder's lock; the message names it and what to do."""
-
-
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of a process (Linux /proc), to tell a live owner from a reused process id."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]  # field 22, counted after the command name in parentheses
-
-
-def _owner_is_alive(owner: dict[str, Any]) -> bool:
-    """Whether the process that wrote a lock still runs (on another host: assumed so, it cannot be checked)."""
-    if owner.get("host") != platform.node():
-        return True
-    try:
-        pid = int(owner.get("pid"))
-    except (TypeError, ValueError):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    recorded = owner.get("process_start")
-    return recorded is None or _process_start(pid) in (None, recorded)
-
-
-@contextlib.contextmanager
-def run_folder_lock(run_dir: str | os.PathLike, *, command: str = ""):
-    """Hold ``run_dir/run.lock`` for the duration of the block: one run (or book build) per run folder at a time.
-
-    The lock is created atomically (O_EXCL) and records this process id, host, start time and command; it is removed
-    when the block ends, however it ends. A lock whose process no longer runs (killed, machine restarted) is stale:
-    it is replaced, and the replacement says so. A lock held by a live process raises :class:`RunFolderInUse` at
-    once, naming that process.
-    """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = run_dir / LOCK_NAME
-    mine = {"pid": os.getpid(), "host": platform.node(), "process_start": _process_start(os.getpid()),
-            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": command or " ".join(sys.argv)}
-    for attempt in range(50):
-        try:
-            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                owner = json.loads(lock.read_text() or "{}")
-            except (OSError, json.JSONDecodeError):
-                owner = None
-            if owner is None or not owner:  # being written this instant by its owner, or emptied: look again
-                if attempt < 20:
-                    time.sleep(0.05)
-                    continue
-                owner = {}
-            if owner and _owner_is_alive(owner):
-                raise RunFolderInUse(
-                    f"{run_dir} is in use by another run: process {owner.get('pid')} on {owner.get('host')}, "
-                    f"started {owner.get('started')} ({owner.get('command', '?')}). Only one run may write a run "
-                    f"folder at a time. Fix: wait for it to finish, stop it (kill {owner.get('pid')}), or run "
-                    f"under another name (copy the parameters file, or pass --runs-root). If no such process "
-                    f"runs, delete {lock}."
-                )
-            print(f"removed a stale lock on {run_dir}: process {owner.get('pid', '?')} (started "
-                  f"{owner.get('started', '?')}) no longer runs", file=sys.stderr, flush=True)
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-            continue
-        with os.fdopen(handle, "w") as out:
-            json.dump(mine, out)
-        break
-    else:
-        raise RunFolderInUse(f"{run_dir}: could not take the lock {lock}. Fix: delete it if no run uses the folder.")
-    try:
-        yield lock
-    finally:
-        try:
-            if json.loads(lock.read_text()).get("pid") == mine["pid"]:
-                lock.unlink()
-        except (OSError, json.JSONDecodeError):
-            pass
 
 
 class RunFailed(RuntimeError):

@@ -21,12 +21,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from helpers import evaluation, features
+from helpers.artifacts import RunPaths
 from helpers.evaluation import (  # noqa: F401  (the power figures, as the page and its tests name them)
     MDE_FACTOR, Z_95, Z_POWER_80, minimum_detectable, select_rows, size_to_detect,
 )
@@ -39,7 +39,7 @@ from helpers.verdicts import (  # noqa: F401  (the verdict rule, read by the pag
 STUDY = "Rahman et al. 2024, arXiv 2402.10965"
 NYUTRON_SOURCE = "NYUTron: Jiang et al., Nature 2023"
 TEMPORAL, RANDOM = "temporal_test", "random_test"
-IMPORTANCE_FILE = Path("04_feature_analysis") / "importance.csv"
+IMPORTANCE_FILE = "importance.csv"
 STRATEGIES = ("local", "instance_augmented", "cluster")
 STRATEGY_NAMES = {"local": "local", "instance_augmented": "instance-based augmented", "cluster": "cluster-based",
                   "global_continued": "global trained further (control)",
@@ -464,7 +464,7 @@ def nyutron_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def read_importance(run_dir: str | os.PathLike) -> pd.DataFrame | None:
     """Chapter 4's importance table when the chapter has run, else None."""
-    path = Path(run_dir) / "artifacts" / IMPORTANCE_FILE
+    path = RunPaths.from_run_dir(run_dir).written_by("04_feature_analysis") / IMPORTANCE_FILE
     return pd.read_csv(path) if path.exists() else None
 
 

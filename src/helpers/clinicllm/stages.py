@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.artifacts import cached_stage, frame_fingerprint, stage_key
+from helpers.artifacts import cached_stage, code_key, frame_fingerprint, stage_key
 from helpers.contracts import ContractError, check_columns, check_split_names, check_unique, describe_rows
 from helpers.evaluation import PREDICTION_COLUMNS
 
@@ -60,13 +60,10 @@ def _checkpoint_fingerprint(path: str) -> str:
     return stage_key(config=(root / "config.json").read_text(), files=listing)
 
 
-TOKENIZER_RECIPE = "sorted-pieces"
-"""Version of the tokenizer training in its stage key: the vocabulary no longer depends on hash order."""
-
-FINETUNE_RECIPE = "resume-exact"
-"""Version of the fine-tuning code path in the stage key: a change of what training does (not of a setting), such as
-the head started at the base rate, early stopping held off until finetune_min_steps or training windows drawn
-by epoch so that a resumed run draws what an uninterrupted one does, retrains cached models."""
+# Each stage's key holds a hash of the code that builds it (helpers.artifacts.code_key): the module of the function
+# it calls with every helper module that imports, and the stage's own build step; an edit there rebuilds the stage.
+TOKENIZER_CODE = "helpers.clinicllm.tokenizer"
+TRAINING_CODE = "helpers.clinicllm.training"
 
 _LABEL_COLUMNS = ["admission_id", "readmitted_30d", "note_text"]
 _SCORED_COLUMNS = ["admission_id", "patient_id", "hospital", "split", "readmitted_30d", "note_text"]
@@ -87,7 +84,7 @@ def finetune_stage(start_dir: str | os.PathLike, start_key: str, tokenizer, trai
     fingerprints = {"train": frame_fingerprint(train, _LABEL_COLUMNS),
                     "validation": frame_fingerprint(selection, _LABEL_COLUMNS)}
     key = stage_key(pretrain=start_key, fields=_config_part(config, FINETUNE_FIELDS), seed=config.seed,
-                    recipe=FINETUNE_RECIPE, **fingerprints)
+                    code=code_key(TRAINING_CODE, functions=(finetune_stage,)), **fingerprints)
 
     def build(out: Path) -> None:
         started = time.perf_counter()
@@ -117,7 +114,8 @@ def prediction_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, fr
     config = config.resolved()
     configure_environment()
     key = stage_key(finetune=model_key, fields=_config_part(config, PREDICT_FIELDS),
-                    rows=frame_fingerprint(frame, _SCORED_COLUMNS))
+                    rows=frame_fingerprint(frame, _SCORED_COLUMNS),
+                    code=code_key(TRAINING_CODE, functions=(prediction_stage,)))
     path = Path(root) / f"{name}-{key}.parquet"
 
     def build(out: Path) -> None:
@@ -156,7 +154,8 @@ def embedding_stage(model_dir: str | os.PathLike, model_key: str, tokenizer, fra
     configure_environment()
     key = stage_key(model=model_key, max_length=config.max_length, reading=_config_part(config, READING_FIELDS),
                     vector=config.classifier_input,
-                    rows=frame_fingerprint(frame, ["admission_id", "note_text"]))
+                    rows=frame_fingerprint(frame, ["admission_id", "note_text"]),
+                    code=code_key(TRAINING_CODE, functions=(embedding_stage,)))
 
     def build(out: Path) -> None:
         vectors = note_embeddings(model_dir, tokenizer, frame, config, label=f"{name}: encoding")
@@ -238,6 +237,74 @@ def _cap(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
     return frame.sample(n=limit, random_state=seed).sort_index()
 
 
+def _tokenizer_stage(config: ClinicLLMConfig, train_texts: list[str], train_text_key: str,
+                     root: Path) -> tuple[Path, str, bool]:
+    """The WordPiece tokenizer trained on the training notes (or a checkpoint's own): (folder, key, reused)."""
+    if config.preset == "pretrained":
+        key = stage_key(checkpoint=_checkpoint_fingerprint(config.pretrained_path))
+        return Path(config.pretrained_path), key, True
+    key = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key,
+                    code=code_key(TOKENIZER_CODE))
+    folder, reused = cached_stage(
+        root / f"tokenizer-{key}", key,
+        build=lambda out: train_tokenizer(train_texts, config.vocab_size, out), load=lambda out: out,
+        label="tokenizer", build_here=_is_main_process(), record=_is_main_process(), wait=_barrier,
+    )
+    return folder, key, reused
+
+
+def _tokenization_stage(tokenizer, tokenizer_key: str, frame: pd.DataFrame, train: pd.DataFrame,
+                        config: ClinicLLMConfig, root: Path) -> tuple[dict[str, Any], str, bool]:
+    """Tokens per note and the share truncated, for the training notes and every split: (report, key, reused).
+
+    The notes' token ids are remembered per tokenizer (encoding.note_token_ids), so the windows of fine-tuning and
+    predictions reuse this pass instead of tokenizing again.
+    """
+    def build_report(out: Path) -> None:
+        lengths = pd.Series(token_lengths(tokenizer, frame["note_text"].tolist(),
+                                           remember=config.note_reading == "windows"), index=frame.index)
+        words = pd.Series(_word_counts(frame["note_text"].tolist()), index=frame.index)
+        report = _report_from_lengths(len(tokenizer), lengths[train.index].to_numpy(),
+                                      words[train.index].to_numpy(), config.max_length, config.window_stride)
+        report["by_split"] = {
+            split: _report_from_lengths(len(tokenizer), lengths[rows].to_numpy(), words[rows].to_numpy(),
+                                        config.max_length, config.window_stride)
+            for split, rows in frame.groupby("split", sort=False).groups.items() if len(rows)
+        }
+        _write_json_atomic(out, report)
+
+    key = stage_key(tokenizer=tokenizer_key, max_length=config.max_length, stride=config.window_stride,
+                    notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]),
+                    code=code_key(TOKENIZER_CODE, functions=(build_report,)))
+    report, reused = cached_stage(
+        root / f"tokenization-{key}.json", key, build_report, load=lambda out: json.loads(out.read_text()),
+        label="tokenization pass", build_here=_is_main_process(), record=_is_main_process(), wait=_barrier,
+    )
+    return report, key, reused
+
+
+def _pretraining_stage(tokenizer, tokenizer_key: str, train_texts: list[str], train_text_key: str,
+                       config: ClinicLLMConfig, root: Path) -> tuple[Path, pd.DataFrame, str, bool]:
+    """MLM pretraining on the training notes (a checkpoint is used as it is): (folder, history, key, reused)."""
+    if config.preset == "pretrained":
+        history = pd.DataFrame(columns=["step", "epoch", "train_loss", "learning_rate"])
+        return Path(config.pretrained_path), history, tokenizer_key, True
+
+    def build_pretraining(out: Path) -> None:
+        started = time.perf_counter()
+        pretrain_mlm(tokenizer, train_texts, config, out)
+        if _is_main_process():
+            _write_json_atomic(_timing_path(out), {"seconds": time.perf_counter() - started})
+
+    key = stage_key(tokenizer=tokenizer_key, fields=_config_part(config, PRETRAIN_FIELDS), seed=config.seed,
+                    texts=train_text_key, code=code_key(TRAINING_CODE, functions=(build_pretraining,)))
+    history, reused = cached_stage(
+        root / f"mlm-{key}", key, build=build_pretraining, load=lambda out: pd.read_csv(out / HISTORY_FILE),
+        label="pretraining", record=_is_main_process(), wait=_barrier,
+    )
+    return root / f"mlm-{key}", history, key, reused
+
+
 def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
                   out_dir: str | os.PathLike, *, publish: bool = True) -> ClinicLLMResult:
     """The ClinicLLM chapter: tokenizer, MLM pretraining, fine-tuning, predictions, each cached by its inputs.
@@ -268,71 +335,21 @@ def run_clinicllm(data: pd.DataFrame, config: ClinicLLMConfig,
 
     # 1. Tokenizer (training notes only).
     t0 = time.perf_counter()
-    if config.preset == "pretrained":
-        keys["tokenizer"] = stage_key(checkpoint=_checkpoint_fingerprint(config.pretrained_path))
-        tokenizer_dir = Path(config.pretrained_path)
-        reused["tokenizer"] = True
-    else:
-        keys["tokenizer"] = stage_key(fields=_config_part(config, TOKENIZER_FIELDS), texts=train_text_key,
-                                      recipe=TOKENIZER_RECIPE)
-        tokenizer_dir, reused["tokenizer"] = cached_stage(
-            root / f"tokenizer-{keys['tokenizer']}", keys["tokenizer"],
-            build=lambda out: train_tokenizer(train_texts, config.vocab_size, out), load=lambda out: out,
-            label="tokenizer", build_here=_is_main_process(), record=_is_main_process(), wait=_barrier,
-        )
+    tokenizer_dir, keys["tokenizer"], reused["tokenizer"] = _tokenizer_stage(config, train_texts, train_text_key,
+                                                                             root)
     tokenizer = load_tokenizer(tokenizer_dir)
     timings["tokenizer"] = time.perf_counter() - t0
 
-    # 2. Tokenization report: the training notes, and the share truncated in every split. The notes' token ids
-    # are remembered per tokenizer (encoding.note_token_ids), so the windows of fine-tuning and predictions reuse
-    # this pass instead of tokenizing again.
+    # 2. Tokenization report: the training notes, and the share truncated in every split.
     t0 = time.perf_counter()
-    keys["tokenization"] = stage_key(tokenizer=keys["tokenizer"], max_length=config.max_length,
-                                      stride=config.window_stride,
-                                      notes=frame_fingerprint(frame, ["admission_id", "split", "note_text"]))
-
-    def build_report(out: Path) -> None:
-        lengths = pd.Series(token_lengths(tokenizer, frame["note_text"].tolist(),
-                                           remember=config.note_reading == "windows"), index=frame.index)
-        words = pd.Series(_word_counts(frame["note_text"].tolist()), index=frame.index)
-        report = _report_from_lengths(len(tokenizer), lengths[train.index].to_numpy(),
-                                      words[train.index].to_numpy(), config.max_length, config.window_stride)
-        report["by_split"] = {
-            split: _report_from_lengths(len(tokenizer), lengths[rows].to_numpy(), words[rows].to_numpy(),
-                                        config.max_length, config.window_stride)
-            for split, rows in frame.groupby("split", sort=False).groups.items() if len(rows)
-        }
-        _write_json_atomic(out, report)
-
-    report, reused["tokenization"] = cached_stage(
-        root / f"tokenization-{keys['tokenization']}.json", keys["tokenization"], build_report,
-        load=lambda out: json.loads(out.read_text()), label="tokenization pass", build_here=_is_main_process(),
-        record=_is_main_process(), wait=_barrier,
-    )
+    report, keys["tokenization"], reused["tokenization"] = _tokenization_stage(tokenizer, keys["tokenizer"], frame,
+                                                                               train, config, root)
     timings["tokenization"] = time.perf_counter() - t0
 
     # 3. MLM pretraining (training notes only).
     t0 = time.perf_counter()
-    if config.preset == "pretrained":
-        keys["pretrain"] = keys["tokenizer"]
-        pretrained_dir = Path(config.pretrained_path)
-        pretrain_history = pd.DataFrame(columns=["step", "epoch", "train_loss", "learning_rate"])
-        reused["pretrain"] = True
-    else:
-        keys["pretrain"] = stage_key(tokenizer=keys["tokenizer"], fields=_config_part(config, PRETRAIN_FIELDS),
-                                      seed=config.seed, texts=train_text_key)
-        pretrained_dir = root / f"mlm-{keys['pretrain']}"
-        def build_pretraining(out: Path) -> None:
-            started = time.perf_counter()
-            pretrain_mlm(tokenizer, train_texts, config, out)
-            if _is_main_process():
-                _write_json_atomic(_timing_path(out), {"seconds": time.perf_counter() - started})
-
-        pretrain_history, reused["pretrain"] = cached_stage(
-            pretrained_dir, keys["pretrain"], build=build_pretraining,
-            load=lambda out: pd.read_csv(out / HISTORY_FILE), label="pretraining", record=_is_main_process(),
-            wait=_barrier,
-        )
+    pretrained_dir, pretrain_history, keys["pretrain"], reused["pretrain"] = _pretraining_stage(
+        tokenizer, keys["tokenizer"], train_texts, train_text_key, config, root)
     timings["pretrain"] = time.perf_counter() - t0
 
     # 4. Fine-tuning on train, selection on validation AUROC.

@@ -107,7 +107,7 @@ def load_inputs(run_dir) -> MitigationInputs:
     """The study frame, the global model and its test predictions, and the run's metrics so far."""
     from helpers.evaluation import read_metrics
 
-    paths = RunPaths.from_run_dir(run_dir)
+    paths = RunPaths.from_run_dir(run_dir, notebook="05_mitigation")
     source = read_json(paths.upstream("source.json", "01_data"))
     data = cohort_lib.study_frame(pd.read_parquet(paths.upstream("cohort.parquet", "01_data")),
                                   pd.read_parquet(paths.upstream("splits.parquet", "01_data")))
@@ -149,7 +149,7 @@ def note_embeddings(inputs: MitigationInputs, config: clinicllm.ClinicLLMConfig)
     tokenizer = clinicllm.load_tokenizer(inputs.global_model.tokenizer_dir)
     table, _, reused = clinicllm.embedding_stage(
         inputs.global_model.model_dir, inputs.global_model.key, tokenizer,
-        inputs.data[["admission_id", "note_text"]], config, inputs.paths.artifacts / "clinicllm",
+        inputs.data[["admission_id", "note_text"]], config, inputs.paths.output_dir,
         name="embeddings-global")
     return table, reused
 

@@ -287,7 +287,7 @@ def note_features(model_dir: str | Path, model_key: str, tokenizer, frame: pd.Da
     2's training does, also costs a fraction of reading them whole (the encoder pass is this chapter's largest
     cost).
     """
-    from helpers.artifacts import cached_stage, frame_fingerprint, stage_key
+    from helpers.artifacts import cached_stage, code_key, frame_fingerprint, stage_key
     from helpers.clinicllm.config import READING_FIELDS, _config_part
 
     config = config.resolved()
@@ -296,7 +296,7 @@ def note_features(model_dir: str | Path, model_key: str, tokenizer, frame: pd.Da
                          "read the mean over a note's tokens (classifier_input: mean, window_pooling: features); "
                          f"this run has classifier_input {config.classifier_input!r}, window_pooling "
                          f"{config.window_pooling!r}. Re-run chapter 2 with the tiny preset's defaults.")
-    key = stage_key(model=model_key, reading=_config_part(config, READING_FIELDS), recipe="token-mean-v2",
+    key = stage_key(model=model_key, reading=_config_part(config, READING_FIELDS), code=code_key(__name__),
                     train_windows=config.train_windows_per_note,
                     rows=frame_fingerprint(frame, ["admission_id", "split", "note_text"]))
     started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -32,11 +33,49 @@ def _simulate_hospital(profile: HospitalProfile, n_patients: int, cfg: Simulatio
     comes back later (after day 30) with the hospital's return probability, or is never seen again. So
     ``readmitted_30d`` is, by construction, "the next admission starts within 30 days of discharge".
     """
-    first_day = _day(cfg.start_year - cfg.burn_in_years)
+    # the steps draw from ``rng`` in this order; changing it changes every system of a seed
     last_day = _day(cfg.end_year, 12, 31)
-    n = n_patients
+    people = _patients(profile, n_patients, cfg, rng, _day(cfg.start_year - cfg.burn_in_years), last_day)
+    tables = _diagnosis_tables(profile)
+    history = np.full((n_patients, _HISTORY), -10**7, dtype=np.int64)
+    next_admit = people.first_admit.copy()
+    came_back_early = np.zeros(n_patients, dtype=bool)
+    alive = np.ones(n_patients, dtype=bool)
+    records: list[dict[str, np.ndarray]] = []
+    while True:
+        idx = np.flatnonzero(alive & (next_admit <= last_day))
+        if idx.size == 0:
+            break
+        stay = _admissions(idx, next_admit[idx], people, tables, history, came_back_early, profile, cfg, rng)
+        _outcomes(stay, idx, people, tables, profile, cfg, rng)
+        records.append(stay.facts)
+        # next admission: within 30 days if readmitted, after day 30 if the patient comes back later
+        m, died, readmitted, discharge = idx.size, stay.facts["died"], stay.facts["readmitted"], stay.discharge
+        gap_early = 1 + np.floor(30 * rng.beta(1.0, 2.2, size=m)).astype(int)
+        gap_early = np.minimum(gap_early, 30)
+        p_return = _sigmoid(_logit(profile.return_probability) + 0.15 * (np.minimum(stay.charlson, 8) - 2))
+        returns = ~died & ~readmitted & (rng.random(m) < p_return)
+        gap_late = 31 + np.round(rng.exponential(profile.return_gap_days, size=m)).astype(int)
+        history[idx, 1:] = history[idx, :-1]
+        history[idx, 0] = stay.admit
+        next_admit[idx] = np.where(readmitted, discharge + gap_early, discharge + gap_late)
+        alive[idx] = readmitted | returns
+        came_back_early[idx] = readmitted
+        # chronic conditions accumulate slowly between admissions
+        gained = rng.random((m, len(_CONDITIONS))) < 0.012 * np.exp(0.4 * people.burden[idx])[:, None]
+        new_cond = stay.cond | gained
+        for j in np.flatnonzero(tables.refine_cols):
+            new_cond[:, j] &= new_cond[:, tables.base_of[j]]
+        people.conditions[idx] = new_cond
 
-    # --- patient-level attributes (fixed for life unless noted)
+    out = {k: np.concatenate([r[k] for r in records]) for k in records[0]}
+    return out
+
+
+def _patients(profile: HospitalProfile, n: int, cfg: SimulationConfig, rng: np.random.Generator, first_day: int,
+              last_day: int) -> SimpleNamespace:
+    """Patient-level attributes, fixed for life unless noted: first admission, birth, sex, borough, insurance
+    draws, the lasting traits (burden, frailty, support), social facts and the chronic conditions at first."""
     a, b = profile.age_beta
     span = last_day + 1 - first_day
     g = (profile.volume_growth if cfg.time_volume_growth else 0.0) / 365.25
@@ -70,10 +109,15 @@ def _simulate_hospital(profile: HospitalProfile, n_patients: int, cfg: Simulatio
     conditions = rng.random((n, len(_CONDITIONS))) < prob
     for j in np.flatnonzero(refine_cols):
         conditions[:, j] &= conditions[:, base_of[j]]
+    return SimpleNamespace(first_admit=first_admit, birth_day=birth_day, female=female, borough=borough,
+                           u_medicare=u_medicare, under65_ins=under65_ins, older_private=older_private,
+                           burden=burden, frailty=frailty, support=support, lives_alone=lives_alone,
+                           substance=substance, housing=housing, conditions=conditions)
 
-    sec_logit0 = np.array([_logit(s.prevalence_at_65) for s in _SECONDARY])
-    sec_age = np.log([s.odds_ratio_per_decade for s in _SECONDARY])
 
+def _diagnosis_tables(profile: HospitalProfile) -> SimpleNamespace:
+    """The catalogues as arrays: condition refinements, secondary diagnoses' risk, the hospital's diagnosis mixes
+    (first stays and early returns), each diagnosis's age affinity, first year, stay, surgery and mortality."""
     dx_base = np.zeros(len(_DIAGNOSES))
     for k, w in profile.diagnosis_mix.items():
         dx_base[_DX_INDEX[k]] = w
@@ -81,175 +125,172 @@ def _simulate_hospital(profile: HospitalProfile, n_patients: int, cfg: Simulatio
     dx_readm = np.zeros(len(_DIAGNOSES))
     for k, w in readm_mix.items():
         dx_readm[_DX_INDEX[k]] = w
-    dx_age = np.array([d.age_affinity for d in _DIAGNOSES])
-    dx_first_year = np.array([d.first_year for d in _DIAGNOSES])
-    dx_los = np.array([d.mean_los for d in _DIAGNOSES])
-    dx_surgical = np.array([d.surgical for d in _DIAGNOSES])
-    dx_mort = np.array([d.mortality_effect for d in _DIAGNOSES])
-    affinity_cols = {}
+    affinity_cols: dict[str, list] = {}
     for i, d in enumerate(_DIAGNOSES):
         for key, mult in d.affinity:
             affinity_cols.setdefault(key, []).append((i, mult))
-    joint_surgery = np.isin(np.arange(len(_DIAGNOSES)),
-                            [_DX_INDEX[k] for k in ("tka", "tha", "hip_fracture", "revision", "spinal_fusion")])
+    return SimpleNamespace(
+        refine_cols=np.array([c.key in _REFINES for c in _CONDITIONS]),
+        base_of=np.array([_COND_INDEX[_REFINES[c.key]] if c.key in _REFINES else -1 for c in _CONDITIONS]),
+        sec_logit0=np.array([_logit(s.prevalence_at_65) for s in _SECONDARY]),
+        sec_age=np.log([s.odds_ratio_per_decade for s in _SECONDARY]),
+        dx_base=dx_base, dx_readm=dx_readm,
+        dx_age=np.array([d.age_affinity for d in _DIAGNOSES]),
+        dx_first_year=np.array([d.first_year for d in _DIAGNOSES]),
+        dx_los=np.array([d.mean_los for d in _DIAGNOSES]),
+        dx_surgical=np.array([d.surgical for d in _DIAGNOSES]),
+        dx_mort=np.array([d.mortality_effect for d in _DIAGNOSES]),
+        affinity_cols=affinity_cols,
+        joint_surgery=np.isin(np.arange(len(_DIAGNOSES)),
+                              [_DX_INDEX[k] for k in ("tka", "tha", "hip_fracture", "revision", "spinal_fusion")]),
+    )
 
-    history = np.full((n, _HISTORY), -10**7, dtype=np.int64)
-    next_admit = first_admit.copy()
-    came_back_early = np.zeros(n, dtype=bool)
-    alive = np.ones(n, dtype=bool)
-    records: list[dict[str, np.ndarray]] = []
 
-    while True:
-        idx = np.flatnonzero(alive & (next_admit <= last_day))
-        if idx.size == 0:
-            break
-        m = idx.size
-        admit = next_admit[idx]
-        year = _year_of(admit)
-        age = (admit - birth_day[idx]) / 365.25
-        age_dec = (age - 65.0) / 10.0
-        cond = conditions[idx]
-        charlson = _charlson_index(cond)
-        level = schema.comorbidity_level(charlson)
-        prior = (history[idx] > (admit - 365)[:, None]).sum(axis=1)
+def _admissions(idx: np.ndarray, admit: np.ndarray, people: SimpleNamespace, tables: SimpleNamespace,
+                history: np.ndarray, came_back_early: np.ndarray, profile: HospitalProfile, cfg: SimulationConfig,
+                rng: np.random.Generator) -> SimpleNamespace:
+    """One admission of each patient in ``idx``: insurance, diagnosis, stay, complication, diagnoses, labs,
+    disposition and follow-up (``facts``), with the values the outcomes are drawn from."""
+    m = idx.size
+    year = _year_of(admit)
+    age = (admit - people.birth_day[idx]) / 365.25
+    age_dec = (age - 65.0) / 10.0
+    cond = people.conditions[idx]
+    charlson = _charlson_index(cond)
+    level = schema.comorbidity_level(charlson)
+    prior = (history[idx] > (admit - 365)[:, None]).sum(axis=1)
 
-        # insurance follows age: crossing 65 moves most patients to Medicare
-        ins = np.where(u_medicare[idx] < profile.medicare_share_under65, 0, under65_ins[idx] + 1)
-        older_ins = np.where(u_medicare[idx] < profile.medicare_share_65plus, 0,
-                             np.where(older_private[idx], 2, 4))
-        ins = np.where(age >= 65, older_ins, ins)
+    # insurance follows age: crossing 65 moves most patients to Medicare
+    ins = np.where(people.u_medicare[idx] < profile.medicare_share_under65, 0, people.under65_ins[idx] + 1)
+    older_ins = np.where(people.u_medicare[idx] < profile.medicare_share_65plus, 0,
+                         np.where(people.older_private[idx], 2, 4))
+    ins = np.where(age >= 65, older_ins, ins)
 
-        # principal diagnosis: hospital mix x age x conditions, new diagnoses only once they exist
-        base = np.where(came_back_early[idx][:, None], dx_readm, dx_base)
-        pandemic = min(cfg.drift_strength, 1.0) if cfg.time_covid else 0.0
-        available = np.where(dx_first_year > 0, _adoption(year[:, None], dx_first_year, 1.0, pandemic), 1.0)
-        weights = base * available * np.exp(dx_age * age_dec[:, None])
-        for key, pairs in affinity_cols.items():
-            flag = cond[:, _COND_INDEX[key]] if key in _COND_INDEX else substance[idx]
-            for i, mult in pairs:
-                weights[:, i] *= np.where(flag, mult, 1.0)
-        empty = weights.sum(axis=1) <= 0
-        if empty.any():
-            weights[empty] = base[empty] + 1e-9
-        dx = _categorical(rng, weights)
-        surgical = dx_surgical[dx]
+    # principal diagnosis: hospital mix x age x conditions, new diagnoses only once they exist
+    base = np.where(came_back_early[idx][:, None], tables.dx_readm, tables.dx_base)
+    pandemic = min(cfg.drift_strength, 1.0) if cfg.time_covid else 0.0
+    available = np.where(tables.dx_first_year > 0,
+                         _adoption(year[:, None], tables.dx_first_year, 1.0, pandemic), 1.0)
+    weights = base * available * np.exp(tables.dx_age * age_dec[:, None])
+    for key, pairs in tables.affinity_cols.items():
+        flag = cond[:, _COND_INDEX[key]] if key in _COND_INDEX else people.substance[idx]
+        for i, mult in pairs:
+            weights[:, i] *= np.where(flag, mult, 1.0)
+    empty = weights.sum(axis=1) <= 0
+    if empty.any():
+        weights[empty] = base[empty] + 1e-9
+    dx = _categorical(rng, weights)
+    surgical = tables.dx_surgical[dx]
 
-        # length of stay (days), lognormal around the diagnosis mean
-        los_mean = dx_los[dx] * profile.los_scale * np.exp(0.06 * age_dec + 0.05 * charlson)
-        los = np.maximum(1, np.round(los_mean * np.exp(0.45 * rng.standard_normal(m) - 0.1))).astype(int)
+    # length of stay (days), lognormal around the diagnosis mean
+    los_mean = tables.dx_los[dx] * profile.los_scale * np.exp(0.06 * age_dec + 0.05 * charlson)
+    los = np.maximum(1, np.round(los_mean * np.exp(0.45 * rng.standard_normal(m) - 0.1))).astype(int)
 
-        # in-stay surgical complication
-        p_comp = np.clip(profile.complication_rate * np.exp(0.2 * age_dec + 0.12 * np.minimum(charlson, 6)), 0, 0.9)
-        has_comp = surgical & (rng.random(m) < p_comp)
-        comp_kind = _categorical(rng, np.tile([x[2] for x in _COMPLICATIONS], (m, 1)))
-        complication = np.where(has_comp, comp_kind, -1)
-        los = los + has_comp * rng.integers(1, 4, size=m)
+    # in-stay surgical complication
+    p_comp = np.clip(profile.complication_rate * np.exp(0.2 * age_dec + 0.12 * np.minimum(charlson, 6)), 0, 0.9)
+    has_comp = surgical & (rng.random(m) < p_comp)
+    comp_kind = _categorical(rng, np.tile([x[2] for x in _COMPLICATIONS], (m, 1)))
+    complication = np.where(has_comp, comp_kind, -1)
+    los = los + has_comp * rng.integers(1, 4, size=m)
 
-        # secondary diagnoses
-        sec_p = _sigmoid(sec_logit0 + sec_age * age_dec[:, None] + 0.25 * burden[idx][:, None])
-        secondary = rng.random((m, len(_SECONDARY))) < sec_p
-        secondary[:, _TOBACCO] |= substance[idx] & (rng.random(m) < 0.5)  # half of heavy drinkers also smoke
+    # secondary diagnoses
+    sec_p = _sigmoid(tables.sec_logit0 + tables.sec_age * age_dec[:, None] + 0.25 * people.burden[idx][:, None])
+    secondary = rng.random((m, len(_SECONDARY))) < sec_p
+    secondary[:, _TOBACCO] |= people.substance[idx] & (rng.random(m) < 0.5)  # half of heavy drinkers also smoke
 
-        # minor coded diagnoses: coding depth varies by admission, unrelated to risk
-        n_minor = np.minimum(rng.poisson(rng.gamma(_MINOR_CODING_SHAPE, _MINOR_CODING_MEAN / _MINOR_CODING_SHAPE,
-                                                   size=m)), len(_MINOR_DIAGNOSES))
+    # minor coded diagnoses: coding depth varies by admission, unrelated to risk
+    n_minor = np.minimum(rng.poisson(rng.gamma(_MINOR_CODING_SHAPE, _MINOR_CODING_MEAN / _MINOR_CODING_SHAPE,
+                                               size=m)), len(_MINOR_DIAGNOSES))
+    dx_key = np.array([d.key for d in _DIAGNOSES])[dx]
+    labs = _labs(rng, m, cond, dx_key, people.female[idx], complication, surgical, age_dec)
+    disposition, follow_up = _disposition(rng, m, los, age_dec, charlson, cond, dx, dx_key, surgical, people, idx,
+                                          tables, profile)
+    la, sub_use, house = people.lives_alone[idx], people.substance[idx], people.housing[idx]
+    facts = {
+        "patient": idx, "admit": admit, "los": los.astype(float), "age": age, "female": people.female[idx],
+        "insurance": ins, "borough": people.borough[idx], "conditions": cond.astype(float), "charlson": charlson,
+        "level": level, "prior_12m": prior, "dx": dx, "secondary": secondary.astype(float),
+        "complication": complication, **labs, "disposition": disposition, "follow_up": follow_up.astype(float),
+        "lives_alone": la.astype(float), "housing_unstable": house.astype(float),
+        "substance_use": sub_use.astype(float), "after_early_return": came_back_early[idx],
+        "n_minor": n_minor,
+    }
+    return SimpleNamespace(facts=facts, admit=admit, los=los, age=age, age_dec=age_dec, cond=cond,
+                           charlson=charlson, level=level, dx=dx, disposition=disposition)
 
-        # laboratory values
-        dx_key = np.array([d.key for d in _DIAGNOSES])[dx]
-        ckd = cond[:, _COND_INDEX["ckd"]]
-        creat = np.exp(np.log(0.95) + 0.25 * rng.standard_normal(m)) * np.where(ckd, 2.0, 1.0) \
-            * np.where(dx_key == "aki", 2.2, 1.0) * np.where(dx_key == "sepsis", 1.3, 1.0)
-        creat = np.round(np.clip(creat, 0.4, 9.0), 1)
-        anemia_draw = rng.random(m) < 0.08
-        hgb = (13.4 - 1.0 * female[idx] + 1.3 * rng.standard_normal(m) - 2.8 * (dx_key == "gi_bleed")
-               - 1.2 * ckd - 1.2 * cond[:, _COND_INDEX["cancer"]] - 2.6 * (complication == 2)
-               - 2.5 * (dx_key == "postop_anemia") - 0.9 * surgical - 2.0 * anemia_draw)
-        hgb = np.round(np.clip(hgb, 5.5, 18.0), 1)
-        hypo_na = rng.random(m) < 0.06 * np.exp(0.3 * age_dec) * np.where(
-            cond[:, _COND_INDEX["chf"]] | cond[:, _COND_INDEX["liver_severe"]], 2.0, 1.0)
-        sodium = np.round(139 + 2.8 * rng.standard_normal(m) - 8.0 * hypo_na).astype(int)
-        echo = cond[:, _COND_INDEX["chf"]] | np.isin(dx_key, ["heart_failure", "nstemi", "syncope", "stroke"])
-        reduced = cond[:, _COND_INDEX["chf"]] & (rng.random(m) < 0.5)
-        ef = np.where(reduced, 30 + 7 * rng.standard_normal(m), 58 + 6 * rng.standard_normal(m))
-        ef = np.where(echo, np.round(np.clip(ef, 10, 75)), np.nan)
 
-        # disposition (multinomial logit), follow-up appointment
-        scores = np.zeros((m, len(_DISPOSITIONS)))
-        log_los = np.log(los / 4.0)
-        la, sub_use, house = lives_alone[idx], substance[idx], housing[idx]
-        scores[:, 1] = -1.4 + 0.35 * age_dec + 0.12 * charlson + 0.4 * la + 0.3 * log_los
-        scores[:, 2] = (-2.8 + 0.7 * age_dec + 0.15 * charlson + 0.9 * cond[:, _COND_INDEX["dementia"]]
-                        + 0.6 * log_los + 0.4 * la + 1.0 * (dx_key == "hip_fracture"))
-        scores[:, 3] = -3.2 + 0.3 * age_dec + 2.3 * joint_surgery[dx] + 1.8 * (dx_key == "stroke")
-        scores[:, 4] = -4.2 + 1.8 * sub_use + 0.8 * house - 0.3 * age_dec - 2.0 * surgical
-        disposition = _categorical(rng, np.exp(scores))
-        follow_up = (rng.random(m) < _sigmoid(_logit(profile.follow_up_rate) - 0.8 * house - 0.3 * sub_use)) & (
-            disposition != 4)
+def _labs(rng: np.random.Generator, m: int, cond: np.ndarray, dx_key: np.ndarray, female: np.ndarray,
+          complication: np.ndarray, surgical: np.ndarray, age_dec: np.ndarray) -> dict[str, np.ndarray]:
+    """Creatinine, hemoglobin, sodium and (when an echocardiogram was done) the ejection fraction."""
+    ckd = cond[:, _COND_INDEX["ckd"]]
+    creat = np.exp(np.log(0.95) + 0.25 * rng.standard_normal(m)) * np.where(ckd, 2.0, 1.0) \
+        * np.where(dx_key == "aki", 2.2, 1.0) * np.where(dx_key == "sepsis", 1.3, 1.0)
+    creat = np.round(np.clip(creat, 0.4, 9.0), 1)
+    anemia_draw = rng.random(m) < 0.08
+    hgb = (13.4 - 1.0 * female + 1.3 * rng.standard_normal(m) - 2.8 * (dx_key == "gi_bleed")
+           - 1.2 * ckd - 1.2 * cond[:, _COND_INDEX["cancer"]] - 2.6 * (complication == 2)
+           - 2.5 * (dx_key == "postop_anemia") - 0.9 * surgical - 2.0 * anemia_draw)
+    hgb = np.round(np.clip(hgb, 5.5, 18.0), 1)
+    hypo_na = rng.random(m) < 0.06 * np.exp(0.3 * age_dec) * np.where(
+        cond[:, _COND_INDEX["chf"]] | cond[:, _COND_INDEX["liver_severe"]], 2.0, 1.0)
+    sodium = np.round(139 + 2.8 * rng.standard_normal(m) - 8.0 * hypo_na).astype(int)
+    echo = cond[:, _COND_INDEX["chf"]] | np.isin(dx_key, ["heart_failure", "nstemi", "syncope", "stroke"])
+    reduced = cond[:, _COND_INDEX["chf"]] & (rng.random(m) < 0.5)
+    ef = np.where(reduced, 30 + 7 * rng.standard_normal(m), 58 + 6 * rng.standard_normal(m))
+    ef = np.where(echo, np.round(np.clip(ef, 10, 75)), np.nan)
+    return {"creatinine": creat, "hemoglobin": hgb, "sodium": sodium, "ejection_fraction": ef}
 
-        facts = {
-            "patient": idx, "admit": admit, "los": los.astype(float), "age": age, "female": female[idx],
-            "insurance": ins, "borough": borough[idx], "conditions": cond.astype(float), "charlson": charlson,
-            "level": level, "prior_12m": prior, "dx": dx, "secondary": secondary.astype(float),
-            "complication": complication, "creatinine": creat, "hemoglobin": hgb, "sodium": sodium,
-            "ejection_fraction": ef, "disposition": disposition, "follow_up": follow_up.astype(float),
-            "lives_alone": la.astype(float), "housing_unstable": house.astype(float),
-            "substance_use": sub_use.astype(float), "after_early_return": came_back_early[idx],
-            "n_minor": n_minor,
-        }
 
-        # readmission probability: recorded + hospital term + drift + unrecorded
-        recorded = _readmission_logit(facts, profile, cfg)
-        discharge = admit + los
-        years_from_mid = (_year_of(discharge) - (cfg.start_year + cfg.end_year) / 2.0)
-        hospital_term = profile.readmission_intercept + cfg.readmission_rate_shift \
-            + cfg.time_base_rate_trend * cfg.drift_strength * cfg.base_rate_trend * years_from_mid
-        share = _unrecorded_share(age, level, cfg)
-        scale = RECORDED_LOGIT_SD * np.sqrt(share / (1.0 - share))
-        # frailty and social support are lasting traits; part of the unrecorded risk is specific to this stay
-        lasting = (frailty[idx] - support[idx]) / math.sqrt(2.0)
-        stay_specific = rng.standard_normal(m)
-        latent = math.sqrt(cfg.unrecorded_persistence) * lasting \
-            + math.sqrt(1.0 - cfg.unrecorded_persistence) * stay_specific
-        unrecorded = scale * latent
-        p_readmit = _sigmoid(hospital_term + recorded + unrecorded)
+def _disposition(rng, m, los, age_dec, charlson, cond, dx, dx_key, surgical, people, idx, tables,
+                 profile) -> tuple[np.ndarray, np.ndarray]:
+    """Discharge disposition (a multinomial logit) and whether a follow-up appointment was made."""
+    scores = np.zeros((m, len(_DISPOSITIONS)))
+    log_los = np.log(los / 4.0)
+    la, sub_use, house = people.lives_alone[idx], people.substance[idx], people.housing[idx]
+    scores[:, 1] = -1.4 + 0.35 * age_dec + 0.12 * charlson + 0.4 * la + 0.3 * log_los
+    scores[:, 2] = (-2.8 + 0.7 * age_dec + 0.15 * charlson + 0.9 * cond[:, _COND_INDEX["dementia"]]
+                    + 0.6 * log_los + 0.4 * la + 1.0 * (dx_key == "hip_fracture"))
+    scores[:, 3] = -3.2 + 0.3 * age_dec + 2.3 * tables.joint_surgery[dx] + 1.8 * (dx_key == "stroke")
+    scores[:, 4] = -4.2 + 1.8 * sub_use + 0.8 * house - 0.3 * age_dec - 2.0 * surgical
+    disposition = _categorical(rng, np.exp(scores))
+    follow_up = (rng.random(m) < _sigmoid(_logit(profile.follow_up_rate) - 0.8 * house - 0.3 * sub_use)) & (
+        disposition != 4)
+    return disposition, follow_up
 
-        mort_logit = (profile.mortality_intercept + MORTALITY_COEFFICIENTS["age_per_decade"] * age_dec
-                      + MORTALITY_COEFFICIENTS["charlson_point"] * np.minimum(charlson, 10) + dx_mort[dx]
-                      + MORTALITY_COEFFICIENTS["frailty"] * frailty[idx])
-        p_death = _sigmoid(mort_logit)
-        died = rng.random(m) < p_death
-        readmitted = ~died & (rng.random(m) < p_readmit)
-        disposition = np.where(died, -1, disposition)
 
-        facts.update({
-            "discharge": discharge, "died": died, "readmitted": readmitted, "p_readmit": p_readmit,
-            "p_death": p_death, "recorded_logit": recorded, "hospital_term": hospital_term,
-            "unrecorded_logit": unrecorded, "unrecorded_share": share, "frailty": frailty[idx],
-            "social_support": support[idx], "disposition": disposition,
-        })
-        records.append(facts)
+def _outcomes(stay: SimpleNamespace, idx: np.ndarray, people: SimpleNamespace, tables: SimpleNamespace,
+              profile: HospitalProfile, cfg: SimulationConfig, rng: np.random.Generator) -> None:
+    """The true readmission probability (recorded + hospital term + drift + unrecorded) and death in hospital;
+    adds them, and the drawn outcomes, to ``stay.facts``."""
+    m, facts, age, age_dec, charlson = idx.size, stay.facts, stay.age, stay.age_dec, stay.charlson
+    recorded = _readmission_logit(facts, profile, cfg)
+    discharge = stay.admit + stay.los
+    years_from_mid = (_year_of(discharge) - (cfg.start_year + cfg.end_year) / 2.0)
+    hospital_term = profile.readmission_intercept + cfg.readmission_rate_shift \
+        + cfg.time_base_rate_trend * cfg.drift_strength * cfg.base_rate_trend * years_from_mid
+    share = _unrecorded_share(age, stay.level, cfg)
+    scale = RECORDED_LOGIT_SD * np.sqrt(share / (1.0 - share))
+    # frailty and social support are lasting traits; part of the unrecorded risk is specific to this stay
+    lasting = (people.frailty[idx] - people.support[idx]) / math.sqrt(2.0)
+    stay_specific = rng.standard_normal(m)
+    latent = math.sqrt(cfg.unrecorded_persistence) * lasting \
+        + math.sqrt(1.0 - cfg.unrecorded_persistence) * stay_specific
+    unrecorded = scale * latent
+    p_readmit = _sigmoid(hospital_term + recorded + unrecorded)
 
-        # next admission: within 30 days if readmitted, after day 30 if the patient comes back later
-        gap_early = 1 + np.floor(30 * rng.beta(1.0, 2.2, size=m)).astype(int)
-        gap_early = np.minimum(gap_early, 30)
-        p_return = _sigmoid(_logit(profile.return_probability) + 0.15 * (np.minimum(charlson, 8) - 2))
-        returns = ~died & ~readmitted & (rng.random(m) < p_return)
-        gap_late = 31 + np.round(rng.exponential(profile.return_gap_days, size=m)).astype(int)
-        history[idx, 1:] = history[idx, :-1]
-        history[idx, 0] = admit
-        next_admit[idx] = np.where(readmitted, discharge + gap_early, discharge + gap_late)
-        alive[idx] = readmitted | returns
-        came_back_early[idx] = readmitted
-
-        # chronic conditions accumulate slowly between admissions
-        gained = rng.random((m, len(_CONDITIONS))) < 0.012 * np.exp(0.4 * burden[idx])[:, None]
-        new_cond = cond | gained
-        for j in np.flatnonzero(refine_cols):
-            new_cond[:, j] &= new_cond[:, base_of[j]]
-        conditions[idx] = new_cond
-
-    out = {k: np.concatenate([r[k] for r in records]) for k in records[0]}
-    return out
+    mort_logit = (profile.mortality_intercept + MORTALITY_COEFFICIENTS["age_per_decade"] * age_dec
+                  + MORTALITY_COEFFICIENTS["charlson_point"] * np.minimum(charlson, 10) + tables.dx_mort[stay.dx]
+                  + MORTALITY_COEFFICIENTS["frailty"] * people.frailty[idx])
+    p_death = _sigmoid(mort_logit)
+    died = rng.random(m) < p_death
+    readmitted = ~died & (rng.random(m) < p_readmit)
+    stay.discharge = discharge
+    facts.update({
+        "discharge": discharge, "died": died, "readmitted": readmitted, "p_readmit": p_readmit,
+        "p_death": p_death, "recorded_logit": recorded, "hospital_term": hospital_term,
+        "unrecorded_logit": unrecorded, "unrecorded_share": share, "frailty": people.frailty[idx],
+        "social_support": people.support[idx], "disposition": np.where(died, -1, stay.disposition),
+    })
 
 
 def _select_patients(patient: np.ndarray, in_window: np.ndarray, target: int,

@@ -16,7 +16,8 @@ from helpers.simulator.catalogues import _BASE_CONDITIONS, _COMPLICATIONS, _COND
 from helpers.simulator.config import SimulationConfig
 from helpers.simulator.draws import _Dice
 from helpers.simulator.clinicians import build_staff, wording_pattern
-from helpers.simulator.documentation import _STYLES, _medications, _write_note
+from helpers.simulator.documentation import _medications, _write_note
+from helpers.simulator.note_templates import _STYLES
 from helpers.simulator.risk import _documented_logit
 from helpers.simulator.population import _select_patients, _simulate_hospital
 from helpers.simulator.timeline import _day, _year_of
@@ -94,27 +95,10 @@ def simulate_health_system(config: SimulationConfig | None = None, **overrides) 
     return _assemble(data, cfg)
 
 
-def _assemble(data: dict[str, np.ndarray], cfg: SimulationConfig) -> SimulatedHealthSystem:
+def _previous_discharge(data: dict[str, np.ndarray]) -> np.ndarray:
+    """Each admission's previous discharge day of the same patient (-1 for a first admission): the days since the
+    last discharge, for stays that follow within 30 days."""
     n = len(data["admit"])
-    admission_id = np.char.add("A", np.char.zfill(np.arange(1, n + 1).astype(str), max(7, len(str(n)))))
-    _, first_pos, inverse = np.unique(data["patient"], return_index=True, return_inverse=True)
-    rank = np.empty(len(first_pos), dtype=int)
-    rank[np.argsort(first_pos)] = np.arange(len(first_pos))
-    patient_num = rank[inverse] + 1
-    patient_id = np.char.add("P", np.char.zfill(patient_num.astype(str), max(6, len(str(patient_num.max())))))
-
-    admit = data["admit"].astype("datetime64[D]")
-    discharge = data["discharge"].astype("datetime64[D]")
-    hospital_names = np.array([h.name for h in cfg.hospitals])[data["hospital_index"]]
-    disp_names = np.array(list(_DISPOSITIONS) + ["expired"])
-    disposition = disp_names[np.where(data["died"], len(_DISPOSITIONS), data["disposition"])]
-    comp_names = np.array(["none"] + [c[0] for c in _COMPLICATIONS])[data["complication"] + 1]
-    dx_objects = [_DIAGNOSES[i] for i in data["dx"]]
-    cond_matrix = data["conditions"].astype(bool)
-    sec_matrix = data["secondary"].astype(bool)
-    cond_keys_list = [{_CONDITIONS[j].key for j in np.flatnonzero(row)} for row in cond_matrix]
-    sec_keys_list = [{_SECONDARY[j].key for j in np.flatnonzero(row)} for row in sec_matrix]
-    # days since the previous discharge, for stays that follow within 30 days
     prev_discharge = np.full(n, -1)
     order = np.lexsort((data["admit"], data["patient"]))
     pd_sorted = np.full(n, -1)
@@ -122,8 +106,16 @@ def _assemble(data: dict[str, np.ndarray], cfg: SimulationConfig) -> SimulatedHe
     same = data["patient"][order][1:] == data["patient"][order][:-1]
     pd_sorted[1:] = np.where(same, dis_sorted[:-1], -1)
     prev_discharge[order] = pd_sorted
-    years = _year_of(data["admit"])
+    return prev_discharge
 
+
+def _write_notes(data: dict[str, np.ndarray], cfg: SimulationConfig, years: np.ndarray, prev_discharge: np.ndarray,
+                 disposition: np.ndarray, dx_objects: list, cond_keys_list: list[set[str]],
+                 sec_keys_list: list[set[str]]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[dict],
+                                                         list[str]]:
+    """Every admission's note, in admission order, by its hospital's clinician of the year: the notes, the facts in
+    the record and those written, the medications listed, what each note states, and who wrote it."""
+    n = len(data["admit"])
     notes, n_facts, n_written, n_meds = [], np.zeros(n, int), np.zeros(n, int), np.zeros(n, int)
     hospitals = cfg.hospitals
     staffs, patterns = [], {}
@@ -170,6 +162,33 @@ def _assemble(data: dict[str, np.ndarray], cfg: SimulationConfig) -> SimulatedHe
         records.append(record)
         notes.append(text)
         n_facts[i], n_written[i] = total, written
+    return notes, n_facts, n_written, n_meds, records, writer_names
+
+
+def _assemble(data: dict[str, np.ndarray], cfg: SimulationConfig) -> SimulatedHealthSystem:
+    n = len(data["admit"])
+    admission_id = np.char.add("A", np.char.zfill(np.arange(1, n + 1).astype(str), max(7, len(str(n)))))
+    _, first_pos, inverse = np.unique(data["patient"], return_index=True, return_inverse=True)
+    rank = np.empty(len(first_pos), dtype=int)
+    rank[np.argsort(first_pos)] = np.arange(len(first_pos))
+    patient_num = rank[inverse] + 1
+    patient_id = np.char.add("P", np.char.zfill(patient_num.astype(str), max(6, len(str(patient_num.max())))))
+
+    admit = data["admit"].astype("datetime64[D]")
+    discharge = data["discharge"].astype("datetime64[D]")
+    hospital_names = np.array([h.name for h in cfg.hospitals])[data["hospital_index"]]
+    disp_names = np.array(list(_DISPOSITIONS) + ["expired"])
+    disposition = disp_names[np.where(data["died"], len(_DISPOSITIONS), data["disposition"])]
+    comp_names = np.array(["none"] + [c[0] for c in _COMPLICATIONS])[data["complication"] + 1]
+    dx_objects = [_DIAGNOSES[i] for i in data["dx"]]
+    cond_matrix = data["conditions"].astype(bool)
+    sec_matrix = data["secondary"].astype(bool)
+    cond_keys_list = [{_CONDITIONS[j].key for j in np.flatnonzero(row)} for row in cond_matrix]
+    sec_keys_list = [{_SECONDARY[j].key for j in np.flatnonzero(row)} for row in sec_matrix]
+    prev_discharge = _previous_discharge(data)
+    years = _year_of(data["admit"])
+    notes, n_facts, n_written, n_meds, records, writer_names = _write_notes(
+        data, cfg, years, prev_discharge, disposition, dx_objects, cond_keys_list, sec_keys_list)
 
     charlson = data["charlson"].astype(int)
     n_base_conditions = cond_matrix[:, [_COND_INDEX[k] for k in _BASE_CONDITIONS]].sum(axis=1)
