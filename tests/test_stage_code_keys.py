@@ -36,10 +36,22 @@ def test_editing_a_training_function_changes_the_training_stages_keys_only(copie
     before = {module: code_key(module, parent=copied) for module in STAGE_MODULES}
     _edit(copied / "helpers" / "clinicllm" / "training.py", "def pretrain_mlm(", "def pretrain_mlm(  # edited\n")
     after = {module: code_key(module, parent=copied) for module in STAGE_MODULES}
-    # training.py itself, and chapter 5's head training, which imports it
+    assert after[stages.TRAINING_CODE] != before[stages.TRAINING_CODE]
+    # the tokenizer, the TF-IDF baseline and chapter 5's head training (which scores with prediction.py) do not
+    # run it
+    assert after[stages.TOKENIZER_CODE] == before[stages.TOKENIZER_CODE]
+    assert after["helpers.baselines"] == before["helpers.baselines"]
+    assert after["helpers.mitigation.training"] == before["helpers.mitigation.training"]
+
+
+def test_editing_the_scoring_code_changes_the_keys_of_every_stage_that_scores(copied):
+    before = {module: code_key(module, parent=copied) for module in STAGE_MODULES}
+    _edit(copied / "helpers" / "clinicllm" / "prediction.py", "def batched_forward(",
+          "def batched_forward(  # edited\n")
+    after = {module: code_key(module, parent=copied) for module in STAGE_MODULES}
+    # chapter 2's predictions (through training.py, which imports prediction.py) and chapter 5's note features
     assert after[stages.TRAINING_CODE] != before[stages.TRAINING_CODE]
     assert after["helpers.mitigation.training"] != before["helpers.mitigation.training"]
-    # the tokenizer and the TF-IDF baseline do not run it
     assert after[stages.TOKENIZER_CODE] == before[stages.TOKENIZER_CODE]
     assert after["helpers.baselines"] == before["helpers.baselines"]
 
