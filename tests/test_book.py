@@ -213,7 +213,9 @@ def test_glossary_states_the_configuration_the_run_uses():
     assert f"$c = {config.window_pooling_c:g}$" in _glossary_entry("ClinicalBERT windows")
     resolved = config.resolved()
     assert f"`window_pooling: {resolved.window_pooling}`, the default" in _glossary_entry("Note-level pooling")
-    assert f"`train_windows_per_note: {resolved.train_windows_per_note}`" in _glossary_entry("Note-level pooling")
+    cap = resolved.train_windows_per_note
+    assert ("every window of each note (the tiny preset" if cap is None
+            else f"(the tiny preset: `train_windows_per_note: {cap}`)") in _glossary_entry("Note-level pooling")
     year = parameters_cell_defaults(ROOT / "notebooks" / "01_data.ipynb")["temporal_test_year"]
     assert f"({year} by default)" in _glossary_entry("Temporal test")
     edges = schema.COMORBIDITY_LEVEL_EDGES  # index 0 | 1-2 | 3-4 | 5 or more
