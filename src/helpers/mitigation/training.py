@@ -9,7 +9,8 @@ epoch on a 2-core CPU. So the encoder is run **once** over every admission of th
 the mean the head reads) and each strategy model retrains the head on those cached vectors (last-layer
 retraining). A model then costs milliseconds per epoch, which lets every model train until its validation AUROC
 stops improving instead of for a fixed number of steps. What this gives up: the encoder does not adapt to a
-hospital's words; the chapter says so beside its results.
+hospital's words. :mod:`helpers.mitigation.top_layer` trains the top encoder layer as well, on cached outputs of the
+frozen lower layer, and the chapter measures on some models what head-only training costs.
 
 Where a model starts (``local_start``):
 
