@@ -4,6 +4,8 @@ that choose the variant are checked before a run starts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,7 +73,7 @@ def test_top_layer_on_cached_lower_outputs_gives_the_full_models_features_and_sc
         for note in range(len(frame)):
             sums, counts = 0, 0
             for window in np.flatnonzero(owner == note):
-                s, c = model.token_sums(input_ids=torch.as_tensor([inputs[window]]))
+                s, c = model.token_sums(input_ids=torch.as_tensor(np.asarray(inputs[window])[None, :]))
                 sums, counts = sums + s[0], counts + c[0]
             expected.append((sums / counts).numpy())
     np.testing.assert_allclose(top_layer.note_means(start, cache, rows), np.stack(expected), atol=1e-5)
@@ -156,9 +158,8 @@ def test_early_stopping_returns_the_weights_of_the_best_epoch(model_dir, tokeniz
 
 
 def test_strategy_training_and_comparison_are_checked_before_a_run_naming_every_value():
-    spec = NotebookSpec(name="05_mitigation", path=None, defaults={"strategy_training": "head",
-                                                                   "training_comparison": ["local"],
-                                                                   "local_start": "global"})
+    spec = NotebookSpec(path=Path("notebooks/05_mitigation.ipynb"), defaults={
+        "strategy_training": "head", "training_comparison": ["local"], "local_start": "global"})
     where = lambda notebook, key: "params/x.yaml"  # noqa: E731
     check_choices(spec, {"strategy_training": "top_layer", "training_comparison": []}, where)
     with pytest.raises(ParameterError) as error:

@@ -386,7 +386,32 @@ def variant_sentence(table: pd.DataFrame, main_variant: str) -> str:
         return (f"no unit could be compared on the temporal test, so this run cannot say what training the "
                 f"{VARIANT_LABELS[other]} would change")
     up, down = int((values["ci_low"] > 0).sum()), int((values["ci_high"] < 0).sum())
+    both = int(((values["kept_head"] == 0) & (values["kept_top_layer"] == 0)).sum())
+    kept = (f"; {both} of them kept their start both ways (no epoch of either beat it), so there the two are the "
+            "same model" if both else "")
     return (f"training the {VARIANT_LABELS[other]} instead of the {VARIANT_LABELS[main_variant]} changed the "
             f"temporal-test AUROC by {values['difference'].min():+.3f} to {values['difference'].max():+.3f} across the "
             f"{len(values)} models compared (mean {values['difference'].mean():+.3f}); the paired 95 % interval "
-            f"excludes zero upwards at {up} and downwards at {down} of them")
+            f"excludes zero upwards at {up} and downwards at {down} of them{kept}")
+
+
+def fitting_sentence(histories: pd.DataFrame) -> str:
+    """Whether training fitted the models' own training admissions (the mean training loss of the first epoch
+    against the last epoch run) while the validation AUROC did or did not rise: tells a model that kept its start
+    because nothing beat it from one that never learned."""
+    if histories.empty or "train_loss" not in histories or histories["train_loss"].isna().all():
+        return "no model was trained, so there is no training loss to report"
+    changes, rose = [], 0
+    for _, one in histories.groupby(["strategy", "unit", "seed"], sort=False):
+        one = one.sort_values("epoch")
+        losses = one["train_loss"].dropna()
+        if len(losses) >= 2:
+            changes.append(100 * (losses.iloc[-1] - losses.iloc[0]) / losses.iloc[0])
+        rose += int((one["validation_auroc"].iloc[1:] > one["validation_auroc"].iloc[0]).any())
+    models = histories.groupby(["strategy", "unit", "seed"]).ngroups
+    if not changes:
+        return f"each of the {models} models ran one epoch only, so its training loss cannot be followed"
+    changes = np.asarray(changes)
+    return (f"from the first to the last epoch run, the mean training loss fell in {int((changes < 0).sum())} of "
+            f"{len(changes)} models (median change {np.median(changes):+.1f} %), while the validation AUROC rose "
+            f"above the start at some epoch in {rose} of {models}")

@@ -320,6 +320,7 @@ def run_units(units: list[TrainingUnit], features: pd.DataFrame | None, start_fo
             run = trained.run
             histories.append(pd.DataFrame({"strategy": name, "unit": unit.unit, "seed": seed,
                                            "epoch": np.arange(len(run.scores)), "validation_auroc": run.scores,
+                                           "train_loss": run.losses or [np.nan] * len(run.scores),
                                            "best": np.arange(len(run.scores)) == run.best_epoch}))
             models.append({**row, "status": "trained", "best_epoch": run.best_epoch, "epochs_run": run.epochs_run,
                            "stop_reason": run.stop_reason, "steps": trained.steps, "best_steps": trained.best_steps,
@@ -328,7 +329,7 @@ def run_units(units: list[TrainingUnit], features: pd.DataFrame | None, start_fo
     columns = evaluation.PREDICTION_COLUMNS + ["experiment", "seed", "unit", "train_size"]
     table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
     history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(
-        columns=["strategy", "unit", "seed", "epoch", "validation_auroc", "best"])
+        columns=["strategy", "unit", "seed", "epoch", "validation_auroc", "train_loss", "best"])
     model_columns = ["strategy", "unit", "seed", "train_size", "from_other_hospitals", "selection_size", "scored",
                      "status", "best_epoch", "epochs_run", "stop_reason", "steps", "best_steps",
                      "start_validation_auroc", "best_validation_auroc", "seconds"]

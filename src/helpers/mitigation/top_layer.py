@@ -325,9 +325,10 @@ def train_top_layer(start: TopLayerModel, cache: LowerLayerCache, train_ids, tra
     labels = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
     steps_per_epoch = int(np.ceil(len(train_rows) / rule.batch_size))
 
-    def run_epoch(_epoch: int) -> None:
+    def run_epoch(_epoch: int) -> float:
         model.train()
         order = order_rng.permutation(len(train_rows))
+        total = 0.0
         for first in range(0, len(order), rule.batch_size):
             picked = order[first:first + rule.batch_size]
             hidden, attention, note = _batch(cache, [by_note[train_rows[i]] for i in picked])
@@ -335,6 +336,8 @@ def train_top_layer(start: TopLayerModel, cache: LowerLayerCache, train_ids, tra
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            total += float(loss.detach()) * len(picked)
+        return total / max(len(order), 1)
 
     run = training.train_with_early_stopping(
         run_epoch, lambda: training.validation_auroc(val_y, scores(model, cache, val_rows)),
