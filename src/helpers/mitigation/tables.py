@@ -293,8 +293,8 @@ def variant_table(numbers: pd.DataFrame, main_variant: str) -> pd.DataFrame:
         record["top - head [95 % CI]"] = f"+{text}" if np.isfinite(value) and value >= 0 else text
         if row["kept_head"] == 0 and row["kept_top_layer"] == 0:   # both are their start: nothing to compare
             record["top - head [95 % CI]"] = "both kept the start"
-        record["epochs kept/run"] = " / ".join(
-            f"{int(row[f'kept_{v}'])}/{int(row[f'epochs_{v}'])}" if np.isfinite(row[f"epochs_{v}"]) else NO_VALUE
+        record["epoch kept (of)"] = " / ".join(
+            f"{int(row[f'kept_{v}'])} ({int(row[f'epochs_{v}'])})" if np.isfinite(row[f"epochs_{v}"]) else NO_VALUE
             for v in pair)
         record["seconds"] = " / ".join(_number(row[f"seconds_{v}"], 1) for v in pair)
         records.append(record)
