@@ -16,6 +16,8 @@ SHORT = {"local": "local", "instance_augmented": "augmented", "cluster": "cluste
 STUDY_GAINS_PERCENT = (0.25, 11.74)
 """The study's local fine-tuning gains, in % of AUROC (Rahman et al., 2024): the smallest and the largest."""
 NO_VALUE = "-"
+SLASH = "\u00a0/\u00a0"
+"""Between the two ways of training in one cell; no line break around it, so each pair stays on one line."""
 
 
 def short_reason(note: str) -> str:
@@ -284,8 +286,8 @@ def variant_table(numbers: pd.DataFrame, main_variant: str) -> pd.DataFrame:
             record["val. AUROC"] = short_reason(row["status"])
             records.append(record)
             continue
-        record["val. AUROC"] = " / ".join(_number(row[f"val_{v}"]) for v in pair)
-        record["temporal AUROC"] = " / ".join(_number(row[f"test_{v}"]) for v in pair)
+        record["val. AUROC"] = SLASH.join(_number(row[f"val_{v}"]) for v in pair)
+        record["temporal AUROC"] = SLASH.join(_number(row[f"test_{v}"]) for v in pair)
         sign = 1.0 if other == "top_layer" else -1.0
         low, high = sorted((sign * row["ci_low"], sign * row["ci_high"]))
         value = sign * row["difference"]
@@ -293,9 +295,9 @@ def variant_table(numbers: pd.DataFrame, main_variant: str) -> pd.DataFrame:
         record["top - head [95 % CI]"] = f"+{text}" if np.isfinite(value) and value >= 0 else text
         if row["kept_head"] == 0 and row["kept_top_layer"] == 0:   # both are their start: nothing to compare
             record["top - head [95 % CI]"] = "both kept the start"
-        record["epoch kept (of)"] = " / ".join(
-            f"{int(row[f'kept_{v}'])} ({int(row[f'epochs_{v}'])})" if np.isfinite(row[f"epochs_{v}"]) else NO_VALUE
+        record["epoch kept (of)"] = SLASH.join(
+            f"{int(row[f'kept_{v}'])}\u00a0({int(row[f'epochs_{v}'])})" if np.isfinite(row[f"epochs_{v}"]) else NO_VALUE
             for v in pair)
-        record["seconds"] = " / ".join(_number(row[f"seconds_{v}"], 1) for v in pair)
+        record["seconds"] = SLASH.join(_number(row[f"seconds_{v}"], 1) for v in pair)
         records.append(record)
     return pd.DataFrame(records).set_index(["model", "unit"]).fillna(NO_VALUE)
