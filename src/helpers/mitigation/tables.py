@@ -292,7 +292,7 @@ def variant_table(numbers: pd.DataFrame, main_variant: str) -> pd.DataFrame:
         low, high = sorted((sign * row["ci_low"], sign * row["ci_high"]))
         value = sign * row["difference"]
         text = evaluation.format_estimate(value, low, high) if np.isfinite(value) else NO_VALUE
-        record["top - head [95 % CI]"] = f"+{text}" if np.isfinite(value) and value >= 0 else text
+        record["top - head [95 % CI]"] = text if text.startswith(("-", NO_VALUE)) else f"+{text}"
         if row["kept_head"] == 0 and row["kept_top_layer"] == 0:   # both are their start: nothing to compare
             record["top - head [95 % CI]"] = "both kept the start"
         record["epoch kept (of)"] = SLASH.join(
