@@ -457,12 +457,12 @@ def test_fine_tuning_runs_with_the_configured_dropout(study):
     assert saved["hidden_dropout_prob"] == 0.0 and saved["classifier_dropout"] == 0.0
     pretrained = json.loads((result.pretrained_dir / "config.json").read_text())
     assert pretrained["hidden_dropout_prob"] == 0.1   # pretraining keeps the preset's dropout
-    model = clinicllm.models._load_classifier(result.model_dir)
+    model = clinicllm.models.load_classifier(result.model_dir)
     model.train()
     batch = {"input_ids": torch.tensor([[2, 7, 8, 9, 3]]), "attention_mask": torch.ones(1, 5, dtype=torch.long)}
     with torch.no_grad():
         assert torch.equal(model(**batch).logits, model(**batch).logits)
-    noisy = clinicllm.models._load_classifier(result.model_dir, hidden_dropout_prob=0.1, classifier_dropout=0.1)
+    noisy = clinicllm.models.load_classifier(result.model_dir, hidden_dropout_prob=0.1, classifier_dropout=0.1)
     noisy.train()
     torch.manual_seed(0)
     with torch.no_grad():
@@ -475,7 +475,7 @@ def test_frozen_layers_keep_their_pretrained_weights_and_the_rest_learns(tmp_pat
     result = run_clinicllm(planted_notes(n=300), toy_config(num_layers=2, finetune_epochs=1), tmp_path)
     assert result.config.finetune_frozen_layers == 1
     pretrained = BertForMaskedLM.from_pretrained(str(result.pretrained_dir), local_files_only=True).bert
-    tuned = clinicllm.models._load_classifier(result.model_dir).bert
+    tuned = clinicllm.models.load_classifier(result.model_dir).bert
     before, after = dict(pretrained.named_parameters()), dict(tuned.named_parameters())
     bottom = [name for name in before if name.startswith("encoder.layer.0.")]
     top = [name for name in before if name.startswith("encoder.layer.1.")]
@@ -601,8 +601,8 @@ def test_trainer_takes_the_partial_last_layer_paths(study, tmp_path, monkeypatch
     # training would silently lose them. Count the calls of the partial last layer during real training.
     data, _, result = study
     calls = []
-    original = clinicllm.models._last_layer_at
-    monkeypatch.setattr(clinicllm.models, "_last_layer_at",
+    original = clinicllm.models.last_layer_at
+    monkeypatch.setattr(clinicllm.models, "last_layer_at",
                         lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     tokenizer = load_tokenizer(result.tokenizer_dir)
     texts = data["note_text"].head(64).tolist()

@@ -25,7 +25,7 @@ from helpers.clinicllm import (
     predict_scores,
     train_tokenizer,
 )
-from helpers.clinicllm.models import _load_classifier  # the loader the pipeline uses, tested where it is defined
+from helpers.clinicllm.models import load_classifier  # the loader the pipeline uses, tested where it is defined
 from test_clinicllm_windows import long_notes, toy_config
 
 
@@ -54,7 +54,7 @@ def classifier_dir(tokenizer, tmp_path_factory):
     folder = tmp_path_factory.mktemp("model") / "mean"
     mlm.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    model = _load_classifier(folder, "sdpa", "mean", num_labels=2)
+    model = load_classifier(folder, "sdpa", "mean", num_labels=2)
     with torch.no_grad():
         model.classifier.weight.normal_(0, 1.0)
         model.bert.pooler.dense.weight.normal_(0, 0.3)
@@ -106,7 +106,7 @@ def test_the_collator_flattens_windows_and_says_whose_they_are(windows, tokenize
 
 
 def test_the_note_head_reads_the_mean_over_all_its_tokens(classifier_dir, windows, tokenizer):
-    model = _load_classifier(classifier_dir, "sdpa", "mean").eval()
+    model = load_classifier(classifier_dir, "sdpa", "mean").eval()
     encoder = BertModel.from_pretrained(str(classifier_dir), add_pooling_layer=False).eval()
     bags = NoteWindowBags(windows)
     items = [bags[i] for i in (2, 5)]
@@ -132,7 +132,7 @@ def test_feature_pooled_predictions_equal_the_model_on_whole_notes(classifier_di
     config = toy_config(classifier_input="mean", window_pooling="features")
     frame = notes.iloc[:12]
     scores = predict_scores(classifier_dir, tokenizer, frame, config)
-    model = _load_classifier(classifier_dir, "sdpa", "mean").eval()
+    model = load_classifier(classifier_dir, "sdpa", "mean").eval()
     note_windows_ = note_windows(note_token_ids(tokenizer, frame["note_text"].tolist()), 16, None,
                                  tokenizer.cls_token_id, tokenizer.sep_token_id)
     batch = WindowBagCollator(tokenizer.pad_token_id)([NoteWindowBags(note_windows_)[i] for i in range(len(frame))])
@@ -163,7 +163,7 @@ def test_model_parts(name, part):
 def test_each_part_gets_its_own_learning_rate(classifier_dir, notes, tokenizer, tmp_path):
     from transformers import TrainingArguments
 
-    model = _load_classifier(classifier_dir, "sdpa", "mean")
+    model = load_classifier(classifier_dir, "sdpa", "mean")
     clinicllm.freeze_lower_layers(model, 0)
     args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-4, weight_decay=0.01, report_to="none",
                              use_cpu=True, max_steps=10, warmup_steps=0.0, lr_scheduler_type="linear")

@@ -37,6 +37,18 @@ NULLABLE_PARAMETER_TYPES: dict[str, type] = {
 """The type of every notebook parameter that accepts ``None`` (null in YAML), whether its default is ``None`` or a
 value whose meaning comment offers "None: no cap". A test checks that every ``None`` default is listed here."""
 
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+    "strategy_training": ("head", "top_layer"),
+    "local_start": ("global", "pretrained"),
+}
+"""Parameters that take one of a few words, and the words (chapter 5's, written here so that a plan is checked
+without importing the model code; a test keeps them equal to ``helpers.mitigation.VARIANTS`` and ``STARTS``)."""
+LIST_CHOICES: dict[str, tuple[str, ...]] = {
+    "training_comparison": ("local", "instance_augmented", "cluster", "global_continued", "random_augmented"),
+}
+"""List parameters whose every item is one of a few words (a test keeps them equal to
+``helpers.mitigation.EXPERIMENTS``)."""
+
 CLINICLLM_CHAPTER = "02_clinicllm"
 """The chapter whose own parameters and ``clinicllm_options`` make the ClinicLLM configuration the others build on."""
 
@@ -171,6 +183,7 @@ def check_plan_parameters(notebooks: list[NotebookSpec], resolved: Mapping[str, 
     for nb in notebooks:
         if "simulation" in nb.defaults:
             check_simulation(nb, resolved.get(nb.name) or {}, where_of(nb.name, "simulation"))
+        check_choices(nb, resolved.get(nb.name) or {}, where_of)
     check_clinicllm(notebooks, resolved, where_of)
 
 
@@ -259,3 +272,21 @@ def nested_hint(key: str, notebook: NotebookSpec | None) -> str:
 def did_you_mean(key: str, candidates: list[str]) -> str:
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_choices(notebook: NotebookSpec, given: Mapping[str, Any], where_of: Callable[[str, str], str]) -> None:
+    """Each parameter of :data:`PARAMETER_CHOICES` (and each item of a :data:`LIST_CHOICES` list) that the notebook
+    has is one of its words; the error names the parameter, the value and every word allowed."""
+    values = _effective(notebook, given)
+    for key, allowed in PARAMETER_CHOICES.items():
+        if key in notebook.defaults and values.get(key) not in allowed:
+            raise ParameterError(f"parameter {key!r} ({where_of(notebook.name, key)}) is {values.get(key)!r}; "
+                                 f"give one of {', '.join(repr(a) for a in allowed)}.")
+    for key, allowed in LIST_CHOICES.items():
+        if key not in notebook.defaults:
+            continue
+        items = values.get(key)
+        bad = [item for item in items if item not in allowed] if isinstance(items, list) else [items]
+        if bad or len(set(items)) != len(items):
+            raise ParameterError(f"parameter {key!r} ({where_of(notebook.name, key)}) is {items!r}; give a list "
+                                 f"without repeats of any of {', '.join(repr(a) for a in allowed)} (or []).")

@@ -50,7 +50,7 @@ def _straight_through(layer, hidden: torch.Tensor, mask) -> torch.Tensor:
     return output + (hidden - hidden.detach())
 
 
-def _encode_until_last_layer(bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+def encode_until_last_layer(bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                              straight_through_frozen: bool = False, keep_embeddings: bool = False):
     """Embeddings and every layer but the last; returns the hidden states and the attention mask in BERT's form.
 
@@ -97,7 +97,7 @@ class FineTuningShortcuts:
         return self.training and torch.is_grad_enabled()
 
 
-def _last_layer_at(layer, hidden: torch.Tensor, mask, positions: torch.Tensor, attn_implementation: str):
+def last_layer_at(layer, hidden: torch.Tensor, mask, positions: torch.Tensor, attn_implementation: str):
     """The last BERT layer's output at ``positions`` (batch x m indices) only: (batch, m, hidden).
 
     Keys and values come from every position, as in the full layer; the query, the attention output and the
@@ -142,14 +142,14 @@ class MaskedPositionsBertForMaskedLM(BertForMaskedLM):
                                    position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels, **kwargs)
         selected = labels != -100
         if _supports_partial_last_layer(self.config):
-            hidden, mask = _encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids,
+            hidden, mask = encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids,
                                                     position_ids, inputs_embeds)
             counts = selected.sum(dim=1)
             width = int(counts.max())
             # Masked positions of each row first, in ascending order (a stable sort of "not masked").
             positions = torch.sort((~selected).to(torch.int8), dim=1, stable=True).indices[:, :width]
             valid = torch.arange(width, device=labels.device).unsqueeze(0) < counts.unsqueeze(1)
-            out = _last_layer_at(self.bert.encoder.layer[-1], hidden, mask, positions, self.config._attn_implementation)
+            out = last_layer_at(self.bert.encoder.layer[-1], hidden, mask, positions, self.config._attn_implementation)
             masked_hidden = out[valid]
         else:
             outputs = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
@@ -192,11 +192,11 @@ class ClsOnlyLastLayerBertForSequenceClassification(FineTuningShortcuts, BertFor
         if not self._fast_path(labels, kwargs):
             return super().forward(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                    position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels, **kwargs)
-        hidden, mask = _encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids, position_ids,
+        hidden, mask = encode_until_last_layer(self.bert, input_ids, attention_mask, token_type_ids, position_ids,
                                                 inputs_embeds, straight_through_frozen=self._in_training_step()
                                                 and self.straight_through_frozen)
         cls_position = torch.zeros((hidden.shape[0], 1), dtype=torch.long, device=hidden.device)
-        cls_output = _last_layer_at(self.bert.encoder.layer[-1], hidden, mask, cls_position,
+        cls_output = last_layer_at(self.bert.encoder.layer[-1], hidden, mask, cls_position,
                                     self.config._attn_implementation)
         logits = self.classifier(self.dropout(self.bert.pooler(cls_output)))
         loss = None
@@ -234,13 +234,13 @@ class MeanPooledBertForSequenceClassification(FineTuningShortcuts, BertForSequen
             attention_mask = torch.ones(input_ids.shape, dtype=torch.long, device=input_ids.device)
         stepping = self._in_training_step()
         first_last = getattr(self.config, "classifier_layers", "last") == "first_last"
-        hidden, mask, embedded = _encode_until_last_layer(
+        hidden, mask, embedded = encode_until_last_layer(
             self.bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
             straight_through_frozen=stepping and self.straight_through_frozen, keep_embeddings=True)
         top = self.bert.encoder.layer[-1]
         if stepping and self.train_position_share < 1.0 and _supports_partial_last_layer(self.config):
             positions, selected = random_positions(attention_mask, self.train_position_share)
-            hidden = _last_layer_at(top, hidden, mask, positions, self.config._attn_implementation)
+            hidden = last_layer_at(top, hidden, mask, positions, self.config._attn_implementation)
             if first_last:
                 embedded = embedded.gather(1, positions.unsqueeze(-1).expand(-1, -1, embedded.shape[-1]))
             weights = selected.unsqueeze(-1).to(hidden.dtype)
@@ -290,7 +290,7 @@ def pool_by_note(sums: torch.Tensor, counts: torch.Tensor, window_note: torch.Te
 CLASSIFIER_INPUTS = ("cls", "mean")
 
 
-def _load_classifier(path: str | os.PathLike, attention_kernel: str = "sdpa", classifier_input: str | None = None,
+def load_classifier(path: str | os.PathLike, attention_kernel: str = "sdpa", classifier_input: str | None = None,
                      classifier_layers: str | None = None, **kwargs: Any):
     """A sequence classifier from a local checkpoint.
 

@@ -14,7 +14,7 @@ from helpers.progress import Throttled
 from .config import ClinicLLMConfig
 from .distributed import _quiet_transformers
 from .encoding import NoteWindows, encode_notes, note_token_ids, note_windows, pool_window_scores
-from .models import _load_classifier, pool_by_note
+from .models import load_classifier, pool_by_note
 
 def reading_windows(tokenizer, texts: list[str], config: ClinicLLMConfig) -> NoteWindows:
     return note_windows(note_token_ids(tokenizer, texts), config.max_length, config.window_stride,
@@ -94,7 +94,7 @@ def predict_scores(model_dir: str | os.PathLike, tokenizer, frame: pd.DataFrame,
     if len(frame) == 0:
         return np.zeros(0, dtype=np.float64)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = _load_classifier(model_dir, config.attention_kernel)
+    model = load_classifier(model_dir, config.attention_kernel)
     model.to(device).eval()
     inputs, owner = reading_inputs(tokenizer, frame, config)
 

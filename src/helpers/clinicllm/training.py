@@ -26,7 +26,7 @@ from .encoding import (
     encode_notes,
     pool_window_scores,
 )
-from .models import _load_classifier, build_mlm_model
+from .models import load_classifier, build_mlm_model
 from .head_start import (
     finetune_dropout_overrides, freeze_lower_layers, head_is_new, pooler_is_new, set_step_shortcuts,
     start_head_at_base_rate, start_head_by_linear_probe, start_pooler_as_identity,
@@ -186,7 +186,7 @@ def finetune_classifier(model_dir_or_path: str | os.PathLike, tokenizer, train_d
     eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
     max_steps = max(1, planned_steps(len(train_set), config.finetune_batch_size, config.finetune_epochs,
                                       config.finetune_max_steps, config.finetune_min_steps))
-    model = _load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input,
+    model = load_classifier(model_dir_or_path, config.attention_kernel, config.classifier_input,
                              config.classifier_layers, num_labels=2,
                              **finetune_dropout_overrides(config.finetune_dropout))
     freeze_lower_layers(model, config.finetune_frozen_layers)

@@ -8,11 +8,14 @@ not say how instances were chosen or clusters formed. The choices made here, eac
 - similarity (:mod:`.similarity`): the global model's note embedding, the patient factors, or both;
 - augmentation: the ``k`` training admissions of other hospitals nearest to a hospital's own training admissions;
 - clustering (:mod:`.clustering`): k-means with ``n_clusters`` on the same vectors, routing by nearest centroid;
-- training (:mod:`.strategies`): a short continuation of the global checkpoint per model, one code path with
-  chapter 2;
+- training (:mod:`.strategies`, :mod:`.training`, :mod:`.top_layer`): each model trained until its validation
+  AUROC stops improving, either the head on cached note features (``strategy_training: head``) or the top encoder
+  layer and the head on cached outputs of the frozen lower layer (``top_layer``); the other way is trained beside
+  it for the experiments of ``training_comparison``, to measure what the choice costs;
 - comparison (:mod:`.comparison`): paired patient-level bootstrap of the change, per seed.
 
-Modules: ``similarity``, ``clustering``, ``strategies``, ``comparison``, ``figures``; this file loads the
+Modules: ``similarity``, ``clustering``, ``strategies``, ``training``, ``top_layer``, ``comparison``, ``tables``,
+``figures``; this file loads the
 chapter's inputs and computes the embeddings once.
 """
 
@@ -35,9 +38,11 @@ from helpers.mitigation.comparison import (
 from helpers.mitigation.similarity import SPACES, factor_matrix, most_similar_from_other_hospitals, representation
 from helpers.mitigation.strategies import (
     CONTROL_OF, CONTROLS, EXPERIMENTS, STRATEGIES, GlobalModel, StrategyRun, TrainingUnit, augmented_units,
-    cluster_units, continued_unit, local_units, random_augmented_units, run_units, strategy_base_config,
+    cluster_units, continued_unit, local_units, random_augmented_units, run_units, strategy_base_config, windows_text,
 )
 from helpers.mitigation.training import STARTS, StoppingRule, train_head, train_with_early_stopping
+from helpers.mitigation.comparison import variant_rows, variant_sentence
+from helpers.mitigation.top_layer import VARIANTS, check_variant, other_variant
 
 __all__ = [
     "CONTROLS", "CONTROL_OF", "EXPERIMENTS", "SPACES", "STARTS", "STRATEGIES", "ChapterClock", "Clustering",
@@ -46,8 +51,9 @@ __all__ = [
     "fit_clusters", "headline_sentences", "learning_curve_slopes", "load_inputs", "local_units", "metric_rows",
     "most_similar_from_other_hospitals", "note_embeddings", "paired_change", "pool_sites", "random_augmented_units",
     "relative_change", "representation", "run_units", "scarcity_sentence", "scarcity_table", "seed_noise_sentence",
-    "seed_summary", "start_heads", "strategy_base_config", "tables", "train_head",
-    "train_with_early_stopping", "training_sizes", "units_table",
+    "seed_summary", "start_heads", "strategy_base_config", "windows_text", "tables", "train_head",
+    "train_with_early_stopping", "training_sizes", "units_table", "VARIANTS", "check_variant", "other_variant",
+    "variant_rows", "variant_sentence", "LowerLayerReport", "trainer_for", "compared_units",
 ]
 
 
@@ -199,3 +205,54 @@ def metric_rows(change: pd.DataFrame) -> pd.DataFrame:
     from helpers.evaluation import validate_metric_rows
 
     return validate_metric_rows(change, notebook="05_mitigation")
+
+
+@dataclass
+class LowerLayerReport:
+    """What the top-layer variant's cache cost: encoder seconds, whether it was reused, its size on disk and in
+    memory (float16 token vectors), and how many admissions and windows it holds."""
+
+    seconds: float
+    reused: bool
+    megabytes: float
+    admissions: int
+    windows: int
+
+
+def compared_units(units: list[TrainingUnit], experiments) -> list[TrainingUnit]:
+    """The units of ``experiments`` (parameter ``training_comparison``), trained both ways for the first seed."""
+    unknown = sorted(set(experiments) - set(EXPERIMENTS))
+    if unknown or not isinstance(experiments, (list, tuple)):
+        raise ValueError(f"parameter 'training_comparison' is {experiments!r}; give a list of experiments among "
+                         f"{list(EXPERIMENTS)}, e.g. [\"local\", \"global_continued\"], or [] for none.")
+    return [unit for unit in units if unit.strategy in set(experiments)]
+
+
+def trainer_for(variant: str, units: list[TrainingUnit], inputs: MitigationInputs, local_start: str, tokenizer,
+                config, stage_root, features: pd.DataFrame, start_for) -> tuple[object, LowerLayerReport | None]:
+    """How :func:`run_units` trains ``variant``: the head on the cached note ``features`` from ``start_for(unit)``,
+    or (``top_layer``) the start checkpoint's top layer with that same start head on the cached lower-layer outputs
+    of the admissions ``units`` read (built once, :func:`helpers.mitigation.top_layer.lower_layer_cache`).
+    Returns (trainer, what the cache cost; None for the head)."""
+    import copy
+
+    from helpers.mitigation import top_layer
+    from helpers.mitigation.strategies import head_trainer
+
+    if check_variant(variant) == "head":
+        return head_trainer(features, start_for), None
+    trained = [u for u in units if not u.skip_reason]
+    needed = pd.concat([pd.concat([u.train, u.selection, u.scored])["admission_id"] for u in trained]).unique() \
+        if trained else []
+    model_dir, key = inputs.global_model.start(local_start)
+    cache, reused, seconds = top_layer.lower_layer_cache(model_dir, key, tokenizer, inputs.data, needed, config,
+                                                         stage_root, name=f"lower-layers-{local_start}")
+    base = top_layer.start_model(model_dir, config)
+
+    def start(unit):
+        return top_layer.TopLayerModel(copy.deepcopy(base.layer), copy.deepcopy(start_for(unit)), base.bert_config,
+                                       base.position_share)
+
+    report = LowerLayerReport(seconds, reused, cache.nbytes / 1e6, len(cache.admission_ids), cache.n_windows)
+    return top_layer.trainer(cache, start, float(config.finetune_learning_rate)), report
+

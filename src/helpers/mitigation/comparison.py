@@ -339,3 +339,79 @@ def seed_noise_sentence(summary: pd.DataFrame, seeds: list[int]) -> str:
             f"{sd:.3f}, against a median width of {width:.3f} for one seed's 95 % bootstrap interval "
             f"(ratio {ratio:.2f}): training noise is {'small beside' if ratio < 0.25 else 'a real part of'} "
             "the uncertainty of each change")
+
+
+def variant_rows(other_predictions: pd.DataFrame, main_predictions: pd.DataFrame, global_predictions: pd.DataFrame,
+                 other_models: pd.DataFrame, main_variant: str, *, n_resamples: int = 1000,
+                 bootstrap_seed: int = 0) -> pd.DataFrame:
+    """Metrics rows of the models trained the other way (experiments ``<strategy>_<variant>``, e.g.
+    ``local_top_layer``): the rows of :func:`change_rows` against the global model, and
+    ``delta_auroc_vs_<main_variant>`` with ``mde_delta_auroc_vs_<main_variant>``: the paired change against the
+    same strategy and seed trained the main way, on the same admissions (other minus main)."""
+    rows = [change_rows(other_predictions, global_predictions, other_models, n_resamples=n_resamples,
+                        bootstrap_seed=bootstrap_seed)]
+    expected = global_predictions[global_predictions["split"].isin(TEST_SPLITS)]
+    expected = expected.assign(hospital=expected["hospital"].astype(str))
+    hospitals = sorted(expected["hospital"].unique())
+    names = {"delta_auroc": f"delta_auroc_vs_{main_variant}", "mde_delta_auroc": f"mde_delta_auroc_vs_{main_variant}"}
+    cache = resample_values_cache(n_resamples, bootstrap_seed)
+    suffix = f"_{other_variant_of(main_variant)}"
+    for (experiment, seed), part in other_predictions.groupby(["experiment", "seed"], sort=True):
+        base = experiment[: -len(suffix)] if experiment.endswith(suffix) else experiment
+        main = main_predictions[(main_predictions["experiment"] == base) & (main_predictions["seed"] == seed)]
+        if main.empty:
+            raise ValueError(f"{experiment} (seed {seed}) has no {base} predictions of the same seed to be "
+                             f"compared with; train {base} with seed {seed} the main way too.")
+        skipped = other_models[(other_models["strategy"] == experiment) & (other_models["seed"] == seed)]
+        skipped = dict(zip(skipped["unit"].astype(str), skipped["status"].astype(str)))
+        rows.append(pd.DataFrame(_compare(part, _reference_of(main), expected, hospitals, experiment, seed, skipped,
+                                          names, f"{base} ({main_variant})", n_resamples=n_resamples,
+                                          bootstrap_seed=bootstrap_seed, cache=cache), columns=METRICS_FILE_COLUMNS))
+    return pd.concat([r for r in rows if len(r)], ignore_index=True)
+
+
+def other_variant_of(variant: str) -> str:
+    from helpers.mitigation.top_layer import other_variant
+
+    return other_variant(variant)
+
+
+def variant_sentence(table: pd.DataFrame, main_variant: str) -> str:
+    """What training the other way changed, from :func:`helpers.mitigation.tables.variant_table`'s numbers."""
+    from helpers.mitigation.top_layer import VARIANT_LABELS
+
+    other = other_variant_of(main_variant)
+    values = table.dropna(subset=["difference"])
+    if values.empty:
+        return (f"no unit could be compared on the temporal test, so this run cannot say what training the "
+                f"{VARIANT_LABELS[other]} would change")
+    up, down = int((values["ci_low"] > 0).sum()), int((values["ci_high"] < 0).sum())
+    both = int(((values["kept_head"] == 0) & (values["kept_top_layer"] == 0)).sum())
+    kept = (f"; {both} of them kept their start both ways (no epoch of either beat it), so there the two are the "
+            "same model" if both else "")
+    return (f"training the {VARIANT_LABELS[other]} instead of the {VARIANT_LABELS[main_variant]} changed the "
+            f"temporal-test AUROC by {values['difference'].min():+.3f} to {values['difference'].max():+.3f} across the "
+            f"{len(values)} models compared (mean {values['difference'].mean():+.3f}); the paired 95 % interval "
+            f"excludes zero upwards at {up} and downwards at {down} of them{kept}")
+
+
+def fitting_sentence(histories: pd.DataFrame) -> str:
+    """Whether training fitted the models' own training admissions (the mean training loss of the first epoch
+    against the last epoch run) while the validation AUROC did or did not rise: tells a model that kept its start
+    because nothing beat it from one that never learned."""
+    if histories.empty or "train_loss" not in histories or histories["train_loss"].isna().all():
+        return "no model was trained, so there is no training loss to report"
+    changes, rose = [], 0
+    for _, one in histories.groupby(["strategy", "unit", "seed"], sort=False):
+        one = one.sort_values("epoch")
+        losses = one["train_loss"].dropna()
+        if len(losses) >= 2:
+            changes.append(100 * (losses.iloc[-1] - losses.iloc[0]) / losses.iloc[0])
+        rose += int((one["validation_auroc"].iloc[1:] > one["validation_auroc"].iloc[0]).any())
+    models = histories.groupby(["strategy", "unit", "seed"]).ngroups
+    if not changes:
+        return f"each of the {models} models ran one epoch only, so its training loss cannot be followed"
+    changes = np.asarray(changes)
+    return (f"from the first to the last epoch run, the mean training loss fell in {int((changes < 0).sum())} of "
+            f"{len(changes)} models (median change {np.median(changes):+.1f} %), while the validation AUROC rose "
+            f"above the start at some epoch in {rose} of {models}")

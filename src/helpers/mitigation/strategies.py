@@ -1,6 +1,7 @@
 """What chapter 5 trains: the three strategies and their two controls, and the one loop that trains and scores them.
 
-Every model retrains ClinicLLM's head on cached note features (:mod:`helpers.mitigation.training`), continuing
+Every model retrains ClinicLLM's head on cached note features (:mod:`helpers.mitigation.training`; or, with
+``strategy_training: top_layer``, the top encoder layer and the head, :mod:`helpers.mitigation.top_layer`), continuing
 from the **global checkpoint** of chapter 2 (or, with ``local_start: pretrained``, from its pretrained encoder with
 a new head), until its validation AUROC stops improving.
 
@@ -107,13 +108,28 @@ def _locate(stored: str, folder: Path, what: str) -> Path:
     )
 
 
+STRATEGY_TRAIN_WINDOWS = 2
+"""Windows of a training note a strategy model reads (drawn once) when chapter 2's training reads every window: the
+top-layer variant caches each window's token vectors, and all windows of the default cohort would be about 2 GB."""
+
+
 def strategy_base_config(global_model: GlobalModel, options: dict | None = None) -> clinicllm.ClinicLLMConfig:
-    """Chapter 2's configuration with the machine settings re-decided here and ``options`` (any field) applied."""
-    values = global_model.config.to_dict()
+    """Chapter 2's configuration with the machine settings re-decided here, a training note read through at most
+    :data:`STRATEGY_TRAIN_WINDOWS` windows, and ``options`` (any field) applied."""
+    values = global_model.config.resolved().to_dict()
     for name in MACHINE_FIELDS:
         values[name] = None
+    if values.get("train_windows_per_note") is None:
+        values["train_windows_per_note"] = STRATEGY_TRAIN_WINDOWS
     values.update(options or {})
     return clinicllm.ClinicLLMConfig.from_dict(values).resolved()
+
+
+def windows_text(per_note: int | None) -> str:
+    """How many windows of a training note a strategy model reads, for the page."""
+    if per_note is None:
+        return "windows (all of them)"
+    return f"{per_note} window{'s' if per_note != 1 else ''} (drawn once)"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -272,17 +288,36 @@ def check_seeds(seeds) -> list[int]:
     return [int(s) for s in seeds]
 
 
-def run_units(units: list[TrainingUnit], features: pd.DataFrame, start_for, rule: training.StoppingRule,
-              seeds: list[int], global_predictions: pd.DataFrame) -> StrategyRun:
-    """Train every unit's head once per seed from ``start_for(unit)`` with the stopping rule, and score its test
-    admissions. A skipped cluster keeps the global model's scores; a skipped hospital goes unscored."""
+def head_trainer(features: pd.DataFrame, start_for):
+    """The head-only variant as :func:`run_units` calls it: ``train(unit, rule, seed)`` retrains the head from
+    ``start_for(unit)`` on the cached note ``features`` and returns (what was trained, ``score(frame)``)."""
+    def train(unit: TrainingUnit, rule: training.StoppingRule, seed: int):
+        trained = training.train_head(
+            start_for(unit), feature_matrix_of(features, unit.train), unit.train["readmitted_30d"].to_numpy(),
+            feature_matrix_of(features, unit.selection), unit.selection["readmitted_30d"].to_numpy(), rule, seed)
+        return trained, lambda frame: trained.head.scores(feature_matrix_of(features, frame))
+
+    return train
+
+
+def run_units(units: list[TrainingUnit], features: pd.DataFrame | None, start_for, rule: training.StoppingRule,
+              seeds: list[int], global_predictions: pd.DataFrame, *, trainer=None,
+              experiment_suffix: str = "") -> StrategyRun:
+    """Train every unit once per seed with the stopping rule, and score its test admissions. A skipped cluster keeps
+    the global model's scores; a skipped hospital goes unscored.
+
+    By default each model is the head retrained from ``start_for(unit)`` on the cached note ``features``
+    (:func:`head_trainer`); ``trainer`` replaces that (e.g. :func:`helpers.mitigation.top_layer.trainer`), with the
+    same call. ``experiment_suffix`` is appended to every experiment name (``local`` -> ``local_top_layer``)."""
     seeds = check_seeds(seeds)
+    train = trainer or head_trainer(features, start_for)
     global_scores = global_predictions.set_index(["admission_id", "split"])["y_score"]
     predictions, models, histories = [], [], []
     seconds = 0.0
     for seed in seeds:
         for unit in units:
-            row = {"strategy": unit.strategy, "unit": unit.unit, "seed": seed, "train_size": len(unit.train),
+            name = unit.strategy + experiment_suffix
+            row = {"strategy": name, "unit": unit.unit, "seed": seed, "train_size": len(unit.train),
                    "from_other_hospitals": int((unit.train["hospital"] != unit.unit).sum())
                    if unit.strategy not in ("cluster", "global_continued") else 0,
                    "selection_size": len(unit.selection), "scored": len(unit.scored)}
@@ -290,18 +325,17 @@ def run_units(units: list[TrainingUnit], features: pd.DataFrame, start_for, rule
                 models.append({**row, "status": unit.skip_reason})
                 if unit.fallback_to_global and len(unit.scored):
                     keys = pd.MultiIndex.from_frame(unit.scored[["admission_id", "split"]])
-                    predictions.append(_prediction_rows(unit, seed, global_scores.reindex(keys).to_numpy(), None))
+                    predictions.append(_prediction_rows(unit, seed, global_scores.reindex(keys).to_numpy(), None,
+                                                        name))
                 continue
-            report(f"chapter 5: {unit.strategy} / {unit.unit} / seed {seed}: {len(unit.train):,} admissions")
-            trained = training.train_head(
-                start_for(unit), feature_matrix_of(features, unit.train), unit.train["readmitted_30d"].to_numpy(),
-                feature_matrix_of(features, unit.selection), unit.selection["readmitted_30d"].to_numpy(), rule, seed)
+            report(f"chapter 5: {name} / {unit.unit} / seed {seed}: {len(unit.train):,} admissions")
+            trained, score = train(unit, rule, seed)
             seconds += trained.seconds
-            scores = trained.head.scores(feature_matrix_of(features, unit.scored))
-            predictions.append(_prediction_rows(unit, seed, scores, len(unit.train)))
+            predictions.append(_prediction_rows(unit, seed, score(unit.scored), len(unit.train), name))
             run = trained.run
-            histories.append(pd.DataFrame({"strategy": unit.strategy, "unit": unit.unit, "seed": seed,
+            histories.append(pd.DataFrame({"strategy": name, "unit": unit.unit, "seed": seed,
                                            "epoch": np.arange(len(run.scores)), "validation_auroc": run.scores,
+                                           "train_loss": run.losses or [np.nan] * len(run.scores),
                                            "best": np.arange(len(run.scores)) == run.best_epoch}))
             models.append({**row, "status": "trained", "best_epoch": run.best_epoch, "epochs_run": run.epochs_run,
                            "stop_reason": run.stop_reason, "steps": trained.steps, "best_steps": trained.best_steps,
@@ -310,7 +344,7 @@ def run_units(units: list[TrainingUnit], features: pd.DataFrame, start_for, rule
     columns = evaluation.PREDICTION_COLUMNS + ["experiment", "seed", "unit", "train_size"]
     table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
     history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(
-        columns=["strategy", "unit", "seed", "epoch", "validation_auroc", "best"])
+        columns=["strategy", "unit", "seed", "epoch", "validation_auroc", "train_loss", "best"])
     model_columns = ["strategy", "unit", "seed", "train_size", "from_other_hospitals", "selection_size", "scored",
                      "status", "best_epoch", "epochs_run", "stop_reason", "steps", "best_steps",
                      "start_validation_auroc", "best_validation_auroc", "seconds"]
@@ -323,13 +357,14 @@ def feature_matrix_of(features: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray
     return training.feature_matrix(features, frame["admission_id"])
 
 
-def _prediction_rows(unit: TrainingUnit, seed: int, scores: np.ndarray, train_size: int | None) -> pd.DataFrame:
+def _prediction_rows(unit: TrainingUnit, seed: int, scores: np.ndarray, train_size: int | None,
+                     experiment: str | None = None) -> pd.DataFrame:
     """Prediction rows of one unit; ``train_size`` None marks admissions that kept the global model's score."""
     rows = unit.scored[["admission_id", "patient_id", "hospital", "split"]].copy()
     rows["model"] = clinicllm.MODEL_NAME
     rows["y_true"] = unit.scored["readmitted_30d"].to_numpy()
     rows["y_score"] = np.asarray(scores, dtype=float)
-    rows["experiment"] = unit.strategy
+    rows["experiment"] = experiment or unit.strategy
     rows["seed"] = int(seed)
     rows["unit"] = unit.unit if train_size is not None else f"global ({unit.unit} has no model)"
     rows["train_size"] = np.nan if train_size is None else float(train_size)

@@ -16,6 +16,8 @@ SHORT = {"local": "local", "instance_augmented": "augmented", "cluster": "cluste
 STUDY_GAINS_PERCENT = (0.25, 11.74)
 """The study's local fine-tuning gains, in % of AUROC (Rahman et al., 2024): the smallest and the largest."""
 NO_VALUE = "-"
+SLASH = "\u00a0/\u00a0"
+"""Between the two ways of training in one cell; no line break around it, so each pair stays on one line."""
 
 
 def short_reason(note: str) -> str:
@@ -225,3 +227,77 @@ def cluster_display(makeup: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
     shown.columns = ["training", "readmitted (%)"] + [c.replace(" (n)", "") for c in counts]
     return privacy.hide_counts(shown, ["training"] + [c.replace(" (n)", "") for c in counts], real_data=real_data,
                                share_columns=["readmitted (%)"])
+
+
+def variant_numbers(main_models: pd.DataFrame, other_models: pd.DataFrame, main_rows: pd.DataFrame,
+                    other_rows: pd.DataFrame, main_variant: str, split: str = "temporal_test") -> pd.DataFrame:
+    """Per model trained both ways (one seed): validation and ``split`` AUROC of each variant, the paired difference
+    (other minus main) with its interval, epochs run and seconds of each. A hospital unit is read on its hospital's
+    rows; the pooled control on the overall row. Numbers, for :func:`variant_table` and the prose."""
+    from helpers.mitigation.top_layer import other_variant
+
+    other = other_variant(main_variant)
+    suffix = f"_{other}"
+    records = []
+    for found in other_models.itertuples():
+        base = found.strategy[: -len(suffix)]
+        seed = found.seed
+        mine = main_models[(main_models["strategy"] == base) & (main_models["unit"] == found.unit)
+                           & (main_models["seed"] == seed)]
+        group_var, group = ("overall", "all") if base == "global_continued" else ("hospital", str(found.unit))
+
+        def value(rows, experiment, metric, column="value"):
+            hit = rows[(rows["experiment"] == experiment) & (rows["seed"] == seed) & (rows["split"] == split)
+                       & (rows["group_var"] == group_var) & (rows["group"] == group) & (rows["metric"] == metric)]
+            return float(hit[column].iloc[0]) if len(hit) else np.nan
+
+        def of(frame, column):
+            return float(frame[column].iloc[0]) if len(frame) and column in frame else np.nan
+
+        delta = f"delta_auroc_vs_{main_variant}"
+        records.append({
+            "experiment": base, "unit": str(found.unit), "seed": int(seed), "status": found.status,
+            f"val_{main_variant}": of(mine, "best_validation_auroc"),
+            f"val_{other}": getattr(found, "best_validation_auroc", np.nan),
+            f"test_{main_variant}": value(main_rows, base, "auroc"),
+            f"test_{other}": value(other_rows, found.strategy, "auroc"),
+            "difference": value(other_rows, found.strategy, delta),
+            "ci_low": value(other_rows, found.strategy, delta, "ci_low"),
+            "ci_high": value(other_rows, found.strategy, delta, "ci_high"),
+            f"epochs_{main_variant}": of(mine, "epochs_run"), f"epochs_{other}": getattr(found, "epochs_run", np.nan),
+            f"kept_{main_variant}": of(mine, "best_epoch"), f"kept_{other}": getattr(found, "best_epoch", np.nan),
+            f"seconds_{main_variant}": of(mine, "seconds"), f"seconds_{other}": getattr(found, "seconds", np.nan),
+        })
+    return pd.DataFrame(records)
+
+
+def variant_table(numbers: pd.DataFrame, main_variant: str) -> pd.DataFrame:
+    """:func:`variant_numbers` for reading, narrow enough for the text column: one row per model, each cell
+    "head only / top layer + head", the difference always as top layer minus head only."""
+    from helpers.mitigation.top_layer import other_variant
+
+    other = other_variant(main_variant)
+    pair = ("head", "top_layer")
+    records = []
+    for row in numbers.itertuples(index=False):
+        row = row._asdict()
+        record = {"model": SHORT.get(row["experiment"], row["experiment"]), "unit": row["unit"]}
+        if row["status"] != "trained":
+            record["val. AUROC"] = short_reason(row["status"])
+            records.append(record)
+            continue
+        record["val. AUROC"] = SLASH.join(_number(row[f"val_{v}"]) for v in pair)
+        record["temporal AUROC"] = SLASH.join(_number(row[f"test_{v}"]) for v in pair)
+        sign = 1.0 if other == "top_layer" else -1.0
+        low, high = sorted((sign * row["ci_low"], sign * row["ci_high"]))
+        value = sign * row["difference"]
+        text = evaluation.format_estimate(value, low, high) if np.isfinite(value) else NO_VALUE
+        record["top - head [95 % CI]"] = text if text.startswith(("-", NO_VALUE)) else f"+{text}"
+        if row["kept_head"] == 0 and row["kept_top_layer"] == 0:   # both are their start: nothing to compare
+            record["top - head [95 % CI]"] = "both kept the start"
+        record["epoch kept (of)"] = SLASH.join(
+            f"{int(row[f'kept_{v}'])}\u00a0({int(row[f'epochs_{v}'])})" if np.isfinite(row[f"epochs_{v}"]) else NO_VALUE
+            for v in pair)
+        record["seconds"] = SLASH.join(_number(row[f"seconds_{v}"], 1) for v in pair)
+        records.append(record)
+    return pd.DataFrame(records).set_index(["model", "unit"]).fillna(NO_VALUE)

@@ -9,7 +9,8 @@ epoch on a 2-core CPU. So the encoder is run **once** over every admission of th
 the mean the head reads) and each strategy model retrains the head on those cached vectors (last-layer
 retraining). A model then costs milliseconds per epoch, which lets every model train until its validation AUROC
 stops improving instead of for a fixed number of steps. What this gives up: the encoder does not adapt to a
-hospital's words; the chapter says so beside its results.
+hospital's words. :mod:`helpers.mitigation.top_layer` trains the top encoder layer as well, on cached outputs of the
+frozen lower layer, and the chapter measures on some models what head-only training costs.
 
 Where a model starts (``local_start``):
 
@@ -82,27 +83,32 @@ class StoppedRun:
     best_epoch: int
     epochs_run: int
     stop_reason: str
+    losses: list[float] | None = None
+    """Mean training loss over each epoch's batches (what ``run_epoch`` returned; epoch 0 has none: NaN)."""
 
     @property
     def best_score(self) -> float:
         return self.scores[self.best_epoch]
 
 
-def train_with_early_stopping(run_epoch: Callable[[int], None], evaluate: Callable[[], float],
+def train_with_early_stopping(run_epoch: Callable[[int], float | None], evaluate: Callable[[], float],
                               snapshot: Callable[[], object], restore: Callable[[object], None],
                               rule: StoppingRule) -> StoppedRun:
     """Run epochs until ``rule.patience`` epochs in a row bring no higher ``evaluate()``, or ``rule.max_epochs``;
     the state of the best epoch (the start counts as epoch 0) is restored at the end.
 
     A score must be strictly higher to count as better, so on a tie the earlier (shorter-trained) state is kept.
-    A NaN score never counts as better.
+    A NaN score never counts as better. What ``run_epoch`` returns (e.g. its mean training loss) is kept in
+    ``losses``.
     """
     scores = [float(evaluate())]
+    losses = [float("nan")]
     best_epoch, best_state = 0, snapshot()
     since_best = 0
     reason = STOPPED_BY_CAP
     for epoch in range(1, rule.max_epochs + 1):
-        run_epoch(epoch)
+        loss = run_epoch(epoch)
+        losses.append(float("nan") if loss is None else float(loss))
         score = float(evaluate())
         scores.append(score)
         if np.isfinite(score) and (not np.isfinite(scores[best_epoch]) or score > scores[best_epoch]):
@@ -113,7 +119,7 @@ def train_with_early_stopping(run_epoch: Callable[[int], None], evaluate: Callab
             reason = STOPPED_BY_PATIENCE
             break
     restore(best_state)
-    return StoppedRun(scores, best_epoch, len(scores) - 1, reason)
+    return StoppedRun(scores, best_epoch, len(scores) - 1, reason, losses)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -213,15 +219,18 @@ def _train_head(start: Head, train_x, train_y, val_x, val_y, rule: StoppingRule,
     labels = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
     steps_per_epoch = int(np.ceil(len(labels) / rule.batch_size))
 
-    def run_epoch(_epoch: int) -> None:
+    def run_epoch(_epoch: int) -> float:
         head.train()
         order = torch.as_tensor(order_rng.permutation(len(labels)))
+        total = 0.0
         for first in range(0, len(labels), rule.batch_size):
             rows = order[first:first + rule.batch_size]
             loss = torch.nn.functional.cross_entropy(head(features[rows]), labels[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            total += float(loss.detach()) * len(rows)
+        return total / max(len(labels), 1)
 
     run = train_with_early_stopping(
         run_epoch, lambda: validation_auroc(val_y, head.scores(val_x)),
@@ -255,10 +264,10 @@ def _encode_token_means(model_dir: Path, tokenizer, frame: pd.DataFrame, config,
     """For each row's note, the mean of the last encoder layer over the tokens of its windows (notes x width): what
     the pooler of the mean-pooled classifier reads. Validation and test notes are read whole, as predictions read
     them; training notes through ``train_windows_per_note`` windows, as chapter 2's training steps read them."""
-    from helpers.clinicllm.models import _load_classifier, pool_by_note
+    from helpers.clinicllm.models import load_classifier, pool_by_note
     from helpers.clinicllm.prediction import batched_forward, reading_inputs
 
-    model = _load_classifier(model_dir, config.attention_kernel, classifier_input="mean")
+    model = load_classifier(model_dir, config.attention_kernel, classifier_input="mean")
     model.eval()
     inputs, owner = reading_inputs(tokenizer, frame, config)
     if owner is None:
