@@ -220,3 +220,11 @@ def test_a_hospital_with_a_hidden_count_in_chapter_4s_profile_shows_no_percentag
     assert (shown.loc[shares, "B"] == privacy.HIDDEN_SHARE).all()
     assert shown.loc["government insurance (%)", "A"] == 50.0 and shown.loc["readmissions", "A"] == 20
     assert features.publishable_profile(profile, factors, rates, real_data=False).loc["readmissions", "B"] == 35
+
+
+def test_chapter5_forest_labels_training_sizes_by_the_one_rule():
+    from helpers.mitigation.figures import _size_label  # the forest plot's "n=" label
+
+    assert [_size_label(n, True) for n in (5.0, 10.0, 11.0, 1234.0)] == ["<11", "<11", "11", "1,234"]
+    assert _size_label(5.0, False) == "5"
+    assert _size_label(float("nan"), True) == "n/a"

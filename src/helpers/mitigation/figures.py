@@ -7,20 +7,19 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from helpers import privacy
 from helpers.mitigation.comparison import LABELS, TEST_SPLITS
 
 ORDER = ("local", "instance_augmented", "cluster", "global_continued", "random_augmented")
 
 
-def _size_label(value: float, suppress: bool) -> str:
+def _size_label(value: float, real_data: bool) -> str:
     if not np.isfinite(value):
         return "n/a"
-    if suppress and value < 11:
-        return "<11"
-    return f"{value:,.0f}"
+    return privacy.count_text(value, real_data=real_data)
 
 
-def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bool = False) -> plt.Figure:
+def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, real_data: bool = False) -> plt.Figure:
     """Forest plot: change of AUROC against the global model, per hospital and strategy, one panel per test.
 
     A point is the change (mean over seeds), its bar the paired-bootstrap 95 % CI (of one seed, averaged over
@@ -57,7 +56,7 @@ def change_forest(rows: pd.DataFrame, train_sizes: pd.DataFrame, *, suppress: bo
                     ax.scatter(seeds, np.full(len(seeds), i + offset), s=8, color="grey", zorder=3)
                 size = train_sizes[(train_sizes["experiment"] == strategy) & (train_sizes["hospital"] == hospital)]
                 if len(size):
-                    ax.annotate(f"n={_size_label(float(size['train_size'].iloc[0]), suppress)}",
+                    ax.annotate(f"n={_size_label(float(size['train_size'].iloc[0]), real_data)}",
                                 (high if np.isfinite(high) else mean, i + offset), xytext=(4, 0),
                                 textcoords="offset points", fontsize=7, va="center", color=palette[strategy])
         ax.axvline(0, color="grey", linestyle=":", linewidth=1)
