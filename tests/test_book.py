@@ -306,3 +306,18 @@ def test_chapter_twos_warning_heads_chapters_3_to_6_when_it_fires(tmp_path):
                 assert cells[0].source.startswith("# ")  # right below the chapter's title
                 assert cells[1].source.startswith(":::{warning} ClinicLLM learned little in this run")
                 assert "{doc}`02_clinicllm`" in cells[1].source
+
+
+def test_the_carried_learning_warning_is_the_same_cell_at_every_build():
+    """The box is staged anew at every book build; the book's key hashes the staged notebooks, so the box must not
+    carry a random cell id (a reused run re-rendered its book whenever chapter 2's model failed its check)."""
+    def staged() -> nbformat.NotebookNode:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 3. Disparities"),
+                                                  nbformat.v4.new_code_cell("1 + 1")])
+        assert book.carry_learning_warning(notebook, "```{warning}\nweak model\n```")
+        return notebook
+
+    first, second = staged(), staged()
+    assert first.cells[1].source == "```{warning}\nweak model\n```"
+    assert first.cells[1].metadata["tags"] == ["learning-warning"]
+    assert first.cells[1].id == second.cells[1].id  # (the test's own cells get random ids; the box must not)

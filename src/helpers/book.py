@@ -97,6 +97,7 @@ def carry_learning_warning(notebook: nbformat.NotebookNode, markdown: str) -> bo
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "markdown":
             box = nbformat.v4.new_markdown_cell(markdown)
+            box.id = "learning-warning"   # a fixed id: a random one would change the book's key at every build
             box.metadata["tags"] = ["learning-warning"]
             notebook.cells.insert(index + 1, box)
             return True
