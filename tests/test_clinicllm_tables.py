@@ -188,3 +188,10 @@ def test_finetuning_description_names_what_is_trained_and_the_step_shortcuts():
                                              "dropout")
     uneven = ClinicLLMConfig(finetune_embedding_lr_factor=10.0, finetune_head_lr_factor=1.0, bf16=False)
     assert "(the word embeddings at 10 times that)," in finetuning_description(uneven)
+
+
+def test_the_configuration_table_says_what_a_window_count_of_none_means():
+    every = clinicllm.config_table(clinicllm.ClinicLLMConfig(bf16=False))   # the tiny preset reads every window
+    assert every.loc["train_windows_per_note", "value"] == "None (every window of a note)"
+    capped = clinicllm.config_table(clinicllm.ClinicLLMConfig(bf16=False, train_windows_per_note=2))
+    assert capped.loc["train_windows_per_note", "value"] == "2"

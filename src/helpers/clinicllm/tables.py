@@ -74,6 +74,8 @@ def config_table(config: ClinicLLMConfig) -> pd.DataFrame:
             for f in dataclasses.fields(resolved)]
     table = pd.DataFrame(rows).set_index("setting")
     table.loc["bf16", "value"] = f"{resolved.bf16}: {number_format_text(config)}"
+    if resolved.train_windows_per_note is None:   # None is the field's "no cap", which a reader cannot guess
+        table.loc["train_windows_per_note", "value"] = "None (every window of a note)"
     return table
 
 
