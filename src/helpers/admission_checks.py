@@ -88,6 +88,14 @@ def _positions(mask: pd.Series | np.ndarray) -> list[int]:
     return np.flatnonzero(np.asarray(mask, dtype=bool)).tolist()
 
 
+def _flag_values(out: pd.DataFrame, column: str, bad: pd.Series, problem: str, fix: str,
+                 problems: list[Problem]) -> None:
+    """One problem for the rows where ``bad`` holds, showing their values of ``column``."""
+    if bad.any():
+        positions = _positions(bad)
+        problems.append(Problem(column, problem, fix, positions, out[column].iloc[positions].tolist()))
+
+
 def refuse_duplicate_columns(path: Path | str, frame: pd.DataFrame) -> None:
     """The same rule for a table read some other way (Parquet): every column name once."""
     names = [str(c) for c in frame.columns]
@@ -194,17 +202,10 @@ def _check_age(out: pd.DataFrame, problems: list[Problem]) -> None:
         return
     out["age"], found = _as_numbers(out["age"], "age", "the age in years at admission as a number")
     problems += found
-    negative = out["age"] < 0
-    if negative.any():
-        positions = _positions(negative)
-        problems.append(Problem("age", "is negative", "give the age in years at admission, 0 or more",
-                                positions, out["age"].iloc[positions].tolist()))
-    too_old = out["age"] > MAX_PLAUSIBLE_AGE
-    if too_old.any():
-        positions = _positions(too_old)
-        problems.append(Problem(
-            "age", f"is above {MAX_PLAUSIBLE_AGE}", "give the age in years (not months or days) at admission",
-            positions, out["age"].iloc[positions].tolist()))
+    _flag_values(out, "age", out["age"] < 0, "is negative", "give the age in years at admission, 0 or more",
+                 problems)
+    _flag_values(out, "age", out["age"] > MAX_PLAUSIBLE_AGE, f"is above {MAX_PLAUSIBLE_AGE}",
+                 "give the age in years (not months or days) at admission", problems)
 
 
 def _check_comorbidity_and_stay(out: pd.DataFrame, problems: list[Problem]) -> None:
@@ -225,11 +226,8 @@ def _check_comorbidity_and_stay(out: pd.DataFrame, problems: list[Problem]) -> N
                                                    "the length of stay in days as a number, or drop the column "
                                                    "to derive it from the dates")
         problems += found
-        negative = out["length_of_stay"] < 0
-        if negative.any():
-            positions = _positions(negative)
-            problems.append(Problem("length_of_stay", "is negative", "give the stay in days, 0 or more",
-                                    positions, out["length_of_stay"].iloc[positions].tolist()))
+        _flag_values(out, "length_of_stay", out["length_of_stay"] < 0, "is negative",
+                     "give the stay in days, 0 or more", problems)
     elif "admit_date" in out.columns and "discharge_date" in out.columns:
         out["length_of_stay"] = (out["discharge_date"] - out["admit_date"]) / pd.Timedelta(days=1)
 
