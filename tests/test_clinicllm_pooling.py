@@ -15,10 +15,8 @@ from transformers import BertModel
 from helpers import clinicllm
 from helpers.clinicllm import (
     ClinicLLMConfig,
-    MeanPooledBertForSequenceClassification,
     NoteWindowBags,
     WindowBagCollator,
-    build_mlm_model,
     model_part,
     note_token_ids,
     note_windows,
@@ -26,6 +24,7 @@ from helpers.clinicllm import (
     train_tokenizer,
 )
 from helpers.clinicllm.models import load_classifier  # the loader the pipeline uses, tested where it is defined
+from classifier_checkpoints import random_mean_classifier
 from test_clinicllm_windows import long_notes, toy_config
 
 
@@ -49,17 +48,7 @@ def windows(notes, tokenizer):
 def classifier_dir(tokenizer, tmp_path_factory):
     """A random mean-pooled classifier saved as a checkpoint (weights far from zero so that notes differ)."""
     config = toy_config(classifier_input="mean", window_pooling="features").resolved()
-    torch.manual_seed(0)
-    mlm = build_mlm_model(config, tokenizer)
-    folder = tmp_path_factory.mktemp("model") / "mean"
-    mlm.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    model = load_classifier(folder, "sdpa", "mean", num_labels=2)
-    with torch.no_grad():
-        model.classifier.weight.normal_(0, 1.0)
-        model.bert.pooler.dense.weight.normal_(0, 0.3)
-    model.save_pretrained(folder)
-    return folder
+    return random_mean_classifier(config, tokenizer, tmp_path_factory.mktemp("model") / "mean")
 
 
 def test_a_bag_holds_every_window_of_its_note_in_order(windows):

@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from helpers import mitigation as m
-from helpers.clinicllm import build_mlm_model, predict_scores, train_tokenizer
+from helpers.clinicllm import predict_scores, train_tokenizer
 from helpers.clinicllm.models import load_classifier
+from classifier_checkpoints import random_mean_classifier
 from helpers.mitigation import top_layer, training
 from helpers.parameter_checks import LIST_CHOICES, PARAMETER_CHOICES, check_choices
 from helpers.project import NotebookSpec, ParameterError
@@ -40,16 +40,7 @@ def config():
 @pytest.fixture(scope="module")
 def model_dir(tokenizer, tmp_path_factory):
     """A random two-layer mean-pooled classifier saved as a checkpoint (weights far from zero so notes differ)."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model") / "mean"
-    build_mlm_model(config(), tokenizer).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    model = load_classifier(folder, "sdpa", "mean", num_labels=2)
-    with torch.no_grad():
-        model.classifier.weight.normal_(0, 1.0)
-        model.bert.pooler.dense.weight.normal_(0, 0.3)
-    model.save_pretrained(folder)
-    return folder
+    return random_mean_classifier(config(), tokenizer, tmp_path_factory.mktemp("model") / "mean")
 
 
 def held_out(notes):
@@ -212,3 +203,14 @@ def test_the_comparison_reports_the_paired_difference_between_the_two_ways_of_tr
     shown = tables.variant_table(numbers, "head")
     assert shown.loc[("local", "Hospital A"), "top - head [95 % CI]"].startswith("+")
     assert "across the" in m.variant_sentence(numbers, "head")
+
+
+def test_the_comparison_section_says_what_ran_and_what_it_cost():
+    nothing = m.comparison_texts(None, [], "head", None)
+    assert nothing["compared_experiments"] == "no experiment (training_comparison is empty)"
+    assert nothing["variant_sentence"] == "nothing was compared"
+    assert nothing["cache_text"] == "the top-layer variant did not run"
+    report = m.LowerLayerReport(seconds=14.6, reused=False, megabytes=1009.4, admissions=23162,
+                                         windows=68246)
+    assert m.comparison_texts(None, [], "head", report)["cache_text"] == (
+        "68,246 windows of 23,162 admissions, 1,009 MB in half precision (computed in 15 s)")

@@ -53,7 +53,7 @@ __all__ = [
     "relative_change", "representation", "run_units", "scarcity_sentence", "scarcity_table", "seed_noise_sentence",
     "seed_summary", "start_heads", "strategy_base_config", "windows_text", "tables", "train_head",
     "train_with_early_stopping", "training_sizes", "units_table", "VARIANTS", "check_variant", "other_variant",
-    "variant_rows", "variant_sentence", "LowerLayerReport", "trainer_for", "compared_units",
+    "variant_rows", "variant_sentence", "LowerLayerReport", "trainer_for", "variant_trainers", "compare_variants", "comparison_texts", "compared_units",
 ]
 
 
@@ -256,3 +256,51 @@ def trainer_for(variant: str, units: list[TrainingUnit], inputs: MitigationInput
     report = LowerLayerReport(seconds, reused, cache.nbytes / 1e6, len(cache.admission_ids), cache.n_windows)
     return top_layer.trainer(cache, start, float(config.finetune_learning_rate)), report
 
+
+def variant_trainers(main: str, units: list[TrainingUnit], compared: list[TrainingUnit], inputs: MitigationInputs,
+                     local_start: str, tokenizer, config, stage_root, features: pd.DataFrame, start_for
+                     ) -> tuple[dict[str, object], LowerLayerReport | None]:
+    """The trainers the chapter needs: ``main`` for every unit and the other variant for the ``compared`` units
+    (none when the comparison is empty), with what the lower-layer cache cost when either is the top layer."""
+    trainers, lower_layers = {}, None
+    for variant, needs in ((main, units), (other_variant(main), compared)):
+        if needs:
+            trainers[variant], report = trainer_for(variant, needs, inputs, local_start, tokenizer, config,
+                                                    stage_root, features, start_for)
+            lower_layers = report or lower_layers
+    return trainers, lower_layers
+
+
+def compare_variants(other, run, change: pd.DataFrame, global_predictions: pd.DataFrame, main: str, *,
+                     n_resamples: int, bootstrap_seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The compared models' rows (``other``: :func:`run_units` of the compared units trained the other way, or None
+    when nothing was compared) and the per-model numbers of the chapter's comparison table (None when none)."""
+    if other is None:
+        return change.iloc[0:0], None
+    variants = variant_rows(other.predictions, run.predictions, global_predictions, other.models, main,
+                            n_resamples=n_resamples, bootstrap_seed=bootstrap_seed) \
+        if len(other.predictions) else change.iloc[0:0]
+    return variants, tables.variant_numbers(run.models, other.models, change, variants, main)
+
+
+def comparison_texts(numbers: pd.DataFrame | None, experiments, main: str,
+                     lower_layers: LowerLayerReport | None) -> dict[str, str]:
+    """The comparison section's phrases: which experiments were compared, what the other variant changed, the
+    seconds of each variant and what the lower-layer cache cost."""
+    from helpers.mitigation.comparison import LABELS
+
+    texts = {
+        "compared_experiments": " and ".join(LABELS.get(e, e) for e in experiments) if numbers is not None
+        else "no experiment (training_comparison is empty)",
+        "variant_sentence": variant_sentence(numbers, main) if numbers is not None else "nothing was compared",
+    }
+    for variant in VARIANTS:
+        seconds = numbers[f"seconds_{variant}"].sum() if numbers is not None else float("nan")
+        texts[f"seconds_{variant}"] = f"{seconds:.1f}"
+    if lower_layers is None:
+        texts["cache_text"] = "the top-layer variant did not run"
+    else:
+        cost = "reused from this run's cache" if lower_layers.reused else f"computed in {lower_layers.seconds:.0f} s"
+        texts["cache_text"] = (f"{lower_layers.windows:,} windows of {lower_layers.admissions:,} admissions, "
+                               f"{lower_layers.megabytes:,.0f} MB in half precision ({cost})")
+    return texts

@@ -29,6 +29,7 @@ from helpers.evaluation import METRICS_FILE_COLUMNS, NOTE_COLUMN
 
 NOTEBOOK = "05_mitigation"
 from helpers.contracts import TEST_SPLITS  # the two tests, one home
+from helpers.mitigation.top_layer import other_variant
 CHANGE_METRICS = ("auroc", "delta_auroc", "delta_auroc_rel")
 LABELS = {"local": "local fine-tuning", "instance_augmented": "instance-based augmented fine-tuning",
           "cluster": "cluster-based fine-tuning", "global": "global model",
@@ -355,7 +356,7 @@ def variant_rows(other_predictions: pd.DataFrame, main_predictions: pd.DataFrame
     hospitals = sorted(expected["hospital"].unique())
     names = {"delta_auroc": f"delta_auroc_vs_{main_variant}", "mde_delta_auroc": f"mde_delta_auroc_vs_{main_variant}"}
     cache = resample_values_cache(n_resamples, bootstrap_seed)
-    suffix = f"_{other_variant_of(main_variant)}"
+    suffix = f"_{other_variant(main_variant)}"
     for (experiment, seed), part in other_predictions.groupby(["experiment", "seed"], sort=True):
         base = experiment[: -len(suffix)] if experiment.endswith(suffix) else experiment
         main = main_predictions[(main_predictions["experiment"] == base) & (main_predictions["seed"] == seed)]
@@ -370,17 +371,11 @@ def variant_rows(other_predictions: pd.DataFrame, main_predictions: pd.DataFrame
     return pd.concat([r for r in rows if len(r)], ignore_index=True)
 
 
-def other_variant_of(variant: str) -> str:
-    from helpers.mitigation.top_layer import other_variant
-
-    return other_variant(variant)
-
-
 def variant_sentence(table: pd.DataFrame, main_variant: str) -> str:
     """What training the other way changed, from :func:`helpers.mitigation.tables.variant_table`'s numbers."""
     from helpers.mitigation.top_layer import VARIANT_LABELS
 
-    other = other_variant_of(main_variant)
+    other = other_variant(main_variant)
     values = table.dropna(subset=["difference"])
     if values.empty:
         return (f"no unit could be compared on the temporal test, so this run cannot say what training the "
