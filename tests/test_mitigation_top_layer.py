@@ -202,6 +202,8 @@ def test_the_comparison_reports_the_paired_difference_between_the_two_ways_of_tr
         main.predictions, global_predictions_for(data), main.models, n_resamples=20), rows, "head")
     shown = tables.variant_table(numbers, "head")
     assert shown.loc[("local", "Hospital A"), "top - head [95 % CI]"].startswith("+")
+    # the MDE shown is the metrics row's, 2.8 paired-bootstrap standard errors
+    assert shown.loc[("local", "Hospital A"), "MDE"] == f"{pick.loc['mde_delta_auroc_vs_head', 'value']:.3f}"
     assert "across the" in m.variant_sentence(numbers, "head")
 
 
@@ -210,7 +212,6 @@ def test_the_comparison_section_says_what_ran_and_what_it_cost():
     assert nothing["compared_experiments"] == "no experiment (training_comparison is empty)"
     assert nothing["variant_sentence"] == "nothing was compared"
     assert nothing["cache_text"] == "the top-layer variant did not run"
-    report = m.LowerLayerReport(seconds=14.6, reused=False, megabytes=1009.4, admissions=23162,
-                                         windows=68246)
+    report = m.LowerLayerReport(seconds=14.6, reused=False, megabytes=1009.4, admissions=23162, windows=68246)
     assert m.comparison_texts(None, [], "head", report)["cache_text"] == (
         "68,246 windows of 23,162 admissions, 1,009 MB in half precision (computed in 15 s)")

@@ -232,7 +232,7 @@ def cluster_display(makeup: pd.DataFrame, *, real_data: bool) -> pd.DataFrame:
 def variant_numbers(main_models: pd.DataFrame, other_models: pd.DataFrame, main_rows: pd.DataFrame,
                     other_rows: pd.DataFrame, main_variant: str, split: str = "temporal_test") -> pd.DataFrame:
     """Per model trained both ways (one seed): validation and ``split`` AUROC of each variant, the paired difference
-    (other minus main) with its interval, epochs run and seconds of each. A hospital unit is read on its hospital's
+    (other minus main) with its interval and its minimum detectable change, epochs run and seconds of each. A hospital unit is read on its hospital's
     rows; the pooled control on the overall row. Numbers, for :func:`variant_table` and the prose."""
     from helpers.mitigation.top_layer import other_variant
 
@@ -264,6 +264,7 @@ def variant_numbers(main_models: pd.DataFrame, other_models: pd.DataFrame, main_
             "difference": value(other_rows, found.strategy, delta),
             "ci_low": value(other_rows, found.strategy, delta, "ci_low"),
             "ci_high": value(other_rows, found.strategy, delta, "ci_high"),
+            "mde": value(other_rows, found.strategy, f"mde_{delta}"),
             f"epochs_{main_variant}": of(mine, "epochs_run"), f"epochs_{other}": getattr(found, "epochs_run", np.nan),
             f"kept_{main_variant}": of(mine, "best_epoch"), f"kept_{other}": getattr(found, "best_epoch", np.nan),
             f"seconds_{main_variant}": of(mine, "seconds"), f"seconds_{other}": getattr(found, "seconds", np.nan),
@@ -293,8 +294,9 @@ def variant_table(numbers: pd.DataFrame, main_variant: str) -> pd.DataFrame:
         value = sign * row["difference"]
         text = evaluation.format_estimate(value, low, high) if np.isfinite(value) else NO_VALUE
         record["top - head [95 % CI]"] = text if text.startswith(("-", NO_VALUE)) else f"+{text}"
+        record["MDE"] = _number(row["mde"]) if np.isfinite(row["mde"]) else NO_VALUE
         if row["kept_head"] == 0 and row["kept_top_layer"] == 0:   # both are their start: nothing to compare
-            record["top - head [95 % CI]"] = "both kept the start"
+            record["top - head [95 % CI]"], record["MDE"] = "both kept the start", NO_VALUE
         record["epoch kept (of)"] = SLASH.join(
             f"{int(row[f'kept_{v}'])}\u00a0({int(row[f'epochs_{v}'])})" if np.isfinite(row[f"epochs_{v}"]) else NO_VALUE
             for v in pair)
