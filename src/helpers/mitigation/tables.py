@@ -297,9 +297,8 @@ def variant_table(numbers: pd.DataFrame, main_variant: str) -> pd.DataFrame:
         record["MDE"] = _number(row["mde"]) if np.isfinite(row["mde"]) else NO_VALUE
         if row["kept_head"] == 0 and row["kept_top_layer"] == 0:   # both are their start: nothing to compare
             record["top - head [95 % CI]"], record["MDE"] = "both kept the start", NO_VALUE
-        record["epoch kept (of)"] = SLASH.join(
+        record["kept (of)"] = SLASH.join(
             f"{int(row[f'kept_{v}'])}\u00a0({int(row[f'epochs_{v}'])})" if np.isfinite(row[f"epochs_{v}"]) else NO_VALUE
             for v in pair)
-        record["seconds"] = SLASH.join(_number(row[f"seconds_{v}"], 1) for v in pair)
         records.append(record)
     return pd.DataFrame(records).set_index(["model", "unit"]).fillna(NO_VALUE)
